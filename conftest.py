@@ -1,0 +1,133 @@
+"""Run every page under docs/ as a test (Sybil).
+
+A page's ```python blocks run in order in one namespace per page, after snippet
+includes (``--8<-- "nnref/...:section"``) are expanded by pymdownx's own preprocessor
+with the site's settings, so the code that runs is the code the reader sees. When a
+```text title="输出" block follows a python block, the block's stdout must equal it.
+
+``<!-- skip: next -->`` before a block leaves it unrun (for code that cannot run in a
+test, such as starting a server); ``<!-- gpu: next -->`` runs it only where CuPy sees a GPU.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import textwrap
+from pathlib import Path
+
+import markdown
+import pytest
+import yaml
+from sybil import Document, Region, Sybil
+
+ROOT = Path(__file__).resolve().parent
+collect_ignore_glob = ["docs/notebooks/*", "site/*", "benchmarks/*", "node_modules/*"]
+
+
+def _snippet_settings():
+    """The ``pymdownx.snippets`` options from mkdocs.yml, so tests expand pages as the site does."""
+    text = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    config = yaml.load(text, Loader=_IgnoreTags)
+    for ext in config["markdown_extensions"]:
+        if isinstance(ext, dict) and "pymdownx.snippets" in ext:
+            options = dict(ext["pymdownx.snippets"] or {})
+            options["base_path"] = [str(ROOT / p) for p in options.get("base_path", ["."])]
+            return options
+    raise RuntimeError("mkdocs.yml has no pymdownx.snippets settings")
+
+
+class _IgnoreTags(yaml.SafeLoader):
+    """mkdocs.yml uses tags like !ENV; their values do not matter here."""
+
+
+_IgnoreTags.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+class SnippetDocument(Document):
+    """A page with its snippet includes expanded exactly as pymdownx does for the site."""
+
+    @classmethod
+    def parse(cls, path, *parsers, encoding="utf-8"):
+        md = markdown.Markdown(extensions=["pymdownx.snippets"],
+                               extension_configs={"pymdownx.snippets": _snippet_settings()})
+        raw = Path(path).read_text(encoding=encoding)
+        text = "\n".join(md.preprocessors["snippet"].run(raw.split("\n")))
+        document = cls(text, path)
+        for parser in parsers:
+            for region in parser(document):
+                document.add(region)
+        return document
+
+
+FENCE = re.compile(
+    r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n]*)\n(?P<body>.*?)"
+    r"^(?P=indent)(?P=fence)[ \t]*$",
+    re.MULTILINE | re.DOTALL,
+)
+PYTHON = re.compile(r"^(python3?|py)(\s|$)")
+OUTPUT = re.compile(r"""^text\b.*title=["']输出["']""")
+MARK = re.compile(r"<!--\s*(skip|gpu):\s*next\s*-->\s*\Z")
+
+
+def _dedent(body: str, indent: str) -> str:
+    lines = body.split("\n")
+    return "\n".join(line[len(indent):] if line.startswith(indent) else line.lstrip() for line in lines)
+
+
+def parse_page(document: Document):
+    blocks = list(FENCE.finditer(document.text))
+    for i, block in enumerate(blocks):
+        if not PYTHON.match(block["info"].strip()):
+            continue
+        before = document.text[:block.start()].rstrip()
+        mark = MARK.search(before)
+        if mark and mark.group(1) == "skip":
+            continue
+        source = _dedent(block["body"], block["indent"])
+        expected, end = None, block.end()
+        if i + 1 < len(blocks):
+            nxt = blocks[i + 1]
+            between = document.text[block.end():nxt.start()]
+            if OUTPUT.match(nxt["info"].strip()) and not between.strip():
+                expected, end = _dedent(nxt["body"], nxt["indent"]), nxt.end()
+        needs_gpu = bool(mark and mark.group(1) == "gpu")
+        yield Region(block.start(), end, (source, expected, needs_gpu), evaluate_block)
+
+
+def _normalise(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.strip("\n").split("\n"))
+
+
+def evaluate_block(example):
+    source, expected, needs_gpu = example.parsed
+    if needs_gpu:
+        from nnref.backend import cupy_available
+        if not cupy_available():
+            pytest.skip("this block needs a GPU with CuPy")
+    out = io.StringIO()
+    code = compile(source, f"{example.path}:{example.line}", "exec")
+    with contextlib.redirect_stdout(out):
+        exec(code, example.namespace)
+    if expected is not None and _normalise(out.getvalue()) != _normalise(expected):
+        return (f"printed output differs from the page's 输出 block\n--- page\n"
+                f"{textwrap.indent(_normalise(expected), '  ')}\n--- got\n"
+                f"{textwrap.indent(_normalise(out.getvalue()), '  ')}")
+    return None
+
+
+def _setup(namespace):
+    import matplotlib
+    matplotlib.use("Agg")  # pages may draw; tests never open a window
+    from nnref import backend
+    namespace["__name__"] = "__page__"
+    backend.manual_seed(0)
+
+
+pytest_collect_file = Sybil(
+    parsers=[parse_page],
+    path="docs",
+    patterns=["*.md"],
+    document_types={".md": SnippetDocument},
+    setup=_setup,
+).pytest()

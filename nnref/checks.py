@@ -1,0 +1,34 @@
+"""Input checks shared by the layers: each error names the layer and what it expected."""
+from __future__ import annotations
+
+
+def check_float(x, who: str):
+    """``TypeError`` unless ``x`` is a floating-point array (float16/32/64)."""
+    kind = getattr(getattr(x, "dtype", None), "kind", None)
+    if kind != "f":
+        got = getattr(x, "dtype", type(x).__name__)
+        raise TypeError(f"{who}: expected a floating-point array (float32 or float64), got {got}")
+    return x
+
+
+def check_ndim(x, who: str, ndims, layout: str):
+    """``ValueError`` unless ``x.ndim`` is in ``ndims``; ``layout`` names the axes, e.g. ``'(N, C, H, W)'``."""
+    ndims = (ndims,) if isinstance(ndims, int) else tuple(ndims)
+    if x.ndim not in ndims:
+        raise ValueError(f"{who}: expected input of shape {layout}, got shape {tuple(x.shape)}")
+    return x
+
+
+def check_size(x, who: str, axis: int, size: int, name: str):
+    """``ValueError`` unless ``x.shape[axis] == size``; ``name`` is what that axis holds."""
+    if x.shape[axis] != size:
+        raise ValueError(f"{who}: expected {size} {name} (axis {axis % x.ndim}), "
+                         f"got {x.shape[axis]} in input of shape {tuple(x.shape)}")
+    return x
+
+
+def need_cache(cache, who: str):
+    """``RuntimeError`` when ``backward`` runs before ``forward``."""
+    if cache is None:
+        raise RuntimeError(f"{who}.backward called before forward (nothing to differentiate)")
+    return cache

@@ -1,0 +1,228 @@
+"""``Parameter``, ``Module`` and ``Sequential``: the containers every layer builds on.
+
+A module owns its parameters and buffers, runs ``forward`` when called, and
+``backward(dy)`` returns the gradient of its input while *adding* the gradients of
+its parameters into ``p.grad`` (they accumulate until ``zero_grad``), as in PyTorch.
+``state_dict`` keys and shapes equal ``torch.nn``'s for the same module.
+"""
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from . import backend
+
+
+class Parameter:
+    """A learnable array ``data`` and its accumulated gradient ``grad`` (same shape and dtype)."""
+
+    def __init__(self, data):
+        self.data = data
+        self.grad = backend.get_array_module(data).zeros_like(data)
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    def accumulate(self, g):
+        """``grad += g``, cast to the parameter's dtype (the input may be float64, the weight float32)."""
+        self.grad += g.astype(self.grad.dtype, copy=False)
+
+    def __repr__(self):
+        return f"Parameter(shape={tuple(self.data.shape)}, dtype={self.data.dtype})"
+
+
+class Module:
+    """Base class: parameters, buffers and submodules are found by attribute, in definition order."""
+
+    training = True
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # -- registration -------------------------------------------------------
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise RuntimeError(f"{type(self).__name__}: call Module.__init__() before assigning attributes")
+        for table in (self._parameters, self._modules, self._buffers):
+            table.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        object.__setattr__(self, name, value)
+
+    def register_buffer(self, name: str, value):
+        """A non-learnable array saved in ``state_dict`` (e.g. ``running_mean``)."""
+        self._buffers[name] = True
+        object.__setattr__(self, name, value)
+
+    def register_parameter(self, name: str, value):
+        """Register ``value`` (a ``Parameter`` or None, for ``bias=False``) under ``name``."""
+        if value is None:
+            object.__setattr__(self, name, None)
+            self._parameters.pop(name, None)
+        else:
+            setattr(self, name, value)
+
+    # -- running --------------------------------------------------------------
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"{type(self).__name__}.forward")
+
+    def backward(self, dy):
+        raise NotImplementedError(f"{type(self).__name__}.backward")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    # -- walking the tree -----------------------------------------------------
+    def children(self):
+        return iter(self._modules.values())
+
+    def named_modules(self, prefix=""):
+        yield prefix, self
+        for name, m in self._modules.items():
+            yield from m.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self):
+        return (m for _, m in self.named_modules())
+
+    def named_parameters(self, prefix=""):
+        for mod_name, m in self.named_modules(prefix):
+            for name, p in m._parameters.items():
+                yield (f"{mod_name}.{name}" if mod_name else name), p
+
+    def parameters(self):
+        return [p for _, p in self.named_parameters()]
+
+    def named_buffers(self, prefix=""):
+        for mod_name, m in self.named_modules(prefix):
+            for name in m._buffers:
+                yield (f"{mod_name}.{name}" if mod_name else name), getattr(m, name)
+
+    # -- modes and gradients --------------------------------------------------
+    def train(self, mode: bool = True):
+        for m in self.modules():
+            object.__setattr__(m, "training", mode)
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def zero_grad(self):
+        for p in self.parameters():
+            p.grad[...] = 0
+
+    # -- state ----------------------------------------------------------------
+    def _state_slots(self):
+        """(key, owner module, attribute name, is_parameter) in PyTorch's order: per module, parameters then buffers."""
+        for mod_name, m in self.named_modules():
+            for name in m._parameters:
+                yield (f"{mod_name}.{name}" if mod_name else name), m, name, True
+            for name in m._buffers:
+                yield (f"{mod_name}.{name}" if mod_name else name), m, name, False
+
+    def state_dict(self):
+        """An ``OrderedDict`` key -> array with PyTorch's keys (``weight``, ``0.bias``, ``running_var`` ...)."""
+        out = OrderedDict()
+        for key, m, name, is_param in self._state_slots():
+            value = getattr(m, name)
+            out[key] = value.data if is_param else value
+        return out
+
+    def load_state_dict(self, state, strict: bool = True):
+        """Copy arrays from ``state`` (NumPy, CuPy, or anything ``np.asarray`` takes) into this module.
+
+        Values are cast to each array's dtype and moved to its device. A missing or unexpected
+        key raises ``KeyError`` naming it (unless ``strict=False``); a wrong shape raises ``ValueError``.
+        """
+        slots = {key: (m, name, is_param) for key, m, name, is_param in self._state_slots()}
+        if strict:
+            missing = [k for k in slots if k not in state]
+            unexpected = [k for k in state if k not in slots]
+            if missing or unexpected:
+                raise KeyError(f"{type(self).__name__}.load_state_dict: missing keys {missing}, "
+                               f"unexpected keys {unexpected}")
+        for key, value in state.items():
+            if key not in slots:
+                continue
+            m, name, is_param = slots[key]
+            target = getattr(m, name).data if is_param else getattr(m, name)
+            value = _as_array(value)
+            if tuple(value.shape) != tuple(target.shape):
+                raise ValueError(f"{type(self).__name__}.load_state_dict: key {key!r} has shape "
+                                 f"{tuple(value.shape)}, expected {tuple(target.shape)}")
+            target[...] = backend.to_backend(value, backend.backend_of(target), dtype=target.dtype)
+        return self
+
+    def to(self, name: str):
+        """Move every parameter, gradient and buffer to backend ``name`` (``'numpy'`` or ``'cupy'``)."""
+        for m in self.modules():
+            for p in m._parameters.values():
+                p.data = backend.to_backend(p.data, name)
+                p.grad = backend.to_backend(p.grad, name)
+            for b in m._buffers:
+                object.__setattr__(m, b, backend.to_backend(getattr(m, b), name))
+            m._cache = None
+        return self
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self):
+        lines = [f"{type(self).__name__}({self.extra_repr()}"]
+        for name, m in self._modules.items():
+            sub = repr(m).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {sub}")
+        return lines[0] + ")" if len(lines) == 1 else "\n".join(lines) + "\n)"
+
+
+def _as_array(value):
+    """torch tensors (``.detach().cpu().numpy()``), CuPy and NumPy arrays, or nested lists."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    if backend.is_cupy_array(value):
+        return value
+    return np.asarray(value)
+
+
+class Sequential(Module):
+    """Modules run in order; ``backward`` runs them in reverse, passing each input gradient on.
+
+    Submodules are named ``'0'``, ``'1'``, ... so that ``state_dict`` keys are PyTorch's
+    (``'0.weight'``).
+    """
+
+    def __init__(self, *layers: Module):
+        super().__init__()
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Module):
+                raise TypeError(f"Sequential: argument {i} is {type(layer).__name__}, expected a Module")
+            setattr(self, str(i), layer)
+
+    def __getitem__(self, i):
+        return list(self._modules.values())[i]
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def forward(self, x):
+        for layer in self._modules.values():
+            x = layer(x)
+        return x
+
+    def backward(self, dy):
+        for layer in reversed(self._modules.values()):
+            dy = layer.backward(dy)
+        return dy

@@ -1,0 +1,23 @@
+"""Fixtures for the unit tests.
+
+Data is drawn on the host with NumPy and moved to the default backend (``NNREF_BACKEND``),
+so the same tests run on CPU and, with ``NNREF_BACKEND=cupy``, on the GPU.
+"""
+import numpy as np
+import pytest
+
+import nnref
+
+
+@pytest.fixture
+def torch():
+    """PyTorch in float64, or a skip that says how to install it."""
+    torch = pytest.importorskip("torch", reason="PyTorch is not installed: pip install -e '.[parity]'")
+    torch.manual_seed(0)
+    return torch
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    nnref.manual_seed(0)
+    yield

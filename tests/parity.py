@@ -1,0 +1,29 @@
+"""Helpers for comparing nnref with torch.nn on the same weights and inputs."""
+import numpy as np
+
+from nnref.backend import asarray, asnumpy
+
+
+def dev(a):
+    """A host array moved to the default backend (NumPy or CuPy)."""
+    return asarray(np.asarray(a))
+
+
+def load_from_torch(module, torch_module):
+    """Copy a torch module's state into ``module`` through ``load_state_dict`` (keys must match)."""
+    module.load_state_dict({k: v.detach().cpu().numpy() for k, v in torch_module.state_dict().items()})
+    return module
+
+
+def assert_close(actual, expected, rtol=1e-10, atol=1e-12, what="value"):
+    """``actual`` (NumPy, CuPy or torch) equals ``expected`` within tolerance, with a message naming ``what``."""
+    a = _host(actual)
+    e = _host(expected)
+    assert a.shape == e.shape, f"{what}: shape {a.shape} != {e.shape}"
+    np.testing.assert_allclose(a, e, rtol=rtol, atol=atol, err_msg=what)
+
+
+def _host(a):
+    if hasattr(a, "detach"):
+        return a.detach().cpu().numpy()
+    return asnumpy(a)
