@@ -21,3 +21,14 @@ def torch():
 def _seed():
     nnref.manual_seed(0)
     yield
+
+
+@pytest.fixture(scope="session")
+def built_site(tmp_path_factory):
+    """The site built with ``mkdocs build --strict`` (notebooks executed); fails loudly on any warning."""
+    from tests.site_build import build_site
+    dest = tmp_path_factory.mktemp("site")
+    code, log = build_site(dest)
+    if code != 0:
+        pytest.fail(f"mkdocs build --strict failed:\n{log[-6000:]}")
+    return dest, log

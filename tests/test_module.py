@@ -1,0 +1,97 @@
+import numpy as np
+import pytest
+
+import nnref
+from nnref import Linear, Module, Parameter, ReLU, Sequential
+from tests.parity import assert_close, dev, load_from_torch
+
+
+def test_sequential_state_dict_keys_equal_torch(torch):
+    ref = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2, bias=False))
+    m = Sequential(Linear(4, 3), ReLU(), Linear(3, 2, bias=False))
+    assert list(m.state_dict()) == list(ref.state_dict()) == ["0.weight", "0.bias", "2.weight"]
+    assert [tuple(v.shape) for v in m.state_dict().values()] == \
+           [tuple(v.shape) for v in ref.state_dict().values()]
+
+
+def test_sequential_forward_backward_matches_torch(torch):
+    rng = np.random.default_rng(0)
+    ref = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2)).double()
+    m = load_from_torch(Sequential(Linear(4, 5, dtype=np.float64), nnref.Tanh(),
+                                   Linear(5, 2, dtype=np.float64)), ref)
+    x, dy = rng.normal(size=(3, 4)), rng.normal(size=(3, 2))
+    xt = torch.tensor(x, requires_grad=True)
+    ref(xt).backward(torch.tensor(dy))
+    assert_close(m(dev(x)), ref(torch.tensor(x)), what="output")
+    assert_close(m.backward(dev(dy)), xt.grad, what="input gradient")
+    for (name, p), (tname, tp) in zip(m.named_parameters(), ref.named_parameters()):
+        assert name == tname
+        assert_close(p.grad, tp.grad, what=name)
+
+
+def test_load_state_dict_casts_and_copies():
+    m = Linear(2, 2)  # float32
+    w = np.arange(4, dtype=np.float64).reshape(2, 2)
+    before = m.weight.data
+    m.load_state_dict({"weight": w, "bias": [1.0, 2.0]})
+    assert m.weight.data is before            # copied into the existing array
+    assert m.weight.dtype == np.float32
+    assert_close(m.weight.data, w.astype(np.float32), what="weight")
+    w[0, 0] = 99                              # no aliasing with the source
+    assert nnref.asnumpy(m.weight.data)[0, 0] == 0
+
+
+def test_load_state_dict_errors():
+    m = Sequential(Linear(2, 3), ReLU(), Linear(3, 1))
+    good = {k: nnref.asnumpy(v).copy() for k, v in m.state_dict().items()}
+    missing = dict(good)
+    del missing["2.bias"]
+    with pytest.raises(KeyError, match=r"missing keys \['2.bias'\]"):
+        m.load_state_dict(missing)
+    with pytest.raises(KeyError, match=r"unexpected keys \['3.weight'\]"):
+        m.load_state_dict({**good, "3.weight": np.zeros(1)})
+    with pytest.raises(ValueError, match=r"key '0.weight' has shape \(2, 3\), expected \(3, 2\)"):
+        m.load_state_dict({**good, "0.weight": np.zeros((2, 3))})
+    m.load_state_dict(missing, strict=False)  # partial loads are allowed when asked for
+
+
+def test_train_eval_and_zero_grad():
+    m = Sequential(Linear(2, 2), Sequential(Linear(2, 2)))
+    assert all(s.training for s in m.modules())
+    m.eval()
+    assert not any(s.training for s in m.modules())
+    m.train()
+    assert all(s.training for s in m.modules())
+    for p in m.parameters():
+        p.grad += 1
+    m.zero_grad()
+    assert all(not nnref.asnumpy(p.grad).any() for p in m.parameters())
+
+
+def test_custom_module_registers_in_order_and_bias_none():
+    class Net(Module):
+        def __init__(self):
+            super().__init__()
+            self.scale = Parameter(dev(np.ones(3)))
+            self.body = Linear(3, 3, bias=False)
+            self.register_buffer("steps", np.zeros((), np.int64))
+
+    net = Net()
+    # torch's order: a module's own parameters, then its buffers, then its children
+    assert list(net.state_dict()) == ["scale", "steps", "body.weight"]
+    assert [n for n, _ in net.named_parameters()] == ["scale", "body.weight"]
+    assert net.body.bias is None
+
+
+def test_sequential_rejects_non_modules():
+    with pytest.raises(TypeError, match="Sequential: argument 1 is ufunc, expected a Module"):
+        Sequential(Linear(1, 1), np.tanh)
+
+
+def test_module_without_init_is_a_clear_error():
+    class Broken(Module):
+        def __init__(self):
+            self.w = 1
+
+    with pytest.raises(RuntimeError, match=r"call Module.__init__\(\)"):
+        Broken()
