@@ -13,12 +13,18 @@ from .module import Module
 
 # --8<-- [start:differences]
 def forward_difference(f, x, h=1e-6):
-    """$$f'(x) \\approx \\frac{f(x+h) - f(x)}{h}$$ with error $O(h)$."""
+    """Forward difference, with error $O(h)$:
+
+    $$f'(x) \\approx \\frac{f(x+h) - f(x)}{h}$$
+    """
     return (f(x + h) - f(x)) / h
 
 
 def central_difference(f, x, h=1e-6):
-    """$$f'(x) \\approx \\frac{f(x+h) - f(x-h)}{2h}$$ with error $O(h^2)$."""
+    """Central difference, with error $O(h^2)$:
+
+    $$f'(x) \\approx \\frac{f(x+h) - f(x-h)}{2h}$$
+    """
     return (f(x + h) - f(x - h)) / (2 * h)
 # --8<-- [end:differences]
 

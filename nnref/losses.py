@@ -9,7 +9,10 @@ REDUCTIONS = ("mean", "sum")
 
 # --8<-- [start:mse]
 def mse_forward(pred, target, reduction="mean"):
-    """$$L = \\frac{1}{n}\\sum_i (\\hat y_i - y_i)^2$$ (``n`` = number of elements; ``sum``: no 1/n)."""
+    """Mean squared error over all ``n`` elements (``reduction='sum'`` drops the 1/n):
+
+    $$L = \\frac{1}{n}\\sum_i (\\hat y_i - y_i)^2$$
+    """
     diff = pred - target
     total = (diff * diff).sum()
     scale = 1.0 / diff.size if reduction == "mean" else 1.0

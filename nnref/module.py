@@ -217,12 +217,14 @@ class Sequential(Module):
     def __iter__(self):
         return iter(self._modules.values())
 
+    # --8<-- [start:sequential]
     def forward(self, x):
         for layer in self._modules.values():
             x = layer(x)
         return x
 
     def backward(self, dy):
-        for layer in reversed(self._modules.values()):
+        for layer in reversed(self._modules.values()):  # the chain rule, right to left
             dy = layer.backward(dy)
         return dy
+    # --8<-- [end:sequential]

@@ -65,7 +65,7 @@ def test_math_rendered_and_nothing_leaves_localhost(server, page, path):
     page.wait_for_selector(".katex", timeout=10000)
     assert page.locator(".katex").count() > 0
     prose = page.evaluate("""() => { const c = document.querySelector('article').cloneNode(true);
-        c.querySelectorAll('pre, code, .katex').forEach(e => e.remove()); return c.innerText; }""")
+        c.querySelectorAll('pre, code, script, style, .katex').forEach(e => e.remove()); return c.innerText; }""")
     assert "$$" not in prose and "\\(" not in prose, "raw TeX left on the page"
     assert page.locator(".katex-error").count() == 0, "KaTeX could not parse some formula"
     assert page.outside == [], f"requests left localhost: {page.outside}"

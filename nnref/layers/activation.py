@@ -93,7 +93,10 @@ def softplus_forward(x, beta=1.0, threshold=20.0):
 
 
 def softplus_backward(dy, cache):
-    """$$\\mathrm{Softplus}'(x) = \\sigma(\\beta x)$$ (exactly 1 above the threshold)."""
+    """The logistic function of ``beta*x`` (exactly 1 above the threshold):
+
+    $$\\mathrm{Softplus}'(x) = \\sigma(\\beta x)$$
+    """
     x, beta, threshold = cache
     xp = get_array_module(dy)
     bx = beta * x
@@ -126,7 +129,10 @@ def gelu_forward(x, approximate="none"):
 
 
 def gelu_backward(dy, cache):
-    """$$\\mathrm{GELU}'(x) = \\Phi(x) + x\\,\\varphi(x)$$ (and the derivative of the tanh form)."""
+    """Derivative of the exact form (the tanh form is differentiated the same way):
+
+    $$\\mathrm{GELU}'(x) = \\Phi(x) + x\\,\\varphi(x)$$
+    """
     x, approximate, s = cache
     xp = get_array_module(dy)
     if approximate == "tanh":
