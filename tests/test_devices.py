@@ -1,0 +1,134 @@
+"""CPU and GPU agree, and a layer's forward/backward never copies device data back to the host.
+
+Every case draws its data on the host with NumPy and builds the module after
+``manual_seed(0)`` on each backend; since nnref draws random numbers on the host, both
+modules start from identical weights (and identical dropout masks). These tests need
+CuPy and a GPU; ``benchmarks/gpu_check.sh`` runs them on a GPU machine.
+"""
+import contextlib
+
+import numpy as np
+import pytest
+
+import nnref
+from nnref import backend
+from nnref.gradcheck import _leaves, _like
+
+gpu = pytest.mark.skipif(not backend.cupy_available(),
+                         reason="needs CuPy and a GPU (benchmarks/gpu_check.sh runs these on one)")
+
+
+def _recurrent(cls, **kw):
+    return lambda dt: cls(5, 6, num_layers=2, bidirectional=True, batch_first=True, dtype=dt, **kw)
+
+
+# name -> (factory(dtype), input shape, train mode)
+CASES = {
+    "Linear": (lambda dt: nnref.Linear(7, 5, dtype=dt), (4, 7), True),
+    "ReLU": (lambda dt: nnref.ReLU(), (4, 7), True),
+    "LeakyReLU": (lambda dt: nnref.LeakyReLU(0.1), (4, 7), True),
+    "Sigmoid": (lambda dt: nnref.Sigmoid(), (4, 7), True),
+    "Tanh": (lambda dt: nnref.Tanh(), (4, 7), True),
+    "Softplus": (lambda dt: nnref.Softplus(beta=2.0), (4, 7), True),
+    "GELU": (lambda dt: nnref.GELU(), (4, 7), True),
+    "GELU-tanh": (lambda dt: nnref.GELU("tanh"), (4, 7), True),
+    "Dropout-train": (lambda dt: nnref.Dropout(0.3), (4, 7), True),
+    "Dropout-classic-eval": (lambda dt: nnref.Dropout(0.3, mode="classic"), (4, 7), False),
+    "BatchNorm1d-train": (lambda dt: nnref.BatchNorm1d(7, dtype=dt), (6, 7), True),
+    "BatchNorm2d-train": (lambda dt: nnref.BatchNorm2d(3, dtype=dt), (4, 3, 5, 6), True),
+    "BatchNorm2d-eval": (lambda dt: nnref.BatchNorm2d(3, dtype=dt), (4, 3, 5, 6), False),
+    "Conv2d": (lambda dt: nnref.Conv2d(3, 4, 3, stride=2, padding=1, dtype=dt), (2, 3, 9, 8), True),
+    "MaxPool2d": (lambda dt: nnref.MaxPool2d(2), (2, 3, 8, 6), True),
+    "MaxPool2d-pad": (lambda dt: nnref.MaxPool2d(3, stride=2, padding=1), (2, 3, 7, 7), True),
+    "AvgPool2d": (lambda dt: nnref.AvgPool2d(3, stride=2, padding=1, count_include_pad=False),
+                  (2, 3, 7, 7), True),
+    "Flatten": (lambda dt: nnref.Flatten(), (2, 3, 4, 5), True),
+    "BasicBlock": (lambda dt: nnref.BasicBlock(3, 6, stride=2, dtype=dt), (2, 3, 8, 8), True),
+    "RNN": (_recurrent(nnref.RNN), (3, 4, 5), True),
+    "RNN-relu": (_recurrent(nnref.RNN, nonlinearity="relu"), (3, 4, 5), True),
+    "LSTM": (_recurrent(nnref.LSTM), (3, 4, 5), True),
+    "GRU": (_recurrent(nnref.GRU), (3, 4, 5), True),
+}
+TOLERANCE = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=1e-5, atol=1e-6)}
+
+
+def run_case(name, dtype, backend_name):
+    """Forward and backward of one case on one backend; everything returned on the host."""
+    make, shape, train = CASES[name]
+    host = np.random.default_rng(0)
+    x_host = host.normal(size=shape).astype(dtype)
+    with backend.use_backend(backend_name):
+        nnref.manual_seed(0)
+        m = make(dtype)
+        m.train(train)
+        y = m(backend.asarray(x_host))
+        dys = _like(y, lambda a: backend.asarray(host.normal(size=a.shape).astype(a.dtype)))
+        dx = m.backward(*dys) if isinstance(y, tuple) else m.backward(dys)
+        out = {"output": [backend.asnumpy(a) for a in _leaves(y)], "input grad": backend.asnumpy(dx)}
+        out.update({n: backend.asnumpy(p.grad) for n, p in m.named_parameters()})
+        out.update({n: backend.asnumpy(b) for n, b in m.named_buffers()})
+    return out
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_float32_path_agrees_with_float64_on_cpu(name):
+    """The same case in both precisions on NumPy (also keeps the GPU cases' table honest here)."""
+    lo, hi = run_case(name, np.float32, "numpy"), run_case(name, np.float64, "numpy")
+    for key in hi:
+        for a, b in zip(_leaves(lo[key]), _leaves(hi[key])):
+            assert a.dtype == (np.int64 if b.dtype == np.int64 else np.float32), f"{name} {key}: {a.dtype}"
+            np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-4, err_msg=f"{name}: {key}")
+
+
+@gpu
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("name", list(CASES))
+def test_cpu_and_gpu_agree(name, dtype):
+    cpu, gpu = run_case(name, dtype, "numpy"), run_case(name, dtype, "cupy")
+    assert cpu.keys() == gpu.keys()
+    for key in cpu:
+        for a, b in zip(_leaves(cpu[key]), _leaves(gpu[key])):
+            assert a.dtype == b.dtype, f"{name} {key}: dtype {a.dtype} on CPU, {b.dtype} on GPU"
+            np.testing.assert_allclose(b, a, err_msg=f"{name}: {key}", **TOLERANCE[dtype])
+
+
+@contextlib.contextmanager
+def no_device_to_host():
+    """Fail loudly on any device-to-host transfer inside the block."""
+    import cupy
+    import cupyx
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a device-to-host transfer inside a layer's forward/backward")
+
+    patches = [(cupy, "asnumpy")] + [(cupy.ndarray, m) for m in
+                                      ("get", "item", "tolist", "__float__", "__int__", "__bool__")]
+    saved = []
+    for owner, attr in patches:
+        try:
+            saved.append((owner, attr, owner.__dict__.get(attr, getattr(owner, attr))))
+            setattr(owner, attr, refuse)
+        except (TypeError, AttributeError):  # an extension type that will not take the patch
+            saved.pop()
+    guard = getattr(cupyx, "allow_synchronize", None)  # deprecated, but still catches syncs
+    try:
+        with (guard(False) if guard else contextlib.nullcontext()):
+            yield
+    finally:
+        for owner, attr, value in saved:
+            setattr(owner, attr, value)
+
+
+@gpu
+@pytest.mark.parametrize("name", list(CASES))
+def test_no_host_round_trips_in_forward_and_backward(name):
+    make, shape, train = CASES[name]
+    x = backend.to_backend(np.random.default_rng(1).normal(size=shape).astype(np.float32), "cupy")
+    with backend.use_backend("cupy"):
+        m = make(np.float32)
+        m.train(train)
+        y = m(x)  # the first call may compile kernels; the guarded second call must not sync
+        dys = _like(y, lambda a: backend.to_backend(np.ones(a.shape, a.dtype), "cupy"))
+        with no_device_to_host():
+            y = m(x)
+            m.backward(*dys) if isinstance(y, tuple) else m.backward(dys)
