@@ -9,10 +9,10 @@ from .layers import *  # noqa: F401,F403  (the layer classes)
 from .layers import __all__ as _layers
 from .losses import CrossEntropyLoss, MSELoss
 from .module import Module, Parameter, Sequential
-from .optim import SGD, Adam
+from .optim import SGD, Adam, AdamW
 
 __version__ = "0.1.0"
 
-__all__ = [*_layers, "Module", "Parameter", "MSELoss", "CrossEntropyLoss", "SGD", "Adam",
+__all__ = [*_layers, "Module", "Parameter", "MSELoss", "CrossEntropyLoss", "SGD", "Adam", "AdamW",
            "backend", "asnumpy", "get_array_module", "get_backend", "set_backend", "use_backend",
            "manual_seed", "gradcheck"]

@@ -59,7 +59,7 @@ class SGD(Optimizer):
 
     def __init__(self, params, lr, momentum=0.0, weight_decay=0.0, nesterov=False, *, dampening=0.0):
         super().__init__(params, lr)
-        if momentum < 0 or weight_decay < 0:
+        if not momentum >= 0 or not weight_decay >= 0:
             raise ValueError(f"SGD: momentum and weight_decay must be >= 0, got {momentum}, {weight_decay}")
         if nesterov and (momentum <= 0 or dampening != 0):
             raise ValueError("SGD: Nesterov momentum needs momentum > 0 and dampening = 0")
@@ -71,16 +71,23 @@ class SGD(Optimizer):
 
 
 # --8<-- [start:adam]
-def adam_update(w, g, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+def adam_update(w, g, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+                decoupled_weight_decay=False):
     """One Adam step on ``w`` (in place); ``state`` keeps ``t``, ``m`` and ``v``.
 
     $$m \\leftarrow \\beta_1 m + (1-\\beta_1) g,\\quad v \\leftarrow \\beta_2 v + (1-\\beta_2) g^2,\\quad
       w \\leftarrow w - \\frac{\\eta}{1-\\beta_1^t}\\,\\frac{m}{\\sqrt{v}/\\sqrt{1-\\beta_2^t} + \\epsilon}$$
+
+    Weight decay λ: added to the gradient ($g \\leftarrow g + \\lambda w$, Adam's L2 penalty), or with
+    ``decoupled_weight_decay`` applied to the weight itself ($w \\leftarrow (1-\\eta\\lambda) w$, AdamW).
     """
     xp = get_array_module(w)
     b1, b2 = betas
     if weight_decay:
-        g = g + weight_decay * w
+        if decoupled_weight_decay:
+            w *= 1 - lr * weight_decay    # AdamW: shrink w, outside the adaptive scaling
+        else:
+            g = g + weight_decay * w
     if "t" not in state:
         state.update(t=0, m=xp.zeros_like(w), v=xp.zeros_like(w))
     state["t"] += 1
@@ -95,15 +102,30 @@ def adam_update(w, g, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay
 
 
 class Adam(Optimizer):
-    """``torch.optim.Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0)``."""
+    """``torch.optim.Adam(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0)``.
 
-    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
+    ``decoupled_weight_decay=True`` (keyword, as in PyTorch) turns it into AdamW.
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, *,
+                 decoupled_weight_decay=False):
         super().__init__(params, lr)
-        if not all(0.0 <= b < 1.0 for b in betas):
-            raise ValueError(f"Adam: betas must lie in [0, 1), got {betas}")
-        if eps < 0 or weight_decay < 0:
-            raise ValueError(f"Adam: eps and weight_decay must be >= 0, got {eps}, {weight_decay}")
+        who = type(self).__name__
+        if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
+            raise ValueError(f"{who}: betas must be two numbers in [0, 1), got {betas}")
+        if not eps >= 0 or not weight_decay >= 0:
+            raise ValueError(f"{who}: eps and weight_decay must be >= 0, got {eps}, {weight_decay}")
         self.betas, self.eps, self.weight_decay = tuple(betas), eps, weight_decay
+        self.decoupled_weight_decay = decoupled_weight_decay
 
     def _update(self, p, state):
-        adam_update(p.data, p.grad, state, self.lr, self.betas, self.eps, self.weight_decay)
+        adam_update(p.data, p.grad, state, self.lr, self.betas, self.eps, self.weight_decay,
+                    self.decoupled_weight_decay)
+
+
+class AdamW(Adam):
+    """``torch.optim.AdamW(params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2)``:
+    Adam with decoupled weight decay (Loshchilov & Hutter 2019)."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2):
+        super().__init__(params, lr, betas, eps, weight_decay, decoupled_weight_decay=True)
