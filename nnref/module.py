@@ -151,6 +151,7 @@ class Module:
             if missing or unexpected:
                 raise KeyError(f"{type(self).__name__}.load_state_dict: missing keys {missing}, "
                                f"unexpected keys {unexpected}")
+        pairs = []
         for key, value in state.items():
             if key not in slots:
                 continue
@@ -160,6 +161,9 @@ class Module:
             if tuple(value.shape) != tuple(target.shape):
                 raise ValueError(f"{type(self).__name__}.load_state_dict: key {key!r} has shape "
                                  f"{tuple(value.shape)}, expected {tuple(target.shape)}")
+            pairs.append((target, value))
+        # copy only once every key and shape checked out: a bad dict never half-loads a module
+        for target, value in pairs:
             target[...] = backend.to_backend(value, backend.backend_of(target), dtype=target.dtype)
         return self
 

@@ -52,6 +52,12 @@ def test_load_state_dict_errors():
         m.load_state_dict({**good, "3.weight": np.zeros(1)})
     with pytest.raises(ValueError, match=r"key '0.weight' has shape \(2, 3\), expected \(3, 2\)"):
         m.load_state_dict({**good, "0.weight": np.zeros((2, 3))})
+    before = {k: nnref.asnumpy(v).copy() for k, v in m.state_dict().items()}
+    bad_late = {**{k: np.full_like(v, 7.0) for k, v in good.items()}, "2.weight": np.zeros((2, 3))}
+    with pytest.raises(ValueError, match="key '2.weight'"):
+        m.load_state_dict(bad_late)
+    for k, v in m.state_dict().items():      # nothing was copied before the error
+        np.testing.assert_array_equal(nnref.asnumpy(v), before[k])
     m.load_state_dict(missing, strict=False)  # partial loads are allowed when asked for
 
 
