@@ -13,6 +13,7 @@ from the gate-major row ``a[b, g*H + j]``.
 """
 from __future__ import annotations
 
+# --8<-- [start:fused_common]
 _SIGMOID = "(T(0.5) * tanh(T(0.5) * ({})) + T(0.5))"   # σ(x) = ½ tanh(x/2) + ½: no overflow
 _kernels = {}
 
@@ -24,6 +25,7 @@ def _kernel(name, in_params, out_params, body):
         head = "const ptrdiff_t b = i / H, j = i % H;\n"
         _kernels[name] = cupy.ElementwiseKernel(in_params, out_params, head + body, f"nnref_{name}")
     return _kernels[name]
+# --8<-- [end:fused_common]
 
 
 # --8<-- [start:lstm_fused]
