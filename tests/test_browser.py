@@ -62,7 +62,7 @@ def page(browser):
 @pytest.mark.parametrize("path", PAGES)
 def test_math_rendered_and_nothing_leaves_localhost(server, page, path):
     page.goto(server + path, wait_until="networkidle")
-    page.wait_for_selector(".katex", timeout=10000)
+    page.wait_for_selector(".katex", timeout=30000)
     assert page.locator(".katex").count() > 0
     prose = page.evaluate("""() => { const c = document.querySelector('article').cloneNode(true);
         c.querySelectorAll('pre, code, script, style, .katex').forEach(e => e.remove()); return c.innerText; }""")
@@ -80,7 +80,7 @@ def test_chinese_search_finds_the_page(server, page, word, target):
     box = page.locator("input.md-search__input")
     box.fill(word)
     box.press("End")
-    page.wait_for_selector(".md-search-result__item", timeout=10000)
+    page.wait_for_selector(".md-search-result__item", timeout=30000)
     links = page.eval_on_selector_all(".md-search-result__item a", "els => els.map(e => e.href)")
     assert any(target in href for href in links), f"{word!r} did not find {target}: {links}"
     assert page.outside == []

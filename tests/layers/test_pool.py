@@ -1,0 +1,113 @@
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+import nnref
+from nnref.backend import asnumpy
+from nnref.gradcheck import gradcheck
+from tests.parity import assert_close, dev
+
+FEW = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+INPUTS = {  # how the input is drawn: continuous, or with many ties
+    "normal": lambda rng, shape: rng.normal(size=shape),
+    "relu": lambda rng, shape: np.maximum(rng.normal(size=shape), 0),        # zeros tie
+    "constant": lambda rng, shape: np.full(shape, 0.5),                       # every window all equal
+    "integers": lambda rng, shape: rng.integers(-2, 3, size=shape).astype(np.float64),
+}
+
+
+@st.composite
+def pool_cases(draw):
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    stride = draw(st.one_of(st.none(), st.tuples(st.integers(1, 3), st.integers(1, 3))))
+    ph, pw = draw(st.integers(0, kh // 2)), draw(st.integers(0, kw // 2))   # torch: pad <= kernel/2
+    h = draw(st.integers(max(1, kh - 2 * ph), 9))
+    w = draw(st.integers(max(1, kw - 2 * pw), 9))
+    n, c = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    return (n, c, h, w), (kh, kw), stride, (ph, pw)
+
+
+def _run(torch, m, torch_fn, x, dy_seed):
+    xt = torch.tensor(x, requires_grad=True)
+    yt = torch_fn(xt)
+    dy = np.random.default_rng(dy_seed).normal(size=tuple(yt.shape))
+    yt.backward(torch.tensor(dy))
+    y = m(dev(x))
+    return y, m.backward(dev(dy)), yt, xt.grad
+
+
+@FEW
+@given(case=pool_cases(), kind=st.sampled_from(sorted(INPUTS)), seed=st.integers(0, 2**16))
+def test_maxpool_matches_torch_including_ties(torch, case, kind, seed):
+    shape, k, s, p = case
+    x = INPUTS[kind](np.random.default_rng(seed), shape)
+    y, dx, yt, dxt = _run(torch, nnref.MaxPool2d(k, s, p),
+                          lambda t: torch.nn.functional.max_pool2d(t, k, s, p), x, seed)
+    assert_close(y, yt, what="output")
+    assert_close(dx, dxt, what="input gradient")   # on a tie only the first maximum gets it
+
+
+@FEW
+@given(case=pool_cases(), count_include_pad=st.booleans(), seed=st.integers(0, 2**16))
+def test_avgpool_matches_torch(torch, case, count_include_pad, seed):
+    shape, k, s, p = case
+    x = np.random.default_rng(seed).normal(size=shape)
+    y, dx, yt, dxt = _run(torch, nnref.AvgPool2d(k, s, p, count_include_pad),
+                          lambda t: torch.nn.functional.avg_pool2d(t, k, s, p, count_include_pad=count_include_pad),
+                          x, seed)
+    assert_close(y, yt, what="output")
+    assert_close(dx, dxt, what="input gradient")
+
+
+def test_maxpool_tie_gradient_goes_to_the_first_maximum_only():
+    """An all-equal 2x2 window: the whole gradient lands on its top-left element (row-major first)."""
+    m = nnref.MaxPool2d(2)
+    x = dev(np.zeros((1, 1, 2, 4)))
+    x[0, 0, 1, 3] = 1.0                      # second window: a unique maximum at the bottom right
+    m(x)
+    dx = asnumpy(m.backward(dev(np.array([[[[3.0, 5.0]]]]))))
+    assert dx.tolist() == [[[[3.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 5.0]]]]
+
+
+def test_stride_defaults_to_kernel_size():
+    assert nnref.MaxPool2d(3).stride == (3, 3) and nnref.AvgPool2d((2, 3)).stride == (2, 3)
+    assert nnref.MaxPool2d(3, stride=1).stride == (1, 1)
+
+
+def test_padding_never_wins_max_pooling():
+    """Padding is -inf for max pooling: an all-negative input still pools to negative numbers."""
+    y = asnumpy(nnref.MaxPool2d(2, padding=1)(dev(-np.ones((1, 1, 3, 3)) - 1.0)))
+    assert (y == -2.0).all()
+
+
+@pytest.mark.parametrize("cls", [nnref.MaxPool2d, nnref.AvgPool2d])
+def test_gradcheck(cls):
+    x = np.random.default_rng(0).permutation(2 * 2 * 5 * 6).reshape(2, 2, 5, 6) / 7.0  # no ties
+    assert gradcheck(cls(3, stride=2, padding=1), dev(x))
+
+
+@pytest.mark.parametrize("cls", [nnref.MaxPool2d, nnref.AvgPool2d])
+def test_dtype_kept_and_no_parameters(cls):
+    m = cls(2)
+    x = dev(np.random.default_rng(0).normal(size=(2, 3, 4, 4)).astype(np.float32))
+    y = m(x)
+    assert y.dtype == np.float32 and m.backward(y).dtype == np.float32
+    assert m.parameters() == [] and list(m.state_dict()) == []
+
+
+@pytest.mark.parametrize("cls", [nnref.MaxPool2d, nnref.AvgPool2d])
+def test_errors_name_the_layer(cls):
+    name = cls.__name__
+    with pytest.raises(ValueError, match=rf"{name}: input of spatial size \(2, 5\).*smaller than the kernel"):
+        cls(3)(dev(np.zeros((1, 1, 2, 5))))
+    with pytest.raises(ValueError, match=rf"{name}: expected input of shape \(N, C, H, W\)"):
+        cls(2)(dev(np.zeros((4, 4))))
+    with pytest.raises(TypeError, match=rf"{name}: expected a floating-point array"):
+        cls(2)(dev(np.zeros((1, 1, 4, 4), np.int32)))
+    with pytest.raises(RuntimeError, match=rf"{name}.backward called before forward"):
+        cls(2).backward(dev(np.zeros((1, 1, 2, 2))))
+    with pytest.raises(ValueError, match=rf"{name}: padding \(2, 2\) must be at most half"):
+        cls(3, padding=2)
+    with pytest.raises(ValueError, match=rf"{name}: kernel_size"):
+        cls(0)
