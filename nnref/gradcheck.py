@@ -15,7 +15,9 @@ from .module import Module
 def forward_difference(f, x, h=1e-6):
     """Forward difference, with error $O(h)$:
 
-    $$f'(x) \\approx \\frac{f(x+h) - f(x)}{h}$$
+    $$
+    f'(x) \\approx \\frac{f(x+h) - f(x)}{h}
+    $$
     """
     return (f(x + h) - f(x)) / h
 
@@ -23,7 +25,9 @@ def forward_difference(f, x, h=1e-6):
 def central_difference(f, x, h=1e-6):
     """Central difference, with error $O(h^2)$:
 
-    $$f'(x) \\approx \\frac{f(x+h) - f(x-h)}{2h}$$
+    $$
+    f'(x) \\approx \\frac{f(x+h) - f(x-h)}{2h}
+    $$
     """
     return (f(x + h) - f(x - h)) / (2 * h)
 # --8<-- [end:differences]
@@ -36,7 +40,9 @@ def numerical_gradient(f, x, h=1e-6):
     ``x`` is changed in place one element at a time (and restored), so ``f`` may read it
     from anywhere, e.g. a layer's weight. Returns an array of ``x``'s shape:
 
-    $$\\frac{\\partial f}{\\partial x_i} \\approx \\frac{f(x + h e_i) - f(x - h e_i)}{2h}$$
+    $$
+    \\frac{\\partial f}{\\partial x_i} \\approx \\frac{f(x + h e_i) - f(x - h e_i)}{2h}
+    $$
     """
     xp = get_array_module(x)
     grad = xp.zeros_like(x)

@@ -11,7 +11,9 @@ REDUCTIONS = ("mean", "sum")
 def mse_forward(pred, target, reduction="mean"):
     """Mean squared error over all ``n`` elements (``reduction='sum'`` drops the 1/n):
 
-    $$L = \\frac{1}{n}\\sum_i (\\hat y_i - y_i)^2$$
+    $$
+    L = \\frac{1}{n}\\sum_i (\\hat y_i - y_i)^2
+    $$
     """
     diff = pred - target
     total = (diff * diff).sum()
@@ -20,7 +22,12 @@ def mse_forward(pred, target, reduction="mean"):
 
 
 def mse_backward(cache):
-    """$$\\frac{\\partial L}{\\partial \\hat y_i} = \\frac{2}{n}(\\hat y_i - y_i)$$"""
+    """Gradient of the mean squared error:
+
+    $$
+    \\frac{\\partial L}{\\partial \\hat y_i} = \\frac{2}{n}(\\hat y_i - y_i)
+    $$
+    """
     diff, scale = cache
     return (2 * scale) * diff
 # --8<-- [end:mse]
@@ -28,7 +35,11 @@ def mse_backward(cache):
 
 # --8<-- [start:cross_entropy]
 def log_softmax(z, axis=-1):
-    """$$\\log\\mathrm{softmax}(z)_c = z_c - m - \\log\\sum_k e^{z_k - m},\\quad m = \\max_k z_k$$
+    """Log-softmax along ``axis``, shifted by the max so ``exp`` cannot overflow:
+
+    $$
+    \\log\\mathrm{softmax}(z)_c = z_c - m - \\log\\sum_k e^{z_k - m},\\quad m = \\max_k z_k
+    $$
 
     Subtracting the max keeps ``exp`` from overflowing even for logits of size 1e4.
     """
@@ -41,7 +52,9 @@ def cross_entropy_forward(logits, target, reduction="mean"):
     """Softmax cross-entropy over classes. ``logits`` (N, C); ``target`` (N,) class indices
     or (N, C) class probabilities.
 
-    $$L = -\\frac1N \\sum_n \\log \\mathrm{softmax}(z_n)_{y_n}$$
+    $$
+    L = -\\frac1N \\sum_n \\log \\mathrm{softmax}(z_n)_{y_n}
+    $$
     """
     xp = get_array_module(logits, target)
     logp = log_softmax(logits, axis=1)
@@ -55,7 +68,12 @@ def cross_entropy_forward(logits, target, reduction="mean"):
 
 
 def cross_entropy_backward(cache):
-    """$$\\frac{\\partial L}{\\partial z_n} = \\frac1N\\left(\\mathrm{softmax}(z_n) - \\mathrm{onehot}(y_n)\\right)$$"""
+    """Gradient of the cross-entropy with respect to the logits:
+
+    $$
+    \\frac{\\partial L}{\\partial z_n} = \\frac1N\\left(\\mathrm{softmax}(z_n) - \\mathrm{onehot}(y_n)\\right)
+    $$
+    """
     logp, target, scale = cache
     xp = get_array_module(logp)
     grad = xp.exp(logp)

@@ -37,8 +37,10 @@ class Optimizer:
 def sgd_update(w, g, state, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False):
     """One SGD step on array ``w`` (in place) with gradient ``g``; ``state`` keeps the velocity.
 
-    $$g \\leftarrow g + \\lambda w,\\qquad v \\leftarrow \\mu v + (1-d)\\,g,\\qquad
-      w \\leftarrow w - \\eta\\,(g + \\mu v \\text{ if Nesterov else } v)$$
+    $$
+    g \\leftarrow g + \\lambda w,\\qquad v \\leftarrow \\mu v + (1-d)\\,g,\\qquad
+    w \\leftarrow w - \\eta\\,(g + \\mu v \\text{ if Nesterov else } v)
+    $$
     """
     if weight_decay:
         g = g + weight_decay * w          # L2 penalty (λ/2)‖w‖² folded into the gradient
@@ -75,8 +77,10 @@ def adam_update(w, g, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay
                 decoupled_weight_decay=False):
     """One Adam step on ``w`` (in place); ``state`` keeps ``t``, ``m`` and ``v``.
 
-    $$m \\leftarrow \\beta_1 m + (1-\\beta_1) g,\\quad v \\leftarrow \\beta_2 v + (1-\\beta_2) g^2,\\quad
-      w \\leftarrow w - \\frac{\\eta}{1-\\beta_1^t}\\,\\frac{m}{\\sqrt{v}/\\sqrt{1-\\beta_2^t} + \\epsilon}$$
+    $$
+    m \\leftarrow \\beta_1 m + (1-\\beta_1) g,\\quad v \\leftarrow \\beta_2 v + (1-\\beta_2) g^2,\\quad
+    w \\leftarrow w - \\frac{\\eta}{1-\\beta_1^t}\\,\\frac{m}{\\sqrt{v}/\\sqrt{1-\\beta_2^t} + \\epsilon}
+    $$
 
     Weight decay λ: added to the gradient ($g \\leftarrow g + \\lambda w$, Adam's L2 penalty), or with
     ``decoupled_weight_decay`` applied to the weight itself ($w \\leftarrow (1-\\eta\\lambda) w$, AdamW).

@@ -20,13 +20,22 @@ from .module import Parameter
 
 # --8<-- [start:l1]
 def l1_penalty(w, lam):
-    """$$R_1(w) = \\lambda \\sum_i |w_i|$$"""
+    """The L1 penalty of the parameters:
+
+    $$
+    R_1(w) = \\lambda \\sum_i |w_i|
+    $$
+    """
     xp = get_array_module(w)
     return lam * xp.abs(w).sum()
 
 
 def l1_grad(w, lam):
-    """$$\\frac{\\partial R_1}{\\partial w_i} = \\lambda\\,\\mathrm{sign}(w_i)$$
+    """Gradient of the L1 penalty:
+
+    $$
+    \\frac{\\partial R_1}{\\partial w_i} = \\lambda\\,\\mathrm{sign}(w_i)
+    $$
 
     $|w|$ has no derivative at 0; any value in $[-\\lambda, \\lambda]$ is a subgradient there and
     ``sign(0) = 0`` picks the middle one (as ``torch.sign`` and autograd of ``abs`` do).
@@ -38,12 +47,22 @@ def l1_grad(w, lam):
 
 # --8<-- [start:l2]
 def l2_penalty(w, lam):
-    """$$R_2(w) = \\lambda \\sum_i w_i^2$$ (the notes' convention, no 1/2)."""
+    """The L2 penalty of the parameters:
+
+    $$
+    R_2(w) = \\lambda \\sum_i w_i^2
+    $$
+
+    (the notes' convention, no 1/2)."""
     return lam * (w * w).sum()
 
 
 def l2_grad(w, lam):
-    """$$\\frac{\\partial R_2}{\\partial w_i} = 2\\lambda\\, w_i$$
+    """Gradient of the L2 penalty:
+
+    $$
+    \\frac{\\partial R_2}{\\partial w_i} = 2\\lambda\\, w_i
+    $$
 
     Added to the gradient before ``w -= lr * g`` this is SGD's ``weight_decay = 2 * lam``.
     """
@@ -55,7 +74,9 @@ def l2_grad(w, lam):
 def soft_threshold(w, t):
     """The proximal step of $t\\sum_i|w_i|$: $\\arg\\min_z \\tfrac12\\|z - w\\|^2 + t\\|z\\|_1$.
 
-    $$\\mathrm{prox}(w)_i = \\mathrm{sign}(w_i)\\,\\max(|w_i| - t,\\ 0)$$
+    $$
+    \\mathrm{prox}(w)_i = \\mathrm{sign}(w_i)\\,\\max(|w_i| - t,\\ 0)
+    $$
 
     Applied after a plain gradient step with ``t = lr * lam`` (ISTA), it sets small weights
     to exactly 0, which the subgradient ``lam * sign(w)`` never does: that one only makes

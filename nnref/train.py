@@ -92,9 +92,11 @@ def accumulate_gradients(model, loss_fn, micro_batches, metrics=None):
     A mean-reduced loss of the union is the size-weighted mean of the micro-batch losses, and
     differentiation is linear, so
 
-    $$L = \\sum_{i=1}^{k} \\frac{n_i}{N} L_i \\quad\\Longrightarrow\\quad
-      \\frac{\\partial L}{\\partial \\theta} = \\sum_{i=1}^{k} \\frac{n_i}{N}
-      \\frac{\\partial L_i}{\\partial \\theta}:$$
+    $$
+    L = \\sum_{i=1}^{k} \\frac{n_i}{N} L_i \\quad\\Longrightarrow\\quad
+    \\frac{\\partial L}{\\partial \\theta} = \\sum_{i=1}^{k} \\frac{n_i}{N}
+    \\frac{\\partial L_i}{\\partial \\theta}:
+    $$
 
     each $\\partial L_i/\\partial \\hat y$ is scaled by $n_i/N$ ($=1/k$ for equal sizes) before
     ``model.backward``. With ``reduction='sum'`` the weights are 1. Returns

@@ -15,7 +15,8 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"]
 PAGES = ["", "prerequisites/derivative/", "neural-network/linear/", "neural-network/backprop/",
-         "notebooks/mlp_digits/"]
+         "neural-network/batchnorm/", "cnn/conv/", "rnn/rnn/", "lstm/lstm/", "lstm/gru/",
+         "notebooks/mlp_digits/", "notebooks/sequences/", "api/"]
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +63,7 @@ def page(browser):
 @pytest.mark.parametrize("path", PAGES)
 def test_math_rendered_and_nothing_leaves_localhost(server, page, path):
     page.goto(server + path, wait_until="networkidle")
-    page.wait_for_selector(".katex", timeout=30000)
+    page.wait_for_selector(".katex", state="attached", timeout=30000)  # the first may sit in a closed tab
     assert page.locator(".katex").count() > 0
     prose = page.evaluate("""() => { const c = document.querySelector('article').cloneNode(true);
         c.querySelectorAll('pre, code, script, style, .katex').forEach(e => e.remove()); return c.innerText; }""")
@@ -73,11 +74,13 @@ def test_math_rendered_and_nothing_leaves_localhost(server, page, path):
 
 @pytest.mark.browser
 @pytest.mark.parametrize("word,target", [("反向传播", "neural-network/backprop/"),
-                                         ("权重矩阵", "neural-network/linear/")])
+                                         ("权重矩阵", "neural-network/linear/"),
+                                         ("池化", "cnn/pool/"),
+                                         ("遗忘门", "lstm/lstm/")])
 def test_chinese_search_finds_the_page(server, page, word, target):
     page.goto(server, wait_until="networkidle")
-    page.click("label[for='__search']")
     box = page.locator("input.md-search__input")
+    box.click()  # the header's search field (a wide window shows it directly)
     box.fill(word)
     box.press("End")
     page.wait_for_selector(".md-search-result__item", timeout=30000)

@@ -19,14 +19,33 @@ def test_katex_is_shipped_and_no_cdn_is_referenced(built_site):
     assert not offenders, f"pages that load something from another host: {offenders}"
 
 
-def test_every_notes_chapter_is_in_the_site(built_site):
+def test_every_page_and_notebook_in_docs_is_built(built_site):
+    from tests.site_build import ROOT
     site, _ = built_site
-    for page in ["prerequisites/derivative", "prerequisites/gradient", "neural-network/linear",
-                 "neural-network/activation", "neural-network/bias", "neural-network/backprop"]:
-        assert (site / page / "index.html").is_file(), page
+    docs = ROOT / "docs"
+    sources = [p for p in docs.rglob("*.md")] + list((docs / "notebooks").glob("*.py"))
+    missing = []
+    for src in sources:
+        rel = src.relative_to(docs).with_suffix("").as_posix()
+        out = site / ("index.html" if rel == "index" else rel.removesuffix("/index") + "/index.html")
+        if not out.is_file():
+            missing.append(rel)
+    assert not missing, f"pages not in the built site: {missing}"
 
 
-def test_notebook_was_executed(built_site):
+def test_notebooks_were_executed(built_site):
     site, _ = built_site
-    html = (site / "notebooks/mlp_digits/index.html").read_text(encoding="utf-8")
-    assert "data:image/png;base64" in html, "the notebook's plot is missing: was it executed?"
+    for nb in ["mlp_digits", "overfitting", "cnn_digits", "sequences"]:
+        html = (site / "notebooks" / nb / "index.html").read_text(encoding="utf-8")
+        assert "data:image/png;base64" in html, f"{nb}: no plot in the page: was it executed?"
+
+
+def test_figures_are_drawn_from_code(built_site):
+    from tests.site_build import ROOT
+    site, _ = built_site
+    scripts = sorted(p.stem for p in (ROOT / "docs/figures").glob("*.py"))
+    drawn = sorted(p.name for p in (site / "figures").glob("*.png"))
+    assert scripts and drawn, "no figures"
+    for page in site.rglob("*.html"):
+        for ref in re.findall(r'src="(?:\.\./)*figures/([^"]+\.png)"', page.read_text(encoding="utf-8")):
+            assert ref in drawn, f"{page}: figure {ref} was not drawn"

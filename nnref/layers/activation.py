@@ -14,13 +14,22 @@ from ..module import Module
 
 # --8<-- [start:relu]
 def relu_forward(x):
-    """$$\\mathrm{ReLU}(x) = \\max(0, x)$$"""
+    """ReLU, elementwise; the cache is ``x``:
+
+    $$
+    \\mathrm{ReLU}(x) = \\max(0, x)
+    $$
+    """
     xp = get_array_module(x)
     return xp.maximum(x, 0), x
 
 
 def relu_backward(dy, x, grad_at_zero=0.0):
-    """$$\\mathrm{ReLU}'(x) = 1\\ (x>0),\\quad 0\\ (x<0),\\quad g_0\\ (x=0)$$
+    """ReLU's derivative, with a chosen value at 0:
+
+    $$
+    \\mathrm{ReLU}'(x) = 1\\ (x>0),\\quad 0\\ (x<0),\\quad g_0\\ (x=0)
+    $$
 
     At ``x == 0`` ReLU has no derivative; any ``g_0`` in [0, 1] is a subgradient.
     ``g_0 = 0`` is PyTorch's choice (the left derivative), ``g_0 = 1`` the right one.
@@ -34,7 +43,12 @@ def relu_backward(dy, x, grad_at_zero=0.0):
 
 # --8<-- [start:leaky_relu]
 def leaky_relu_forward(x, negative_slope=0.01):
-    """$$\\mathrm{LeakyReLU}(x) = x\\ (x>0),\\quad a x\\ (x\\le 0)$$"""
+    """Leaky ReLU with slope ``a = negative_slope`` below 0:
+
+    $$
+    \\mathrm{LeakyReLU}(x) = x\\ (x>0),\\quad a x\\ (x\\le 0)
+    $$
+    """
     xp = get_array_module(x)
     return xp.where(x > 0, x, negative_slope * x), (x, negative_slope)
 
@@ -49,7 +63,11 @@ def leaky_relu_backward(dy, cache):
 
 # --8<-- [start:sigmoid]
 def sigmoid_forward(x):
-    """$$\\sigma(x) = \\frac{1}{1+e^{-x}} = \\tfrac12\\left(1+\\tanh\\tfrac{x}{2}\\right)$$
+    """The logistic sigmoid; the cache is the output:
+
+    $$
+    \\sigma(x) = \\frac{1}{1+e^{-x}} = \\tfrac12\\left(1+\\tanh\\tfrac{x}{2}\\right)
+    $$
 
     The tanh form cannot overflow for large ``|x|``.
     """
@@ -59,28 +77,47 @@ def sigmoid_forward(x):
 
 
 def sigmoid_backward(dy, y):
-    """$$\\sigma'(x) = \\sigma(x)\\,(1-\\sigma(x))$$"""
+    """Sigmoid's derivative from its output ``y``:
+
+    $$
+    \\sigma'(x) = \\sigma(x)\\,(1-\\sigma(x))
+    $$
+    """
     return dy * y * (1 - y)
 # --8<-- [end:sigmoid]
 
 
 # --8<-- [start:tanh]
 def tanh_forward(x):
-    """$$\\tanh(x) = \\frac{e^x - e^{-x}}{e^x + e^{-x}}$$"""
+    """Hyperbolic tangent; the cache is the output:
+
+    $$
+    \\tanh(x) = \\frac{e^x - e^{-x}}{e^x + e^{-x}}
+    $$
+    """
     xp = get_array_module(x)
     y = xp.tanh(x)
     return y, y
 
 
 def tanh_backward(dy, y):
-    """$$\\tanh'(x) = 1 - \\tanh^2(x)$$"""
+    """Tanh's derivative from its output ``y``:
+
+    $$
+    \\tanh'(x) = 1 - \\tanh^2(x)
+    $$
+    """
     return dy * (1 - y * y)
 # --8<-- [end:tanh]
 
 
 # --8<-- [start:softplus]
 def softplus_forward(x, beta=1.0, threshold=20.0):
-    """$$\\mathrm{Softplus}(x) = \\frac{1}{\\beta}\\log\\left(1 + e^{\\beta x}\\right)$$
+    """Softplus, a smooth ReLU:
+
+    $$
+    \\mathrm{Softplus}(x) = \\frac{1}{\\beta}\\log\\left(1 + e^{\\beta x}\\right)
+    $$
 
     A smooth ReLU: it tends to ``max(0, x)`` as ``beta`` grows. Where ``beta*x > threshold``
     it returns ``x`` itself (the difference is below float precision), as PyTorch does.
@@ -95,7 +132,9 @@ def softplus_forward(x, beta=1.0, threshold=20.0):
 def softplus_backward(dy, cache):
     """The logistic function of ``beta*x`` (exactly 1 above the threshold):
 
-    $$\\mathrm{Softplus}'(x) = \\sigma(\\beta x)$$
+    $$
+    \\mathrm{Softplus}'(x) = \\sigma(\\beta x)
+    $$
     """
     x, beta, threshold = cache
     xp = get_array_module(dy)
@@ -115,10 +154,17 @@ def _erf(x):
 
 # --8<-- [start:gelu]
 def gelu_forward(x, approximate="none"):
-    """$$\\mathrm{GELU}(x) = x\\,\\Phi(x) = \\tfrac{x}{2}\\left(1+\\mathrm{erf}\\tfrac{x}{\\sqrt2}\\right)$$
+    """GELU, exact (erf) or with ``approximate='tanh'``:
+
+    $$
+    \\mathrm{GELU}(x) = x\\,\\Phi(x) = \\tfrac{x}{2}\\left(1+\\mathrm{erf}\\tfrac{x}{\\sqrt2}\\right)
+    $$
 
     ``approximate='tanh'``:
-    $$\\tfrac{x}{2}\\left(1+\\tanh\\left(\\sqrt{2/\\pi}\\,(x+0.044715x^3)\\right)\\right)$$
+
+    $$
+    \\tfrac{x}{2}\\left(1+\\tanh\\left(\\sqrt{2/\\pi}\\,(x+0.044715x^3)\\right)\\right)
+    $$
     """
     xp = get_array_module(x)
     if approximate == "tanh":
@@ -131,7 +177,9 @@ def gelu_forward(x, approximate="none"):
 def gelu_backward(dy, cache):
     """Derivative of the exact form (the tanh form is differentiated the same way):
 
-    $$\\mathrm{GELU}'(x) = \\Phi(x) + x\\,\\varphi(x)$$
+    $$
+    \\mathrm{GELU}'(x) = \\Phi(x) + x\\,\\varphi(x)
+    $$
     """
     x, approximate, s = cache
     xp = get_array_module(dy)

@@ -33,14 +33,18 @@ def batchnorm_forward(x, gamma, beta, running_mean=None, running_var=None,
     Shapes: ``x`` (N, C), (N, C, L) or (N, C, H, W); ``gamma``, ``beta``, ``running_*`` (C,).
     With M = N·L (or N·H·W) values per channel:
 
-    $$\\mu = \\frac1M\\sum_i x_i,\\quad \\sigma^2 = \\frac1M\\sum_i (x_i-\\mu)^2,\\quad
-      \\hat x_i = \\frac{x_i-\\mu}{\\sqrt{\\sigma^2+\\epsilon}},\\quad y_i = \\gamma\\,\\hat x_i + \\beta$$
+    $$
+    \\mu = \\frac1M\\sum_i x_i,\\quad \\sigma^2 = \\frac1M\\sum_i (x_i-\\mu)^2,\\quad
+    \\hat x_i = \\frac{x_i-\\mu}{\\sqrt{\\sigma^2+\\epsilon}},\\quad y_i = \\gamma\\,\\hat x_i + \\beta
+    $$
 
     In training the running statistics (if given) are updated in place with the *unbiased*
     variance, ``r <- (1 - momentum) r + momentum * batch``:
 
-    $$\\hat\\mu \\leftarrow (1-m)\\,\\hat\\mu + m\\,\\mu,\\qquad
-      \\hat\\sigma^2 \\leftarrow (1-m)\\,\\hat\\sigma^2 + m\\,\\frac{M}{M-1}\\,\\sigma^2$$
+    $$
+    \\hat\\mu \\leftarrow (1-m)\\,\\hat\\mu + m\\,\\mu,\\qquad
+    \\hat\\sigma^2 \\leftarrow (1-m)\\,\\hat\\sigma^2 + m\\,\\frac{M}{M-1}\\,\\sigma^2
+    $$
 
     In evaluation ``running_mean`` and ``running_var`` replace μ and σ².
     Returns ``(y, cache)``.
@@ -74,13 +78,17 @@ def batchnorm_forward(x, gamma, beta, running_mean=None, running_var=None,
 def batchnorm_backward(dy, cache):
     """Gradients of ``batchnorm_forward``; returns ``(dx, dgamma, dbeta)``.
 
-    $$\\frac{\\partial L}{\\partial\\beta} = \\sum_i dy_i,\\qquad
-      \\frac{\\partial L}{\\partial\\gamma} = \\sum_i dy_i\\,\\hat x_i$$
+    $$
+    \\frac{\\partial L}{\\partial\\beta} = \\sum_i dy_i,\\qquad
+    \\frac{\\partial L}{\\partial\\gamma} = \\sum_i dy_i\\,\\hat x_i
+    $$
 
     Training (μ and σ depend on every x_i of the channel):
 
-    $$\\frac{\\partial L}{\\partial x_i} = \\frac{\\gamma}{M\\sqrt{\\sigma^2+\\epsilon}}
-      \\left(M\\,dy_i - \\sum_j dy_j - \\hat x_i \\sum_j dy_j\\,\\hat x_j\\right)$$
+    $$
+    \\frac{\\partial L}{\\partial x_i} = \\frac{\\gamma}{M\\sqrt{\\sigma^2+\\epsilon}}
+    \\left(M\\,dy_i - \\sum_j dy_j - \\hat x_i \\sum_j dy_j\\,\\hat x_j\\right)
+    $$
 
     Evaluation (μ and σ are constants): $\\partial L/\\partial x_i = \\gamma\\,dy_i/\\sqrt{\\hat\\sigma^2+\\epsilon}$.
     """

@@ -31,7 +31,9 @@ def _pair(value, name: str, who: str, minimum: int):
 def conv_output_size(size, kernel, stride=1, padding=0):
     """Length of the output along one axis (pooling uses the same formula):
 
-    $$O = \\left\\lfloor \\frac{I + 2P - K}{S} \\right\\rfloor + 1$$
+    $$
+    O = \\left\\lfloor \\frac{I + 2P - K}{S} \\right\\rfloor + 1
+    $$
     """
     return (size + 2 * padding - kernel) // stride + 1
 # --8<-- [end:conv_output_size]
@@ -41,7 +43,9 @@ def conv_output_size(size, kernel, stride=1, padding=0):
 def receptive_field(layers):
     """Receptive field of a stack of layers, given as ``(kernel, stride)`` pairs from input to output.
 
-    $$r_l = r_{l-1} + (k_l - 1)\\,j_{l-1},\\qquad j_l = j_{l-1}\\,s_l,\\qquad r_0 = j_0 = 1$$
+    $$
+    r_l = r_{l-1} + (k_l - 1)\\,j_{l-1},\\qquad j_l = j_{l-1}\\,s_l,\\qquad r_0 = j_0 = 1
+    $$
 
     ``j`` is the distance, in input pixels, between two neighbouring outputs of layer ``l``.
     """
@@ -58,8 +62,10 @@ def conv2d_naive_forward(x, w, b=None, stride=(1, 1), padding=(0, 0)):
 
     Shapes: ``x`` (N, C, H, W), ``w`` (F, C, KH, KW), ``b`` (F,) -> ``y`` (N, F, OH, OW).
 
-    $$y_{n,f,i,j} = b_f + \\sum_{c=0}^{C-1}\\sum_{u=0}^{KH-1}\\sum_{v=0}^{KW-1}
-      \\tilde x_{n,c,\\,i S_h + u,\\,j S_w + v}\\; w_{f,c,u,v}$$
+    $$
+    y_{n,f,i,j} = b_f + \\sum_{c=0}^{C-1}\\sum_{u=0}^{KH-1}\\sum_{v=0}^{KW-1}
+    \\tilde x_{n,c,\\,i S_h + u,\\,j S_w + v}\\; w_{f,c,u,v}
+    $$
 
     where $\\tilde x$ is ``x`` with ``padding`` zeros on each side.
     """
@@ -147,9 +153,11 @@ def conv2d_forward(x, w, b=None, stride=(1, 1), padding=(0, 0)):
 
     Shapes: ``x`` (N, C, H, W), ``w`` (F, C, KH, KW), ``b`` (F,) or None -> ``y`` (N, F, OH, OW).
 
-    $$Y = W_{\\text{mat}}\\,\\mathrm{cols} + b, \\qquad
-      W_{\\text{mat}} \\in \\mathbb R^{F \\times C K_H K_W},\\;
-      \\mathrm{cols} \\in \\mathbb R^{C K_H K_W \\times N\\,OH\\,OW}$$
+    $$
+    Y = W_{\\text{mat}}\\,\\mathrm{cols} + b, \\qquad
+    W_{\\text{mat}} \\in \\mathbb R^{F \\times C K_H K_W},\\;
+    \\mathrm{cols} \\in \\mathbb R^{C K_H K_W \\times N\\,OH\\,OW}
+    $$
     """
     F, C, KH, KW = w.shape
     cols, (OH, OW) = im2col(x, (KH, KW), stride, padding)
@@ -203,9 +211,11 @@ def conv2d_backward(dy, cache):
 
     With $\\mathrm{d}Y$ laid out as the matrix $(F, N\\,OH\\,OW)$, exactly as for a linear layer:
 
-    $$\\mathrm{d}W_{\\text{mat}} = \\mathrm{d}Y\\,\\mathrm{cols}^\\top,\\qquad
-      \\mathrm{d}b = \\mathrm{d}Y\\,\\mathbf 1,\\qquad
-      \\mathrm{d}x = \\mathrm{col2im}\\big(W_{\\text{mat}}^\\top\\,\\mathrm{d}Y\\big)$$
+    $$
+    \\mathrm{d}W_{\\text{mat}} = \\mathrm{d}Y\\,\\mathrm{cols}^\\top,\\qquad
+    \\mathrm{d}b = \\mathrm{d}Y\\,\\mathbf 1,\\qquad
+    \\mathrm{d}x = \\mathrm{col2im}\\big(W_{\\text{mat}}^\\top\\,\\mathrm{d}Y\\big)
+    $$
 
     (the last one computed by :func:`conv2d_input_grad`). Returns ``(dx, dw, db)``; ``db`` is
     None when there was no bias.

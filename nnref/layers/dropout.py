@@ -51,7 +51,9 @@ def dropout_forward(x, p, mask=None, mode="inverted", training=True):
 
     Training, with $m_i \\in \\{0, 1\\}$, $P(m_i = 1) = 1-p$:
 
-    $$\\text{inverted: } y = \\frac{m \\odot x}{1-p}, \\qquad \\text{classic: } y = m \\odot x$$
+    $$
+    \\text{inverted: } y = \\frac{m \\odot x}{1-p}, \\qquad \\text{classic: } y = m \\odot x
+    $$
 
     Evaluation (``mask`` unused): inverted $y = x$, classic $y = (1-p)\\,x$. Without a mask,
     training draws one (and ``p = 0`` returns ``x`` itself).
@@ -73,7 +75,11 @@ def dropout_forward(x, p, mask=None, mode="inverted", training=True):
 
 # --8<-- [start:dropout_backward]
 def dropout_backward(dy, cache):
-    """$$\\frac{\\partial L}{\\partial x} = \\frac{\\partial L}{\\partial y} \\odot \\text{factor}$$
+    """Gradient of dropout: the same mask and scale as the forward pass:
+
+    $$
+    \\frac{\\partial L}{\\partial x} = \\frac{\\partial L}{\\partial y} \\odot \\text{factor}
+    $$
 
     the same mask and scale as the forward pass: dropped elements get no gradient.
     """

@@ -24,8 +24,10 @@ def gru_cell_forward(a, gh, h_prev, h):
     replaced in place by $[r, z, n]$; ``gh`` (B, 3H) is $W_{hh} h_{t-1} + b_{hh}$ (kept: backward
     needs its n part); ``h`` (B, H) receives $h_t$.
 
-    $$r = \\sigma(a_r + gh_r),\\quad z = \\sigma(a_z + gh_z),\\quad
-      n = \\tanh\\big(a_n + r \\odot gh_n\\big),\\quad h_t = (1 - z) \\odot n + z \\odot h_{t-1}$$
+    $$
+    r = \\sigma(a_r + gh_r),\\quad z = \\sigma(a_z + gh_z),\\quad
+    n = \\tanh\\big(a_n + r \\odot gh_n\\big),\\quad h_t = (1 - z) \\odot n + z \\odot h_{t-1}
+    $$
 
     $r$ multiplies $gh_n = W_{hn} h_{t-1} + b_{hn}$ *after* the matrix product (PyTorch, cuDNN).
     """
@@ -52,11 +54,17 @@ def gru_cell_backward(dh, a, gh, h_prev, da, dgh):
     $\\mathrm{d}h \\odot z$ to $h_{t-1}$ (the caller adds $\\mathrm{d}gh\\,W_{hh}$); ``da`` and ``dgh``
     (B, 3H) receive the gradients of ``a`` and ``gh``. ``a`` holds the forward's $[r, z, n]$.
 
-    $$\\mathrm{d}n = \\mathrm{d}h \\odot (1 - z)\\odot(1 - n^2),\\quad
-      \\mathrm{d}z = \\mathrm{d}h \\odot (h_{t-1} - n)\\odot z(1-z),\\quad
-      \\mathrm{d}r = \\mathrm{d}n \\odot gh_n \\odot r(1-r)$$
-    $$\\mathrm{d}a = [\\mathrm{d}r, \\mathrm{d}z, \\mathrm{d}n],\\qquad
-      \\mathrm{d}gh = [\\mathrm{d}r, \\mathrm{d}z, \\mathrm{d}n \\odot r]$$
+    $$
+    \\mathrm{d}n = \\mathrm{d}h \\odot (1 - z)\\odot(1 - n^2),\\quad
+    \\mathrm{d}z = \\mathrm{d}h \\odot (h_{t-1} - n)\\odot z(1-z),\\quad
+    \\mathrm{d}r = \\mathrm{d}n \\odot gh_n \\odot r(1-r)
+    $$
+
+
+    $$
+    \\mathrm{d}a = [\\mathrm{d}r, \\mathrm{d}z, \\mathrm{d}n],\\qquad
+    \\mathrm{d}gh = [\\mathrm{d}r, \\mathrm{d}z, \\mathrm{d}n \\odot r]
+    $$
     """
     if is_cupy_array(a):  # one fused kernel instead of ~15 launches (fused_cells.py)
         return fused_cells.gru_cell_backward(dh, a, gh, h_prev, da, dgh)

@@ -16,7 +16,9 @@ def linear_forward(x, W, b=None):
 
     Shapes: ``x`` (N, *, in), ``W`` (out, in), ``b`` (out,) or None -> ``y`` (N, *, out).
 
-    $$y = x W^\\top + b$$
+    $$
+    y = x W^\\top + b
+    $$
     """
     y = x @ W.T
     if b is not None:
@@ -29,9 +31,11 @@ def linear_forward(x, W, b=None):
 def linear_backward(dy, cache):
     """Gradients of ``linear_forward``; ``dy`` has the shape of ``y``.
 
-    $$\\frac{\\partial L}{\\partial x} = dy\\,W,\\qquad
-      \\frac{\\partial L}{\\partial W} = dy^\\top x,\\qquad
-      \\frac{\\partial L}{\\partial b} = \\sum_n dy_n$$
+    $$
+    \\frac{\\partial L}{\\partial x} = dy\\,W,\\qquad
+    \\frac{\\partial L}{\\partial W} = dy^\\top x,\\qquad
+    \\frac{\\partial L}{\\partial b} = \\sum_n dy_n
+    $$
 
     Returns ``(dx, dW, db)``; ``db`` is None when there was no bias.
     """

@@ -33,8 +33,14 @@ def lstm_cell_forward(a, c_prev, c, tc, h):
     ``a`` (B, 4H) holds the pre-activations $[z_i, z_f, z_g, z_o]$ and is replaced in place by
     the gates; ``c``, ``tc``, ``h`` (B, H) receive $c_t$, $\\tanh c_t$ and $h_t$.
 
-    $$i = \\sigma(z_i),\\ f = \\sigma(z_f),\\ g = \\tanh(z_g),\\ o = \\sigma(z_o)$$
-    $$c_t = f \\odot c_{t-1} + i \\odot g,\\qquad h_t = o \\odot \\tanh(c_t)$$
+    $$
+    i = \\sigma(z_i),\\ f = \\sigma(z_f),\\ g = \\tanh(z_g),\\ o = \\sigma(z_o)
+    $$
+
+
+    $$
+    c_t = f \\odot c_{t-1} + i \\odot g,\\qquad h_t = o \\odot \\tanh(c_t)
+    $$
 
     Since $\\sigma(z) = \\tfrac12\\tanh(\\tfrac12 z) + \\tfrac12$, all four gates are one
     $s \\tanh(s z) + \\text{shift}$ over the whole contiguous row (see ``gate_constants``).
@@ -64,12 +70,19 @@ def lstm_cell_backward(dh, dc, a, c_prev, tc, da):
     receives the gradients of the pre-activations. ``a``, ``c_prev``, ``tc``: the forward's
     gates, $c_{t-1}$ and $\\tanh c_t$.
 
-    $$\\frac{\\partial L}{\\partial c_t} = \\mathrm{d}c + \\mathrm{d}h \\odot o \\odot (1 - \\tanh^2 c_t)$$
-    $$\\mathrm{d}i = \\frac{\\partial L}{\\partial c_t} \\odot g,\\quad
-      \\mathrm{d}f = \\frac{\\partial L}{\\partial c_t} \\odot c_{t-1},\\quad
-      \\mathrm{d}g = \\frac{\\partial L}{\\partial c_t} \\odot i,\\quad
-      \\mathrm{d}o = \\mathrm{d}h \\odot \\tanh c_t,\\quad
-      \\frac{\\partial L}{\\partial c_{t-1}} = \\frac{\\partial L}{\\partial c_t} \\odot f$$
+    $$
+    \\frac{\\partial L}{\\partial c_t} = \\mathrm{d}c + \\mathrm{d}h \\odot o \\odot (1 - \\tanh^2 c_t)
+    $$
+
+
+    $$
+    \\mathrm{d}i = \\frac{\\partial L}{\\partial c_t} \\odot g,\\quad
+    \\mathrm{d}f = \\frac{\\partial L}{\\partial c_t} \\odot c_{t-1},\\quad
+    \\mathrm{d}g = \\frac{\\partial L}{\\partial c_t} \\odot i,\\quad
+    \\mathrm{d}o = \\mathrm{d}h \\odot \\tanh c_t,\\quad
+    \\frac{\\partial L}{\\partial c_{t-1}} = \\frac{\\partial L}{\\partial c_t} \\odot f
+    $$
+
     then through the activations: $\\sigma' = \\sigma(1-\\sigma) = \\tfrac14 - (\\sigma - \\tfrac12)^2$ for
     i, f, o and $\\tanh' = 1 - g^2$ for g, i.e. $s^2 - (a - \\text{shift})^2$ for every gate.
     """
@@ -106,7 +119,9 @@ def lstm_forward(x, state, W_ih, W_hh, b_ih=None, b_hh=None):
     (4H, H), biases (4H,) or None; rows in the gate order i, f, g, o.
     Returns ``out`` (T, B, H), ``(h_n, c_n)``, ``cache``.
 
-    $$[z_i, z_f, z_g, z_o] = W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh}$$
+    $$
+    [z_i, z_f, z_g, z_o] = W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh}
+    $$
     """
     xp = get_array_module(x)
     h0, c0 = state

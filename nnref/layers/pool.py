@@ -64,7 +64,9 @@ def maxpool2d_forward(x, kernel, stride, padding=(0, 0)):
 
     Shapes: ``x`` (N, C, H, W) -> ``y`` (N, C, OH, OW), ``OH = (H + 2P - K) // S + 1``.
 
-    $$y_{n,c,i,j} = \\max_{u,v}\\; \\tilde x_{n,c,\\,iS_h+u,\\,jS_w+v}$$
+    $$
+    y_{n,c,i,j} = \\max_{u,v}\\; \\tilde x_{n,c,\\,iS_h+u,\\,jS_w+v}
+    $$
 
     ``winner`` (uint8) records the offset ``u*KW + v`` of the maximum. The comparison is
     strict, so on a tie the *first* maximum in row-major window order keeps the index, as in
@@ -88,8 +90,10 @@ def maxpool2d_forward(x, kernel, stride, padding=(0, 0)):
 def maxpool2d_backward(dy, cache):
     """The whole gradient of each window goes to its (first) maximum:
 
-    $$\\frac{\\partial L}{\\partial \\tilde x_{n,c,\\,iS_h+u,\\,jS_w+v}} \\mathrel{+}=
-      \\mathrm{d}y_{n,c,i,j}\\,[\\,\\text{winner}_{n,c,i,j} = u K_W + v\\,]$$
+    $$
+    \\frac{\\partial L}{\\partial \\tilde x_{n,c,\\,iS_h+u,\\,jS_w+v}} \\mathrel{+}=
+    \\mathrm{d}y_{n,c,i,j}\\,[\\,\\text{winner}_{n,c,i,j} = u K_W + v\\,]
+    $$
     """
     winner, x_shape, kernel, stride, padding, out_size = cache
     parts = [dy * (winner == k) for k in range(kernel[0] * kernel[1])]
@@ -101,7 +105,9 @@ def maxpool2d_backward(dy, cache):
 def avgpool2d_forward(x, kernel, stride, padding=(0, 0), count_include_pad=True):
     """Mean over each window; padding adds zeros.
 
-    $$y_{n,c,i,j} = \\frac{1}{D_{ij}} \\sum_{u,v} \\tilde x_{n,c,\\,iS_h+u,\\,jS_w+v}$$
+    $$
+    y_{n,c,i,j} = \\frac{1}{D_{ij}} \\sum_{u,v} \\tilde x_{n,c,\\,iS_h+u,\\,jS_w+v}
+    $$
 
     $D_{ij} = K_H K_W$ when ``count_include_pad`` (PyTorch's default); otherwise the number of
     window positions that fall on the real input, not on padding.

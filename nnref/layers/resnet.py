@@ -24,8 +24,10 @@ from .linear import Linear
 class BasicBlock(Module):
     """``torchvision.models.resnet.BasicBlock(in_channels, out_channels, stride)``:
 
-    $$H(x) = \\mathrm{ReLU}\\big(F(x) + s(x)\\big),\\qquad
-      F = \\mathrm{BN}_2 \\circ \\mathrm{conv}_2 \\circ \\mathrm{ReLU} \\circ \\mathrm{BN}_1 \\circ \\mathrm{conv}_1$$
+    $$
+    H(x) = \\mathrm{ReLU}\\big(F(x) + s(x)\\big),\\qquad
+    F = \\mathrm{BN}_2 \\circ \\mathrm{conv}_2 \\circ \\mathrm{ReLU} \\circ \\mathrm{BN}_1 \\circ \\mathrm{conv}_1
+    $$
 
     ``conv1`` is 3x3 with ``stride``, ``conv2`` 3x3 with stride 1, both without bias (the batch
     norm after them has its own shift). The shortcut ``s`` is the identity when the shapes

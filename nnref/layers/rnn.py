@@ -11,7 +11,9 @@ from .recurrent import RecurrentBase
 def rnn_cell_forward(z, nonlinearity="tanh"):
     """The pointwise part of one step, in place: ``z`` (B, H) pre-activation becomes ``h_t``.
 
-    $$h_t = \\sigma(z_t),\\qquad \\sigma = \\tanh \\text{ or } \\mathrm{ReLU}$$
+    $$
+    h_t = \\sigma(z_t),\\qquad \\sigma = \\tanh \\text{ or } \\mathrm{ReLU}
+    $$
     """
     xp = get_array_module(z)
     if nonlinearity == "tanh":
@@ -22,8 +24,10 @@ def rnn_cell_forward(z, nonlinearity="tanh"):
 def rnn_cell_backward(dh, h, nonlinearity="tanh"):
     """In place: ``dh`` = ∂L/∂h_t (B, H) becomes ∂L/∂z_t, using the step's output ``h``.
 
-    $$\\frac{\\partial L}{\\partial z_t} = \\frac{\\partial L}{\\partial h_t}\\odot\\sigma'(z_t),\\qquad
-      \\tanh'(z_t) = 1 - h_t^2,\\quad \\mathrm{ReLU}'(z_t) = [h_t > 0]$$
+    $$
+    \\frac{\\partial L}{\\partial z_t} = \\frac{\\partial L}{\\partial h_t}\\odot\\sigma'(z_t),\\qquad
+    \\tanh'(z_t) = 1 - h_t^2,\\quad \\mathrm{ReLU}'(z_t) = [h_t > 0]
+    $$
     """
     if nonlinearity == "tanh":
         dh *= 1 - h * h
@@ -40,7 +44,9 @@ def rnn_forward(x, h0, W_ih, W_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
     Shapes: ``x`` (T, B, I), ``h0`` (B, H), ``W_ih`` (H, I), ``W_hh`` (H, H), ``b_ih``, ``b_hh``
     (H,) or None -> ``out`` (T, B, H) holding every $h_t$, ``h_n = out[-1]``, ``cache``.
 
-    $$z_t = W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh},\\qquad h_t = \\sigma(z_t)$$
+    $$
+    z_t = W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh},\\qquad h_t = \\sigma(z_t)
+    $$
     """
     xp = get_array_module(x)
     T, B, I = x.shape
@@ -67,11 +73,17 @@ def rnn_backward(d_out, d_hn, cache):
     ``d_out`` (T, B, H) is ∂L/∂h_t from each step's output, ``d_hn`` (B, H) or None the
     gradient of the final state. Returns ``(dx, dh0, dW_ih, dW_hh, db_ih, db_hh)``.
 
-    $$\\frac{\\partial L}{\\partial h_t} = \\mathrm{d}out_t + \\frac{\\partial L}{\\partial z_{t+1}} W_{hh},\\qquad
-      \\frac{\\partial L}{\\partial z_t} = \\frac{\\partial L}{\\partial h_t}\\odot\\sigma'(z_t)$$
-    $$\\frac{\\partial L}{\\partial W_{hh}} = \\sum_{t=1}^{T} \\Big(\\frac{\\partial L}{\\partial z_t}\\Big)^{\\!\\top} h_{t-1},\\qquad
-      \\frac{\\partial L}{\\partial W_{ih}} = \\sum_{t=1}^{T} \\Big(\\frac{\\partial L}{\\partial z_t}\\Big)^{\\!\\top} x_t,\\qquad
-      \\frac{\\partial L}{\\partial b} = \\sum_{t=1}^{T} \\frac{\\partial L}{\\partial z_t}$$
+    $$
+    \\frac{\\partial L}{\\partial h_t} = \\mathrm{d}out_t + \\frac{\\partial L}{\\partial z_{t+1}} W_{hh},\\qquad
+    \\frac{\\partial L}{\\partial z_t} = \\frac{\\partial L}{\\partial h_t}\\odot\\sigma'(z_t)
+    $$
+
+
+    $$
+    \\frac{\\partial L}{\\partial W_{hh}} = \\sum_{t=1}^{T} \\Big(\\frac{\\partial L}{\\partial z_t}\\Big)^{\\!\\top} h_{t-1},\\qquad
+    \\frac{\\partial L}{\\partial W_{ih}} = \\sum_{t=1}^{T} \\Big(\\frac{\\partial L}{\\partial z_t}\\Big)^{\\!\\top} x_t,\\qquad
+    \\frac{\\partial L}{\\partial b} = \\sum_{t=1}^{T} \\frac{\\partial L}{\\partial z_t}
+    $$
     """
     x, h0, W_ih, W_hh, out, has_bias, nonlinearity = cache
     xp = get_array_module(d_out)
