@@ -7,27 +7,18 @@ call = forward, then backward of ``sum(y * dy)`` down to the input and every wei
 ``x.requires_grad``, as nnref always returns ``dx``). The last case is one training step of the
 notebook's CNN (docs/notebooks/cnn_digits.py): forward, cross-entropy, backward, Adam.
 """
-import argparse
-import datetime
-
 import numpy as np
 import torch
 
 import nnref
 from nnref import backend
-from harness import compare, machine, table
+import harness
+from harness import agree
 
 TARGETS = {"cpu": {"conv C3→32 32×32": 1.6, "conv C32→64 16×16": 2.0, "conv C64→128 8×8 s2": 2.0,
                    "maxpool 2×2 (64,32,32,32)": 1.2, "batchnorm2d (64,64,16,16)": 1.5,
                    "CNN step (notebook, N=64)": 2.0},
            "cuda": {}}
-
-
-def _agree(ours, theirs, what):
-    """Refuse to time two computations that do not compute the same thing."""
-    a, b = backend.asnumpy(ours), theirs.detach().cpu().numpy()
-    if not np.allclose(a, b, rtol=1e-3, atol=1e-4):
-        raise AssertionError(f"{what}: nnref and torch disagree (max diff {np.abs(a - b).max():.3g})")
 
 
 def layer_case(ours, ref, shape, device, seed=0):
@@ -40,8 +31,8 @@ def layer_case(ours, ref, shape, device, seed=0):
     yt = ref(xt)
     dy = rng.normal(size=tuple(yt.shape)).astype(np.float32)
     xd, dyd, dyt = backend.asarray(x), backend.asarray(dy), torch.tensor(dy, device=device)
-    _agree(ours(xd), yt, f"{type(ours).__name__} output")
-    _agree(ours.backward(dyd), torch.autograd.grad(yt, xt, dyt)[0], f"{type(ours).__name__} input gradient")
+    agree(ours(xd), yt, f"{type(ours).__name__} output")
+    agree(ours.backward(dyd), torch.autograd.grad(yt, xt, dyt)[0], f"{type(ours).__name__} input gradient")
 
     def step_nnref():
         ours.zero_grad()
@@ -72,7 +63,7 @@ def cnn_step_case(device, n=64):
     y = rng.integers(0, 10, n)
     xd, yd = backend.asarray(x), backend.asarray(y)
     xt, yt = torch.tensor(x, device=device), torch.tensor(y, device=device)
-    _agree(ours(xd), ref(xt), "CNN logits")
+    agree(ours(xd), ref(xt), "CNN logits")
     loss, loss_t = nnref.CrossEntropyLoss(), torch.nn.CrossEntropyLoss()
     opt, opt_t = nnref.Adam(ours.parameters(), lr=1e-3), torch.optim.Adam(ref.parameters(), lr=1e-3)
 
@@ -107,31 +98,5 @@ def cases(device):
     ]
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true", help="one round: a smoke test, not a measurement")
-    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    ap.add_argument("--out", help="also write the Markdown result to this file")
-    args = ap.parse_args()
-    if args.device == "cuda":
-        backend.set_backend("cupy")
-        import cupy
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
-        sync = lambda: (cupy.cuda.get_current_stream().synchronize(), torch.cuda.synchronize())
-    else:
-        torch.set_num_threads(2)
-        sync = None
-    rounds, repeats = (1, 3) if args.quick else (7, 5)
-    rows = compare(cases(args.device), rounds=rounds, repeats=repeats, sync=sync)
-    note = " (--quick: one round, a smoke test, not a measurement)" if args.quick else ""
-    text = (f"{machine()}; {rounds} rounds × {repeats} calls, median; "
-            f"{datetime.date.today().isoformat()}{note}\n\n{table(rows, TARGETS[args.device])}\n")
-    print(text)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(text)
-
-
 if __name__ == "__main__":
-    main()
+    harness.main(cases, TARGETS, __doc__)

@@ -1,18 +1,16 @@
 """nnref on CuPy vs PyTorch on CUDA: forward + backward, fp32, TF32 off.
 
-    python benchmarks/bench_gpu.py [--quick] [--out FILE]
+    python benchmarks/bench_gpu.py --device cuda [--quick] [--out FILE]
 
 Targets (issue 6): Conv2d ≤ 2.0 for C ≥ 64 and ≤ 4 for the first layer; LSTM/GRU ≤ 2.0 at
 T=100, B=256, I=256, H=512 and ≤ 8 at T=50, B=64, I=32, H=128; MLP step ≤ 1.2.
 """
-import argparse
-
 import numpy as np
 import torch
 
 import nnref
 from nnref import backend
-from harness import compare, table
+import harness
 
 CONV = [  # (N, C, H, W, F, stride, target)
     (256, 3, 32, 32, 64, 1, 4.0),
@@ -46,49 +44,30 @@ def _pair(module, ref, x):
     return ours, theirs
 
 
-def cases():
+def _cases():
     rng = np.random.default_rng(0)
-    for n, c, h, w, f, s, goal in CONV:
+    for n, c, h, w, f, s, _ in CONV:
         ref = torch.nn.Conv2d(c, f, 3, stride=s, padding=1).cuda()
         m = nnref.Conv2d(c, f, 3, stride=s, padding=1)
         m.load_state_dict({k: v.detach().cpu().numpy() for k, v in ref.state_dict().items()})
         x = rng.normal(size=(n, c, h, w)).astype(np.float32)
-        yield (f"conv N{n} C{c} {h}×{w} F{f} s{s}", *_pair(m, ref, x)), goal
+        yield (f"conv N{n} C{c} {h}×{w} F{f} s{s}", *_pair(m, ref, x))
     for cls, tcls in [(nnref.LSTM, torch.nn.LSTM), (nnref.GRU, torch.nn.GRU)]:
-        for t, b, i, h, goal in RECURRENT:
+        for t, b, i, h, _ in RECURRENT:
             ref = tcls(i, h).cuda()
             m = cls(i, h)
             m.load_state_dict({k: v.detach().cpu().numpy() for k, v in ref.state_dict().items()})
             x = rng.normal(size=(t, b, i)).astype(np.float32)
-            yield (f"{cls.__name__} T{t} B{b} I{i} H{h}", *_pair(m, ref, x)), goal
+            yield (f"{cls.__name__} T{t} B{b} I{i} H{h}", *_pair(m, ref, x))
+
+TARGETS = {"cuda": {**{f"conv N{n} C{c} {h}×{w} F{f} s{s}": g for n, c, h, w, f, s, g in CONV},
+                    **{f"{k} T{t} B{b} I{i} H{h}": g for k in ("LSTM", "GRU") for t, b, i, h, g in RECURRENT}}}
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--out")
-    args = ap.parse_args()
-    import cupy
-    backend.set_backend("cupy")
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-
-    def sync():
-        cupy.cuda.get_current_stream().synchronize()
-        torch.cuda.synchronize()
-
-    built = list(cases())
-    rows = compare([c for c, _ in built], rounds=1 if args.quick else 5,
-                   repeats=2 if args.quick else 10, sync=sync)
-    goals = {c[0]: g for c, g in built}
-    head = (f"{torch.cuda.get_device_name()}, CuPy {cupy.__version__}, torch {torch.__version__}, "
-            f"numpy {np.__version__}, fp32, TF32 off")
-    text = f"{head}\n\n{table(rows, goals)}\n"
-    print(text)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(text)
-
+def cases(device):
+    if device != "cuda":
+        raise SystemExit("bench_gpu.py compares CuPy with PyTorch CUDA: run it with --device cuda")
+    return list(_cases())
 
 if __name__ == "__main__":
-    main()
+    harness.main(cases, TARGETS, __doc__)

@@ -4,16 +4,15 @@
 
 forward + backward + update, float32, the same weights and data for both libraries.
 """
-import argparse
-
 import numpy as np
 import torch
 
 import nnref
 from nnref import backend
-from harness import compare, machine, table
+import harness
 
-TARGETS = {"cpu": 1.0, "cuda": 1.2}
+NAME = "MLP step 256×784-512-256-10"
+TARGETS = {"cpu": {NAME: 1.0}, "cuda": {NAME: 1.2}}
 
 
 def build(device):
@@ -44,30 +43,9 @@ def build(device):
     return step_nnref, step_torch
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true", help="one round: a smoke test, not a measurement")
-    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    ap.add_argument("--out")
-    args = ap.parse_args()
-    if args.device == "cuda":
-        backend.set_backend("cupy")
-        import cupy
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
-        sync = lambda: (cupy.cuda.get_current_stream().synchronize(), torch.cuda.synchronize())
-    else:
-        torch.set_num_threads(2)
-        sync = None
-    ours, theirs = build(args.device)
-    rows = compare([("MLP step 256×784-512-256-10", ours, theirs)],
-                   rounds=1 if args.quick else 7, repeats=3 if args.quick else 10, sync=sync)
-    text = f"{machine()}\n\n{table(rows, {rows[0][0]: TARGETS[args.device]})}\n"
-    print(text)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(text)
 
+def cases(device):
+    return [(NAME, *build(device))]
 
 if __name__ == "__main__":
-    main()
+    harness.main(cases, TARGETS, __doc__)

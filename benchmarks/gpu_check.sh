@@ -26,7 +26,7 @@ NNREF_BACKEND=cupy timeout 240 "$PY" -m pytest tests docs nnref -q -p no:cachepr
 tests=${PIPESTATUS[0]}
 
 # 2. speed against PyTorch CUDA (TF32 off)
-timeout 150 "$PY" benchmarks/bench_gpu.py --out "$OUT/bench-gpu.md" 2>&1 | tee "$OUT/bench-gpu.log"
+timeout 150 "$PY" benchmarks/bench_gpu.py --device cuda --out "$OUT/bench-gpu.md" 2>&1 | tee "$OUT/bench-gpu.log"
 timeout 60 "$PY" benchmarks/bench_mlp.py --device cuda --out "$OUT/bench-mlp-gpu.md" 2>&1 | tee -a "$OUT/bench-gpu.log"
 
 echo

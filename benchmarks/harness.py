@@ -81,3 +81,55 @@ def table(rows, targets=None):
         goal = targets.get(name)
         lines.append(f"| {name} | {a:.2f} | {b:.2f} | {r:.2f} | {'≤ %.2f' % goal if goal else ''} |")
     return "\n".join(lines)
+
+
+def agree(ours, theirs, what, rtol=1e-3, atol=1e-4):
+    """Refuse to time two computations that do not compute the same thing."""
+    import numpy as np
+    from nnref.backend import asnumpy
+    a, b = asnumpy(ours), theirs.detach().cpu().numpy()
+    if not np.allclose(a, b, rtol=rtol, atol=atol):
+        raise AssertionError(f"{what}: nnref and torch disagree (max diff {np.abs(a - b).max():.3g})")
+
+
+def main(build_cases, targets, doc=""):
+    """The command line every benchmark shares: ``[--quick] [--device cpu|cuda] [--out FILE]``.
+
+    ``build_cases(device)`` returns ``[(name, nnref_fn, torch_fn), ...]``; ``targets`` maps a
+    device to ``{case name: goal ratio}``. Prints a Markdown table headed by the machine.
+    """
+    import argparse
+    import datetime
+
+    import torch
+
+    from nnref import backend
+    ap = argparse.ArgumentParser(description=doc)
+    ap.add_argument("--quick", action="store_true", help="one round: a smoke test, not a measurement")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--out", help="also write the Markdown result to this file")
+    args = ap.parse_args()
+    if args.device == "cuda":
+        import cupy
+        backend.set_backend("cupy")
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+
+        def sync():
+            cupy.cuda.get_current_stream().synchronize()
+            torch.cuda.synchronize()
+        head = (f"{torch.cuda.get_device_name()}, CuPy {cupy.__version__}, torch {torch.__version__}, "
+                "fp32, TF32 off")
+    else:
+        torch.set_num_threads(2)
+        sync = None
+        head = machine()
+    rounds, repeats = (1, 3) if args.quick else (7, 5)
+    rows = compare(build_cases(args.device), rounds=rounds, repeats=repeats, sync=sync)
+    note = " (--quick: one round, a smoke test, not a measurement)" if args.quick else ""
+    text = (f"{head}; {rounds} rounds × {repeats} calls, median; "
+            f"{datetime.date.today().isoformat()}{note}\n\n{table(rows, targets.get(args.device))}\n")
+    print(text)
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(text)
