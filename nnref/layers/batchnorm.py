@@ -15,14 +15,24 @@ from ..module import Module, Parameter
 
 
 def _channel_sum(a):
-    """Σ over N and P of an (N, C, P) array -> (C,). einsum's C loop beats ``sum(axis=(0, 2))``."""
-    return get_array_module(a).einsum("ncp->c", a)
+    """Σ over N and P of an (N, C, P) array -> (C,): the sums over P as one matrix-vector
+    product (BLAS, on every core), then over N."""
+    xp = get_array_module(a)
+    N, C, P = a.shape
+    return (a.reshape(N * C, P) @ xp.ones(P, dtype=a.dtype)).reshape(N, C).sum(axis=0)
 
 
 def _channel_dot(a, b):
     """Σ over N and P of a·b -> (C,), without the product array. (For this reduction
     ``optimize=True`` is 3-4× slower: it would route it through a transposed BLAS call.)"""
     return get_array_module(a).einsum("ncp,ncp->c", a, b)
+
+
+def _per_channel(v, P):
+    """(C,) -> a contiguous (C, P) array of v[c] repeated. Elementwise operations of an (N, C, P)
+    array with it run over whole contiguous (C, P) blocks, about twice as fast as broadcasting
+    the column ``v[:, None]`` (a short inner loop of P with a stride-0 operand)."""
+    return get_array_module(v).repeat(v[:, None], P, axis=1)
 
 
 # --8<-- [start:batchnorm_forward]
@@ -52,24 +62,25 @@ def batchnorm_forward(x, gamma, beta, running_mean=None, running_var=None,
     xp = get_array_module(x)
     N, C = x.shape[:2]
     x3 = x.reshape(N, C, -1)                # (N, C, P): reductions over axes 0 and 2
-    M = N * x3.shape[2]
+    P = x3.shape[2]
+    M = N * P
     if training:
         if M < 2:
             raise ValueError(f"batchnorm_forward: expected more than 1 value per channel when "
                              f"training, got input of shape {tuple(x.shape)}")
         mean = _channel_sum(x3) / M
-        xhat = x3 - mean[:, None]
+        xhat = x3 - _per_channel(mean, P)
         var = _channel_dot(xhat, xhat) / M  # biased: this is what normalises the batch
         if running_mean is not None:
             running_mean[...] = (1 - momentum) * running_mean + momentum * mean
             running_var[...] = (1 - momentum) * running_var + momentum * var * (M / (M - 1))
     else:
         mean, var = running_mean.astype(x.dtype), running_var.astype(x.dtype)
-        xhat = x3 - mean[:, None]
+        xhat = x3 - _per_channel(mean, P)
     inv_std = 1 / xp.sqrt(var + eps)
-    xhat *= inv_std[:, None]                # in place: x - μ becomes x̂
-    y = xhat * gamma[:, None]
-    y += beta[:, None]
+    xhat *= _per_channel(inv_std, P)        # in place: x - μ becomes x̂
+    y = xhat * _per_channel(gamma, P)
+    y += _per_channel(beta, P)
     return y.reshape(x.shape), (xhat, gamma, inv_std, training)
 # --8<-- [end:batchnorm_forward]
 
@@ -97,15 +108,14 @@ def batchnorm_backward(dy, cache):
     dy3 = dy.reshape(N, C, -1)
     dbeta = _channel_sum(dy3)
     dgamma = _channel_dot(dy3, xhat)
-    scale = (gamma * inv_std)[:, None]
     if training:
         M = N * P
-        dx = xhat * (dgamma / M)[:, None]   # x̂ Σdy·x̂ / M
-        dx += (dbeta / M)[:, None]          #   + Σdy / M
-        dx -= dy3                           # sign flipped, fixed by the next line
-        dx *= -scale
+        dx = xhat * _per_channel(dgamma / M, P)   # x̂ Σdy·x̂ / M
+        dx += _per_channel(dbeta / M, P)          #   + Σdy / M
+        dx -= dy3                                 # sign flipped, fixed by the next line
+        dx *= _per_channel(-gamma * inv_std, P)
     else:
-        dx = dy3 * scale
+        dx = dy3 * _per_channel(gamma * inv_std, P)
     return dx.reshape(dy.shape), dgamma, dbeta
 # --8<-- [end:batchnorm_backward]
 

@@ -168,8 +168,8 @@ def lstm_backward(d_out, d_state, cache):
     dA2 = dA.reshape(T * B, 4 * H)
     dx = (dA2 @ W_ih).reshape(x.shape)
     dW_ih = dA2.T @ x.reshape(T * B, -1)
-    dW_hh = dA[0].T @ h0 + dA2[B:].T @ out[:-1].reshape(-1, H)
-    db = dA2.sum(axis=0) if has_bias else None
+    dW_hh = (h0.T @ dA[0] + out[:-1].reshape(-1, H).T @ dA2[B:]).T  # (h^T dA)^T: faster in BLAS
+    db = xp.ones(T * B, dtype=dA.dtype) @ dA2 if has_bias else None    # column sums, as a BLAS product
     return dx, (dh_next, dc), dW_ih, dW_hh, db, db
 # --8<-- [end:lstm_backward]
 
