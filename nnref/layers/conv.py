@@ -114,10 +114,13 @@ def im2col(x, kernel, stride=(1, 1), padding=(0, 0)):
 
     Row ``(c, u, v)`` and column ``(n, i, j)`` hold $\\tilde x_{n,c,iS_h+u,jS_w+v}$. The windows
     are a strided view (no copy); the one copy is the final ``reshape``, and in this order it
-    moves runs of OW contiguous numbers.
+    moves runs of OW contiguous numbers. A "same" convolution gets the identical matrix from
+    :func:`im2col_same`, whose copies are runs of about N*H*W numbers.
     """
     xp = get_array_module(x)
     (KH, KW), (sh, sw), (ph, pw) = kernel, stride, padding
+    if is_same_conv(kernel, stride, padding):              # output as large as the input: long runs
+        return im2col_same(x, kernel, padding), x.shape[2:]
     if ph or pw:                                           # zeros + one copy: quicker than xp.pad
         N, C, H, W = x.shape
         xpad = xp.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=x.dtype)
@@ -148,6 +151,90 @@ def col2im(dcols, x_shape, kernel, stride=(1, 1), padding=(0, 0)):
             dxpad[:, :, u:u + sh * OH:sh, v:v + sw * OW:sw] += d[:, u, v]
     return dxpad[:, :, ph:ph + H, pw:pw + W].transpose(1, 0, 2, 3)
 # --8<-- [end:col2im]
+
+
+# --8<-- [start:conv_same]
+def is_same_conv(kernel, stride, padding):
+    """Stride 1 and $2P = K - 1$ on both axes ("same" padding): the output is as large as the input."""
+    (KH, KW), (ph, pw) = kernel, padding
+    return tuple(stride) == (1, 1) and 2 * ph == KH - 1 and 2 * pw == KW - 1
+
+
+def _flat_shifts(kernel, padding, W, L):
+    """Per kernel offset ``(u, v)``: ``(u, v, a, b, s)``. On images flattened to length L (per
+    channel), output position k reads input position k + s with $s = (u - P_h)W + (v - P_w)$;
+    ``[a, b)`` is the range of k for which k + s stays inside ``[0, L)``."""
+    (KH, KW), (ph, pw) = kernel, padding
+    for u in range(KH):
+        for v in range(KW):
+            s = (u - ph) * W + (v - pw)
+            a = min(L, max(0, -s))                         # clamped: a shift longer than L reads nothing
+            yield u, v, a, max(a, L - max(0, s)), s
+
+
+def _zero_padding_taps(cols, kernel, padding):
+    """Set to 0, in place, the entries of ``cols`` (C, KH, KW, N, H, W) that fall on the padding:
+    offset u reads input row $i + u - P_h$, outside ``[0, H)`` for $i < P_h - u$ or
+    $i \\ge H + P_h - u$; the same for v and the columns."""
+    (KH, KW), (ph, pw) = kernel, padding
+    H, W = cols.shape[-2:]
+    for u in range(KH):
+        if u < ph:
+            cols[:, u, :, :, :ph - u] = 0
+        elif u > ph:
+            cols[:, u, :, :, max(0, H + ph - u):] = 0
+    for v in range(KW):
+        if v < pw:
+            cols[:, :, v, :, :, :pw - v] = 0
+        elif v > pw:
+            cols[:, :, v, :, :, max(0, W + pw - v):] = 0
+
+
+def im2col_same(x, kernel, padding):
+    """:func:`im2col` for a "same" convolution, without a padded copy and without short runs.
+
+    With ``x`` rearranged to (C, N*H*W), row ``(c, u, v)`` of ``cols`` is the row of channel c
+    shifted by s (see ``_flat_shifts``): one slice of about N*H*W contiguous numbers. Where a
+    window hangs over the image's edge, the shifted slice reads the neighbouring row or image
+    instead of a padding zero; exactly those entries are then set to 0. (Entries outside
+    ``[a, b)``, which the copy leaves unset, are all of that kind.)
+    """
+    xp = get_array_module(x)
+    N, C, H, W = x.shape
+    KH, KW = kernel
+    L = N * H * W
+    xc = x.transpose(1, 0, 2, 3).reshape(C, L)           # one copy, in runs of H*W numbers
+    cols = xp.empty((C, KH, KW, L), dtype=x.dtype)
+    for u, v, a, b, s in _flat_shifts(kernel, padding, W, L):
+        cols[:, u, v, a:b] = xc[:, a + s:b + s]
+    _zero_padding_taps(cols.reshape(C, KH, KW, N, H, W), kernel, padding)
+    return cols.reshape(C * KH * KW, L)
+
+
+def input_grad_same(dy, w, padding):
+    """The adjoint of :func:`im2col_same`: ``dx`` (N, C, H, W) from ``dy`` (N, F, H, W).
+
+    Zero the entries of $\\mathrm{d}\\,\\mathrm{cols} = W_\\text{mat}^\\top \\mathrm{d}Y$ that fell
+    on the padding, then add each offset's row back, shifted by -s: per channel one ``+=`` over
+    about N*H*W contiguous numbers (the first offset is assigned, which also clears ``dx``).
+    """
+    xp = get_array_module(dy, w)
+    N, F, H, W = dy.shape
+    C, KH, KW = w.shape[1:]
+    L = N * H * W
+    dY = dy.transpose(1, 0, 2, 3).reshape(F, L)           # free if dy came from conv2d_backward
+    dcols = (w.reshape(F, -1).T @ dY).reshape(C, KH, KW, L)
+    _zero_padding_taps(dcols.reshape(C, KH, KW, N, H, W), (KH, KW), padding)
+    dxc = xp.empty((C, L), dtype=dcols.dtype)
+    for u, v, a, b, s in _flat_shifts((KH, KW), padding, W, L):
+        if (u, v) == (0, 0):                               # s <= 0: it fills dxc[:, :b+s]
+            end = max(0, b + s)
+            dxc[:, end:] = 0
+            dxc[:, :end] = dcols[:, 0, 0, a:b]
+        else:
+            dxc[:, a + s:b + s] += dcols[:, u, v, a:b]
+    return dxc.reshape(C, N, H, W).transpose(1, 0, 2, 3)
+# --8<-- [end:conv_same]
 
 
 # --8<-- [start:conv_forward]
@@ -182,18 +269,19 @@ def conv2d_input_grad(dy, w, x_shape, stride=(1, 1), padding=(0, 0)):
     shift. With ``dy`` zero-padded to $(H_q, W_q)$ before the product, the entries of all windows
     for one offset are, per channel, one contiguous slice of the flattened phase, starting at
     $a W_q + b$; where a window row runs past $W_q$ it adds zeros. Returns ``dx`` (N, C, H, W).
+    A "same" convolution needs no grid and goes to :func:`input_grad_same`.
     """
     xp = get_array_module(dy, w)
     N, C, H, W = x_shape
     F, _, KH, KW = w.shape
+    if is_same_conv((KH, KW), stride, padding):            # stride 1, same size: no grid needed
+        return input_grad_same(dy, w, padding)
     (sh, sw), (ph, pw) = stride, padding
     OH, OW = dy.shape[2:]
     Hq, Wq = -(-(H + 2 * ph) // sh), -(-(W + 2 * pw) // sw)
     L = N * Hq * Wq
-    dy_grid = xp.empty((F, N, Hq, Wq), dtype=dy.dtype)
-    dy_grid[:, :, :OH, :OW] = dy.transpose(1, 0, 2, 3)
-    dy_grid[:, :, OH:] = 0                                 # zero only the margin, not the whole grid
-    dy_grid[:, :, :OH, OW:] = 0
+    dy_grid = xp.zeros((F, N, Hq, Wq), dtype=dy.dtype)    # zeros + one copy: quicker than zeroing
+    dy_grid[:, :, :OH, :OW] = dy.transpose(1, 0, 2, 3)    # just the margins (runs of 1-2 numbers)
     dcols = (w.reshape(F, -1).T @ dy_grid.reshape(F, L)).reshape(C, KH, KW, L)
     slack = (KH - 1) // sh * Wq + (KW - 1) // sw          # the last windows run past the end
     phases = xp.zeros((C, sh, sw, L + slack), dtype=dy.dtype)

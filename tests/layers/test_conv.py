@@ -32,6 +32,26 @@ def _torch_pair(torch, c, f, k, s, p, bias=True):
     return load_from_torch(nnref.Conv2d(c, f, k, s, p, bias=bias, dtype=np.float64), ref), ref
 
 
+@pytest.mark.parametrize("k,p,hw", [((3, 3), (1, 1), (6, 5)), ((5, 3), (2, 1), (7, 4)),
+                                     ((1, 1), (0, 0), (3, 3)), ((3, 3), (1, 1), (1, 6)),
+                                     ((3, 3), (1, 1), (5, 1)), ((7, 1), (3, 0), (4, 2))])
+def test_same_convolution_fast_path_matches_torch(torch, k, p, hw):
+    """Stride 1 with 2p = k - 1 takes the whole-row-shift path (conv.py, ``conv_same``): check it
+    at the edges too (a single row or column, kernels taller than the input)."""
+    m, ref = _torch_pair(torch, 3, 4, k, 1, p)
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=(2, 3) + hw)
+    xt = torch.tensor(x, requires_grad=True)
+    yt = ref(xt)
+    dy = rng.normal(size=tuple(yt.shape))
+    yt.backward(torch.tensor(dy))
+    assert tuple(yt.shape[2:]) == hw
+    assert_close(m(dev(x)), yt, what="output")
+    assert_close(m.backward(dev(dy)), xt.grad, what="input gradient")
+    assert_close(m.weight.grad, ref.weight.grad, what="weight gradient")
+    assert_close(m.bias.grad, ref.bias.grad, what="bias gradient")
+
+
 @FEW
 @given(case=conv_cases(), bias=st.booleans(), seed=st.integers(0, 2**16))
 def test_forward_and_all_gradients_match_torch(torch, case, bias, seed):
