@@ -5,7 +5,7 @@ import pytest
 import nnref
 from nnref.gradcheck import gradcheck, numerical_gradient
 from nnref.layers.gru import gru_cell_backward, gru_cell_forward
-from tests.layers.test_rnn import recurrent_parity
+from tests.layers.test_rnn import check_h0_gradient, recurrent_parity
 from tests.parity import assert_close, dev
 
 
@@ -33,23 +33,12 @@ def test_gradcheck():
     m = nnref.GRU(2, 3, num_layers=2, bidirectional=True, dtype=np.float64)
     rng = np.random.default_rng(1)
     x, h0 = dev(rng.normal(size=(4, 2, 2))), dev(rng.normal(size=(4, 2, 3)))
-    assert gradcheck(m, x)
+    assert gradcheck(m, x, h0)
     assert gradcheck(m, x, h0)
 
 
 def test_initial_state_gradient_numerically():
-    m = nnref.GRU(2, 3, num_layers=2, bidirectional=True, dtype=np.float64)
-    rng = np.random.default_rng(3)
-    x, h0 = dev(rng.normal(size=(4, 2, 2))), dev(rng.normal(size=(4, 2, 3)))
-    d_out, d_hn = dev(rng.normal(size=(4, 2, 6))), dev(rng.normal(size=(4, 2, 3)))
-
-    def loss():
-        out, h_n = m(x, h0)
-        return float((out * d_out).sum() + (h_n * d_hn).sum())
-
-    m(x, h0)
-    m.backward(d_out, d_hn)
-    assert_close(m.dh0, numerical_gradient(loss, h0), rtol=1e-6, atol=1e-8, what="dh0")
+    check_h0_gradient(nnref.GRU(2, 3, num_layers=2, bidirectional=True, dtype=np.float64))
 
 
 def test_cell_matches_the_formulas_and_reset_after_the_product():

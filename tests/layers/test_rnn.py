@@ -100,11 +100,13 @@ def test_gradcheck(nonlinearity):
     assert gradcheck(m, x, h0)
 
 
-def test_initial_state_gradient_numerically():
-    m = nnref.RNN(2, 3, num_layers=2, dtype=np.float64)
-    rng = np.random.default_rng(3)
-    x, h0 = dev(rng.normal(size=(4, 2, 2))), dev(rng.normal(size=(2, 2, 3)))
-    d_out, d_hn = dev(rng.normal(size=(4, 2, 3))), dev(rng.normal(size=(2, 2, 3)))
+def check_h0_gradient(m, T=4, B=2, seed=3):
+    """``m.dh0`` after backward equals central differences of <out, d_out> + <h_n, d_hn> in h0."""
+    rng = np.random.default_rng(seed)
+    L = m.num_layers * m.num_directions
+    x, h0 = dev(rng.normal(size=(T, B, m.input_size))), dev(rng.normal(size=(L, B, m.hidden_size)))
+    d_out = dev(rng.normal(size=(T, B, m.num_directions * m.hidden_size)))
+    d_hn = dev(rng.normal(size=(L, B, m.hidden_size)))
 
     def loss():
         out, h_n = m(x, h0)
@@ -113,6 +115,10 @@ def test_initial_state_gradient_numerically():
     m(x, h0)
     m.backward(d_out, d_hn)
     assert_close(m.dh0, numerical_gradient(loss, h0), rtol=1e-6, atol=1e-8, what="dh0")
+
+
+def test_initial_state_gradient_numerically():
+    check_h0_gradient(nnref.RNN(2, 3, num_layers=2, dtype=np.float64))
 
 
 def test_bptt_sums_the_per_step_gradients():
