@@ -37,6 +37,16 @@ class Parameter:
         return f"Parameter(shape={tuple(self.data.shape)}, dtype={self.data.dtype})"
 
 
+def parameter_list(params, who: str):
+    """``params`` as a list of ``Parameter``; ``TypeError`` naming ``who`` and the offending item otherwise."""
+    params = list(params)
+    for i, p in enumerate(params):
+        if not isinstance(p, Parameter):
+            raise TypeError(f"{who}: parameter {i} is {type(p).__name__}, "
+                            "expected nnref.Parameter (pass module.parameters())")
+    return params
+
+
 class Module:
     """Base class: parameters, buffers and submodules are found by attribute, in definition order."""
 

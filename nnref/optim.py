@@ -7,18 +7,14 @@ from __future__ import annotations
 import math
 
 from .backend import get_array_module
-from .module import Parameter
+from .module import parameter_list
 
 
 class Optimizer:
     def __init__(self, params, lr):
-        self.params = list(params)
+        self.params = parameter_list(params, type(self).__name__)
         if not self.params:
             raise ValueError(f"{type(self).__name__}: got an empty parameter list")
-        for i, p in enumerate(self.params):
-            if not isinstance(p, Parameter):
-                raise TypeError(f"{type(self).__name__}: parameter {i} is {type(p).__name__}, "
-                                "expected nnref.Parameter (pass module.parameters())")
         if not lr >= 0:
             raise ValueError(f"{type(self).__name__}: lr must be >= 0, got {lr}")
         self.lr = lr

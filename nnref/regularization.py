@@ -15,7 +15,7 @@ coefficient ``lam`` gives exactly the step of ``SGD(weight_decay=2 * lam)`` (tor
 from __future__ import annotations
 
 from .backend import get_array_module
-from .module import Parameter
+from .module import parameter_list
 
 
 # --8<-- [start:l1]
@@ -92,11 +92,7 @@ class _Penalty:
     ``backward()`` adds its gradient into each ``p.grad``."""
 
     def __init__(self, params, lam: float):
-        self.params = list(params)
-        for i, p in enumerate(self.params):
-            if not isinstance(p, Parameter):
-                raise TypeError(f"{type(self).__name__}: parameter {i} is {type(p).__name__}, "
-                                "expected nnref.Parameter (pass module.parameters())")
+        self.params = parameter_list(params, type(self).__name__)
         if not lam >= 0:
             raise ValueError(f"{type(self).__name__}: lam must be >= 0, got {lam}")
         self.lam = lam
