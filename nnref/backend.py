@@ -93,6 +93,8 @@ def get_array_module(*arrays):
     Mixing NumPy and CuPy arrays raises ``TypeError``: a silent copy between devices
     would hide a slow host round trip.
     """
+    if _cupy is None:  # nothing to mix: the common CPU case, kept cheap for per-step callers
+        return np
     kinds = {is_cupy_array(a) for a in arrays if a is not None and not np.isscalar(a)}
     if len(kinds) > 1:
         raise TypeError("NumPy and CuPy arrays mixed in one call; move them to one device "
