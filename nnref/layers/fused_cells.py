@@ -8,8 +8,9 @@ pointwise work, forward or backward, is a single ``cupy.ElementwiseKernel`` over
 (which stay the readable reference and the CPU path), with the same in-place contract
 and signatures; ``tests/test_devices.py`` checks both paths agree on a GPU.
 
-Each thread handles one hidden unit ``j`` of one sample ``b`` and reads that unit's gates
-from the gate-major row ``a[b, g*H + j]``.
+Each thread handles one hidden unit ``j`` of one sample ``b``: the LSTM kernels get the four
+gate blocks as separate (B, H) arrays; the GRU kernels read that unit's gates from the row
+``a[b, g*H + j]`` by hand.
 """
 from __future__ import annotations
 
@@ -22,45 +23,46 @@ def _kernel(name, in_params, out_params, body):
     """Compile once, on first use (CuPy is imported only on the GPU path)."""
     if name not in _kernels:
         import cupy
-        head = "const ptrdiff_t b = i / H, j = i % H;\n"
-        _kernels[name] = cupy.ElementwiseKernel(in_params, out_params, head + body, f"nnref_{name}")
+        if "int64 H" in in_params:  # kernels that index gate-major rows by hand
+            body = "const ptrdiff_t b = i / H, j = i % H;\n" + body
+        _kernels[name] = cupy.ElementwiseKernel(in_params, out_params, body, f"nnref_{name}")
     return _kernels[name]
 # --8<-- [end:fused_common]
 
 
 # --8<-- [start:lstm_fused]
+# The gate blocks [i, f, o, g] arrive as four (B, H) arrays; the sigmoid gates' pre-activations
+# come halved (lstm.gate_scale), so sigma(z) = 1/2 tanh(z/2) + 1/2 takes them as they are.
 LSTM_FORWARD = """
-const ptrdiff_t r = b * 4 * H + j;
-const T ig = {si}, fg = {sf}, gg = tanh(a[r + 2 * H]), og = {so};
-a[r] = ig; a[r + H] = fg; a[r + 2 * H] = gg; a[r + 3 * H] = og;
+const T ig = T(0.5) * tanh(zi) + T(0.5), fg = T(0.5) * tanh(zf) + T(0.5);
+const T og = T(0.5) * tanh(zo) + T(0.5), gg = tanh(zg);
+zi = ig; zf = fg; zo = og; zg = gg;
 c = fg * c_prev + ig * gg;
 tc = tanh(c);
 h = og * tc;
-""".format(si=_SIGMOID.format("a[r]"), sf=_SIGMOID.format("a[r + H]"), so=_SIGMOID.format("a[r + 3 * H]"))
+"""
 
 LSTM_BACKWARD = """
-const ptrdiff_t r = b * 4 * H + j;
-const T ig = a[r], fg = a[r + H], gg = a[r + 2 * H], og = a[r + 3 * H];
 const T dct = dc + dh * og * (T(1) - tc * tc);      // dL/dc_t
-da[r] = dct * gg * ig * (T(1) - ig);
-da[r + H] = dct * c_prev * fg * (T(1) - fg);
-da[r + 2 * H] = dct * ig * (T(1) - gg * gg);
-da[r + 3 * H] = dh * tc * og * (T(1) - og);
+dzi = dct * gg * ig * (T(1) - ig);
+dzf = dct * c_prev * fg * (T(1) - fg);
+dzo = dh * tc * og * (T(1) - og);
+dzg = dct * ig * (T(1) - gg * gg);
 dc = dct * fg;                                       // dL/dc_{t-1}
 """
 
 
-def lstm_cell_forward(a, c_prev, c, tc, h):
+def lstm_cell_forward(z, c_prev, c, tc, h):
     """Fused ``lstm.lstm_cell_forward``: same arguments, same in-place results."""
-    k = _kernel("lstm_cell_forward", "T c_prev, int64 H", "raw T a, T c, T tc, T h", LSTM_FORWARD)
-    k(c_prev, c.shape[-1], a, c, tc, h)
+    k = _kernel("lstm_cell_forward", "T c_prev", "T zi, T zf, T zo, T zg, T c, T tc, T h", LSTM_FORWARD)
+    k(c_prev, z[0], z[1], z[2], z[3], c, tc, h)
 
 
-def lstm_cell_backward(dh, dc, a, c_prev, tc, da):
-    """Fused ``lstm.lstm_cell_backward``: ``dc`` becomes ∂L/∂c_{t-1}; returns it."""
-    k = _kernel("lstm_cell_backward", "T dh, T c_prev, T tc, raw T a, int64 H", "T dc, raw T da",
-                LSTM_BACKWARD)
-    k(dh, c_prev, tc, a, dc.shape[-1], dc, da)
+def lstm_cell_backward(dh, dc, gates, c_prev, tc, dz):
+    """Fused ``lstm.lstm_cell_backward`` (needs no scratch): ``dc`` becomes ∂L/∂c_{t-1}; returns it."""
+    k = _kernel("lstm_cell_backward", "T dh, T c_prev, T tc, T ig, T fg, T og, T gg",
+                "T dc, T dzi, T dzf, T dzo, T dzg", LSTM_BACKWARD)
+    k(dh, c_prev, tc, gates[0], gates[1], gates[2], gates[3], dc, dz[0], dz[1], dz[2], dz[3])
     return dc
 # --8<-- [end:lstm_fused]
 

@@ -1,40 +1,47 @@
 """Long short-term memory: gates i, f, g, o and the cell state ``c``, in PyTorch's layout."""
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from ..backend import get_array_module, is_cupy_array
 from . import fused_cells
 from .recurrent import RecurrentBase
 
+# --8<-- [start:gate_blocks]
+# PyTorch stacks the gates' rows as [i, f, g, o]; nnref computes them as four (B, H) blocks in the
+# order [i, f, o, g], so that the three sigmoid gates sit side by side. ORDER[k] is the PyTorch
+# block of internal block k (the permutation is its own inverse).
+ORDER = [0, 1, 3, 2]
 
-@functools.lru_cache(maxsize=None)  # built once per (backend, H, dtype)
-def _gate_constants(xp, H, dtype):
-    s = xp.full(4 * H, 0.5, dtype=dtype)
-    s[2 * H:3 * H] = 1
-    shift = xp.full(4 * H, 0.5, dtype=dtype)
-    shift[2 * H:3 * H] = 0
-    return s, shift, s * s
+
+def gate_blocks(W):
+    """PyTorch's stacked rows (4H, ...) -> (4, H, ...) in the internal order [i, f, o, g]."""
+    return W.reshape(4, -1, *W.shape[1:])[ORDER]
+
+
+def torch_rows(blocks):
+    """The inverse of :func:`gate_blocks`: (4, H, ...) -> (4H, ...) in PyTorch's order [i, f, g, o]."""
+    return blocks[ORDER].reshape(-1, *blocks.shape[2:])
+
+
+def gate_scale(xp, dtype):
+    """(4, 1, 1): $\\tfrac12$ for the sigmoid gates i, f, o, 1 for g. Multiplying their weight rows by it
+    gives $z/2$ straight from the matrix product, and $\\sigma(z) = \\tfrac12\\tanh(\\tfrac z2) + \\tfrac12$."""
+    return xp.asarray([0.5, 0.5, 0.5, 1.0], dtype=dtype).reshape(4, 1, 1)
+# --8<-- [end:gate_blocks]
 
 
 # --8<-- [start:lstm_cell]
-def gate_constants(xp, H, dtype):
-    """Per column of [i f g o]: ``(s, shift, s**2)`` with $s = \\tfrac12$, shift $= \\tfrac12$ for the
-    sigmoid gates i, f, o and $s = 1$, shift $= 0$ for g, so that every gate is
-    $s \\tanh(s z) + \\text{shift}$ and its derivative $s^2 - (a - \\text{shift})^2$."""
-    return _gate_constants(xp, H, np.dtype(dtype))
-
-
-def lstm_cell_forward(a, c_prev, c, tc, h):
+def lstm_cell_forward(z, c_prev, c, tc, h):
     """The pointwise part of one LSTM step.
 
-    ``a`` (B, 4H) holds the pre-activations $[z_i, z_f, z_g, z_o]$ and is replaced in place by
-    the gates; ``c``, ``tc``, ``h`` (B, H) receive $c_t$, $\\tanh c_t$ and $h_t$.
+    ``z`` (4, H, B) holds $[z_i/2,\\ z_f/2,\\ z_o/2,\\ z_g]$ (the sigmoid gates' pre-activations
+    come halved, see ``gate_scale``) and is replaced in place by the gates $[i, f, o, g]$;
+    ``c``, ``tc``, ``h`` (H, B) receive $c_t$, $\\tanh c_t$ and $h_t$. (Any block shape works, as
+    long as all agree; ``lstm_forward`` keeps every per-step array transposed, (H, B).)
 
     $$
-    i = \\sigma(z_i),\\ f = \\sigma(z_f),\\ g = \\tanh(z_g),\\ o = \\sigma(z_o)
+    i = \\sigma(z_i),\\ f = \\sigma(z_f),\\ o = \\sigma(z_o),\\ g = \\tanh(z_g)
     $$
 
 
@@ -42,19 +49,17 @@ def lstm_cell_forward(a, c_prev, c, tc, h):
     c_t = f \\odot c_{t-1} + i \\odot g,\\qquad h_t = o \\odot \\tanh(c_t)
     $$
 
-    Since $\\sigma(z) = \\tfrac12\\tanh(\\tfrac12 z) + \\tfrac12$, all four gates are one
-    $s \\tanh(s z) + \\text{shift}$ over the whole contiguous row (see ``gate_constants``).
+    With $\\sigma(z) = \\tfrac12\\tanh(\\tfrac z2) + \\tfrac12$, one ``tanh`` covers all four blocks and
+    one ``*= 0.5; += 0.5`` the three sigmoid blocks ``z[:3]``; every operand is contiguous.
     """
-    if is_cupy_array(a):  # one fused kernel instead of ~15 launches (fused_cells.py)
-        return fused_cells.lstm_cell_forward(a, c_prev, c, tc, h)
-    xp = get_array_module(a)
-    H = c.shape[-1]
-    s, shift, _ = gate_constants(xp, H, a.dtype)
-    a *= s
-    xp.tanh(a, out=a)
-    a *= s
-    a += shift
-    i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+    if is_cupy_array(z):  # one fused kernel instead of ~10 launches (fused_cells.py)
+        return fused_cells.lstm_cell_forward(z, c_prev, c, tc, h)
+    xp = get_array_module(z)
+    xp.tanh(z, out=z)
+    sig = z[:3]
+    sig *= 0.5
+    sig += 0.5
+    i, f, o, g = z
     xp.multiply(f, c_prev, out=c)
     xp.multiply(i, g, out=h)               # h as scratch for i*g
     c += h
@@ -62,13 +67,15 @@ def lstm_cell_forward(a, c_prev, c, tc, h):
     xp.multiply(o, tc, out=h)
 
 
-def lstm_cell_backward(dh, dc, a, c_prev, tc, da):
+def lstm_cell_backward(dh, dc, gates, c_prev, tc, dz, work=None):
     """The pointwise part of one LSTM step backwards.
 
-    ``dh`` (B, H) is $\\partial L/\\partial h_t$; ``dc`` (B, H) comes in as the gradient of $c_t$
-    through $c_{t+1}$ and leaves, in place, as $\\partial L/\\partial c_{t-1}$; ``da`` (B, 4H)
-    receives the gradients of the pre-activations. ``a``, ``c_prev``, ``tc``: the forward's
-    gates, $c_{t-1}$ and $\\tanh c_t$.
+    ``dh`` (H, B) is $\\partial L/\\partial h_t$; ``dc`` (H, B) comes in as the gradient of $c_t$
+    through $c_{t+1}$ and leaves, in place, as $\\partial L/\\partial c_{t-1}$; ``dz`` (4, H, B)
+    receives the gradients of the pre-activations $[z_i, z_f, z_o, z_g]$ (not halved), and
+    may be a strided view; ``gates`` (4, H, B), ``c_prev``, ``tc``: the forward's
+    $[i, f, o, g]$, $c_{t-1}$ and $\\tanh c_t$; ``work`` (2, 4, H, B): scratch (None: allocated).
+    Any block shape works, as long as all agree; ``lstm_backward`` uses (H, B).
 
     $$
     \\frac{\\partial L}{\\partial c_t} = \\mathrm{d}c + \\mathrm{d}h \\odot o \\odot (1 - \\tanh^2 c_t)
@@ -78,35 +85,34 @@ def lstm_cell_backward(dh, dc, a, c_prev, tc, da):
     $$
     \\mathrm{d}i = \\frac{\\partial L}{\\partial c_t} \\odot g,\\quad
     \\mathrm{d}f = \\frac{\\partial L}{\\partial c_t} \\odot c_{t-1},\\quad
-    \\mathrm{d}g = \\frac{\\partial L}{\\partial c_t} \\odot i,\\quad
     \\mathrm{d}o = \\mathrm{d}h \\odot \\tanh c_t,\\quad
+    \\mathrm{d}g = \\frac{\\partial L}{\\partial c_t} \\odot i,\\quad
     \\frac{\\partial L}{\\partial c_{t-1}} = \\frac{\\partial L}{\\partial c_t} \\odot f
     $$
 
-    then through the activations: $\\sigma' = \\sigma(1-\\sigma) = \\tfrac14 - (\\sigma - \\tfrac12)^2$ for
-    i, f, o and $\\tanh' = 1 - g^2$ for g, i.e. $s^2 - (a - \\text{shift})^2$ for every gate.
+    then through the activations, $\\sigma' = \\sigma(1 - \\sigma)$ for the three sigmoid blocks at
+    once and $\\tanh' = 1 - g^2$.
     """
-    if is_cupy_array(a):  # one fused kernel instead of ~15 launches (fused_cells.py)
-        return fused_cells.lstm_cell_backward(dh, dc, a, c_prev, tc, da)
-    xp = get_array_module(a)
-    H = dc.shape[-1]
-    i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-    di, df, dg, do = da[:, :H], da[:, H:2 * H], da[:, 2 * H:3 * H], da[:, 3 * H:]
+    if is_cupy_array(gates):  # one fused kernel instead of ~15 launches (fused_cells.py)
+        return fused_cells.lstm_cell_backward(dh, dc, gates, c_prev, tc, dz)
+    xp = get_array_module(gates)
+    i, f, o, g = gates
+    grad, slope = xp.empty((2, *gates.shape), dtype=gates.dtype) if work is None else work
     through_h = tc * tc                    # dh * o * (1 - tanh^2 c): the path through h_t
     xp.subtract(1, through_h, out=through_h)
     through_h *= o
     through_h *= dh
     dc += through_h                        # dc is now ∂L/∂c_t
-    xp.multiply(dh, tc, out=do)
-    xp.multiply(dc, g, out=di)
-    xp.multiply(dc, c_prev, out=df)
-    xp.multiply(dc, i, out=dg)
+    xp.multiply(dc, g, out=grad[0])        # gradients of the gates [i, f, o, g]
+    xp.multiply(dc, c_prev, out=grad[1])
+    xp.multiply(dh, tc, out=grad[2])
+    xp.multiply(dc, i, out=grad[3])
     dc *= f                                # ∂L/∂c_{t-1}: the gradient passes the cell scaled only by f
-    s, shift, s2 = gate_constants(xp, H, a.dtype)
-    slope = a - shift                      # the activations' derivative s² - (a - shift)²
-    slope *= slope
-    xp.subtract(s2, slope, out=slope)
-    da *= slope
+    xp.subtract(1, gates[:3], out=slope[:3])
+    slope[:3] *= gates[:3]                 # σ(1 - σ) for i, f, o
+    xp.multiply(g, g, out=slope[3])
+    xp.subtract(1, slope[3], out=slope[3])   # 1 - g²
+    xp.multiply(grad, slope, out=dz)       # through the activations
     return dc
 # --8<-- [end:lstm_cell]
 
@@ -116,33 +122,41 @@ def lstm_forward(x, state, W_ih, W_hh, b_ih=None, b_hh=None):
     """One direction of one LSTM layer over a whole sequence.
 
     Shapes: ``x`` (T, B, I), ``state = (h0, c0)`` each (B, H), ``W_ih`` (4H, I), ``W_hh``
-    (4H, H), biases (4H,) or None; rows in the gate order i, f, g, o.
+    (4H, H), biases (4H,) or None; rows in PyTorch's gate order i, f, g, o.
     Returns ``out`` (T, B, H), ``(h_n, c_n)``, ``cache``.
 
     $$
-    [z_i, z_f, z_g, z_o] = W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh}
+    z_t = W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh}
     $$
+
+    Inside the loop every array is transposed, (features, B): ``W_hh @ h`` is then one product
+    whose (4H, B) result, with the rows in the order [i, f, o, g] (``gate_blocks``), splits
+    into four contiguous (H, B) gate blocks.
     """
     xp = get_array_module(x)
     h0, c0 = state
     T, B, I = x.shape
     H = W_hh.shape[1]
-    # pre-activations, the input's share for all steps at once; step t replaces A[t] by its gates
-    A = (x.reshape(T * B, I) @ W_ih.T).reshape(T, B, 4 * H)
+    s = gate_scale(xp, x.dtype)
+    W_i = (gate_blocks(W_ih) * s).reshape(4 * H, I)            # rows [i f o g], sigmoid rows halved
+    W_h = (gate_blocks(W_hh) * s).reshape(4 * H, H)
+    # the input's share for all steps in one product: (4H, T*B), step t in columns t*B .. t*B+B-1
+    Z = W_i @ x.reshape(T * B, I).T
     if b_ih is not None:
-        A += b_ih + b_hh
-    out = xp.empty((T, B, H), dtype=A.dtype)
-    C = xp.empty_like(out)                                     # c_t
-    TC = xp.empty_like(out)                                    # tanh(c_t), reused by backward
-    rec = xp.empty((B, 4 * H), dtype=A.dtype)
-    W_hh_T = xp.ascontiguousarray(W_hh.T)                      # the per-step GEMM is faster on C order
-    h, c = h0, c0
+        Z += (gate_blocks(b_ih + b_hh) * s[:, 0]).reshape(4 * H, 1)
+    G = xp.empty((T, 4, H, B), dtype=Z.dtype)                  # step t: pre-activations, then gates
+    C = xp.empty((T, H, B), dtype=Z.dtype)                     # c_t
+    TC = xp.empty_like(C)                                      # tanh(c_t), reused by backward
+    HT = xp.empty_like(C)                                      # h_t
+    h, c = h0.T, c0.T
     for t in range(T):
-        xp.matmul(h, W_hh_T, out=rec)
-        A[t] += rec
-        lstm_cell_forward(A[t], c, C[t], TC[t], out[t])
-        h, c = out[t], C[t]
-    return out, (out[-1], C[-1]), (x, h0, c0, W_ih, W_hh, A, C, TC, out, b_ih is not None)
+        z = G[t].reshape(4 * H, B)
+        xp.matmul(W_h, h, out=z)                               # W_hh h_{t-1}: all four gates at once
+        z += Z[:, t * B:(t + 1) * B]
+        lstm_cell_forward(G[t], c, C[t], TC[t], HT[t])
+        h, c = HT[t], C[t]
+    out = xp.ascontiguousarray(HT.transpose(0, 2, 1))          # (T, B, H), as torch returns it
+    return out, (out[-1], C[-1].T), (x, h0, c0, W_ih, W_hh, G, C, TC, out, b_ih is not None)
 # --8<-- [end:lstm_forward]
 
 
@@ -150,27 +164,35 @@ def lstm_forward(x, state, W_ih, W_hh, b_ih=None, b_hh=None):
 def lstm_backward(d_out, d_state, cache):
     """BPTT for ``lstm_forward``. ``d_out`` (T, B, H); ``d_state = (d_h_n, d_c_n)``, either None.
 
-    Returns ``(dx, (dh0, dc0), dW_ih, dW_hh, db_ih, db_hh)``; the weight gradients are the sums
-    over the steps, $\\partial L/\\partial W_{hh} = \\sum_t \\mathrm{d}a_t^\\top h_{t-1}$ and so on.
+    Returns ``(dx, (dh0, dc0), dW_ih, dW_hh, db_ih, db_hh)`` in PyTorch's layout. Each step's
+    $\\mathrm{d}z_t$ (4H, B) is stored as the columns $t$ of one (4H, T·B) matrix, so that the
+    sums over the steps, $\\partial L/\\partial W_{hh} = \\sum_t \\mathrm{d}z_t\\, h_{t-1}^\\top$ and
+    so on, are one matrix product each after the loop.
     """
-    x, h0, c0, W_ih, W_hh, A, C, TC, out, has_bias = cache
+    x, h0, c0, W_ih, W_hh, G, C, TC, out, has_bias = cache
     xp = get_array_module(d_out)
     T, B, H = out.shape
     d_hn, d_cn = d_state
-    dA = xp.empty_like(A)
-    dh_next = xp.zeros_like(h0) if d_hn is None else d_hn.astype(A.dtype, copy=True)
-    dc = xp.zeros_like(c0) if d_cn is None else d_cn.astype(A.dtype, copy=True)
-    dh = xp.empty_like(h0)
+    W_h_T = xp.ascontiguousarray(gate_blocks(W_hh).reshape(4 * H, H).T)  # (H, 4H); not halved: dz is for z
+    dZ = xp.empty((4 * H, T, B), dtype=G.dtype)
+    work = xp.empty((2, 4, H, B), dtype=G.dtype)
+    dc = xp.zeros((H, B), dtype=G.dtype) if d_cn is None else d_cn.T.astype(G.dtype, order="C")  # transposed, like c
+    dh = d_out[-1].T.astype(G.dtype, order="C")                # ∂L/∂h_t, transposed
+    if d_hn is not None:
+        dh += d_hn.T
     for t in reversed(range(T)):
-        xp.add(d_out[t], dh_next, out=dh)                          # ∂L/∂h_t
-        lstm_cell_backward(dh, dc, A[t], C[t - 1] if t else c0, TC[t], dA[t])
-        xp.matmul(dA[t], W_hh, out=dh_next)                        # ∂L/∂h_{t-1}
-    dA2 = dA.reshape(T * B, 4 * H)
-    dx = (dA2 @ W_ih).reshape(x.shape)
-    dW_ih = dA2.T @ x.reshape(T * B, -1)
-    dW_hh = (h0.T @ dA[0] + out[:-1].reshape(-1, H).T @ dA2[B:]).T  # (h^T dA)^T: faster in BLAS
-    db = xp.ones(T * B, dtype=dA.dtype) @ dA2 if has_bias else None    # column sums, as a BLAS product
-    return dx, (dh_next, dc), dW_ih, dW_hh, db, db
+        dz = dZ[:, t]                                          # (4H, B), a strided view
+        lstm_cell_backward(dh, dc, G[t], C[t - 1] if t else c0.T, TC[t], dz.reshape(4, H, B), work)
+        xp.matmul(W_h_T, dz, out=dh)                           # ∂L/∂h_{t-1} through all four gates
+        if t:
+            dh += d_out[t - 1].T
+    dZ2 = dZ.reshape(4 * H, T * B)
+    dx = (dZ2.T @ gate_blocks(W_ih).reshape(4 * H, -1)).reshape(x.shape)
+    dW_ih = dZ2 @ x.reshape(T * B, -1)
+    dW_hh = dZ[:, 1:].reshape(4 * H, (T - 1) * B) @ out[:-1].reshape(-1, H) + dZ[:, 0] @ h0
+    grads = [torch_rows(g.reshape(4, H, *g.shape[1:])) for g in (dW_ih, dW_hh)]
+    db = torch_rows((dZ2 @ xp.ones(T * B, dtype=dZ.dtype)).reshape(4, H)) if has_bias else None  # row sums
+    return dx, (dh.T, dc.T), *grads, db, db
 # --8<-- [end:lstm_backward]
 
 

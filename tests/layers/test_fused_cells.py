@@ -60,27 +60,29 @@ def rng():
 
 def test_lstm_forward_kernel_matches_numpy_cell(rng):
     B, H = 3, 4
-    a = rng.normal(size=(B, 4 * H))
+    z = rng.normal(size=(4, B, H))
     c_prev = rng.normal(size=(B, H))
-    ref = [a.copy(), np.empty((B, H)), np.empty((B, H)), np.empty((B, H))]
+    ref = [z.copy(), np.empty((B, H)), np.empty((B, H)), np.empty((B, H))]
     lstm_cell_forward(ref[0], c_prev, ref[1], ref[2], ref[3])
-    got_a, c, tc, h = a.copy(), np.zeros((B, H)), np.zeros((B, H)), np.zeros((B, H))
-    emulate(fused_cells.LSTM_FORWARD, H, {"c_prev": c_prev, "c": c, "tc": tc, "h": h}, {"a": got_a})
-    for name, want, got in zip(["gates", "c", "tanh c", "h"], ref, [got_a, c, tc, h]):
+    got_z, c, tc, h = z.copy(), np.zeros((B, H)), np.zeros((B, H)), np.zeros((B, H))
+    emulate(fused_cells.LSTM_FORWARD, H, {"c_prev": c_prev, "c": c, "tc": tc, "h": h,
+                                          "zi": got_z[0], "zf": got_z[1], "zo": got_z[2], "zg": got_z[3]}, {})
+    for name, want, got in zip(["gates", "c", "tanh c", "h"], ref, [got_z, c, tc, h]):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14, err_msg=name)
 
 
 def test_lstm_backward_kernel_matches_numpy_cell(rng):
     B, H = 3, 4
-    gates = rng.uniform(0.05, 0.95, size=(B, 4 * H))
-    gates[:, 2 * H:3 * H] = rng.uniform(-0.9, 0.9, size=(B, H))      # g = tanh(.)
+    gates = rng.uniform(0.05, 0.95, size=(4, B, H))
+    gates[3] = rng.uniform(-0.9, 0.9, size=(B, H))                  # g = tanh(.)
     dh, dc, c_prev, tc = (rng.normal(size=(B, H)) for _ in range(4))
-    want_da, want_dc = np.empty((B, 4 * H)), dc.copy()
-    lstm_cell_backward(dh.copy(), want_dc, gates.copy(), c_prev, tc, want_da)
-    da, got_dc = np.zeros((B, 4 * H)), dc.copy()
-    emulate(fused_cells.LSTM_BACKWARD, H, {"dh": dh, "c_prev": c_prev, "tc": tc, "dc": got_dc},
-            {"a": gates.copy(), "da": da})
-    np.testing.assert_allclose(da, want_da, rtol=1e-12, atol=1e-14, err_msg="d pre-activations")
+    want_dz, want_dc = np.empty((4, B, H)), dc.copy()
+    lstm_cell_backward(dh.copy(), want_dc, gates.copy(), c_prev, tc, want_dz, np.empty((2, 4, B, H)))
+    dz, got_dc = np.zeros((4, B, H)), dc.copy()
+    emulate(fused_cells.LSTM_BACKWARD, H, {"dh": dh, "c_prev": c_prev, "tc": tc, "dc": got_dc,
+                                           "ig": gates[0], "fg": gates[1], "og": gates[2], "gg": gates[3],
+                                           "dzi": dz[0], "dzf": dz[1], "dzo": dz[2], "dzg": dz[3]}, {})
+    np.testing.assert_allclose(dz, want_dz, rtol=1e-12, atol=1e-14, err_msg="d pre-activations")
     np.testing.assert_allclose(got_dc, want_dc, rtol=1e-12, atol=1e-14, err_msg="dc_{t-1}")
 
 
@@ -113,10 +115,12 @@ def test_gru_backward_kernel_matches_numpy_cell(rng):
 def test_emulator_catches_a_wrong_kernel(rng):
     """The check above can fail: a kernel with a flipped sign does not match."""
     B, H = 2, 3
-    a, c_prev = rng.normal(size=(B, 4 * H)), rng.normal(size=(B, H))
-    want = [a.copy(), np.empty((B, H)), np.empty((B, H)), np.empty((B, H))]
+    z, c_prev = rng.normal(size=(4, B, H)), rng.normal(size=(B, H))
+    want = [z.copy(), np.empty((B, H)), np.empty((B, H)), np.empty((B, H))]
     lstm_cell_forward(want[0], c_prev, *want[1:])
     broken = fused_cells.LSTM_FORWARD.replace("c = fg * c_prev + ig * gg", "c = fg * c_prev - ig * gg")
-    got = [a.copy(), np.zeros((B, H)), np.zeros((B, H)), np.zeros((B, H))]
-    emulate(broken, H, {"c_prev": c_prev, "c": got[1], "tc": got[2], "h": got[3]}, {"a": got[0]})
-    assert not np.allclose(got[1], want[1])
+    assert broken != fused_cells.LSTM_FORWARD
+    got = [z.copy(), np.zeros((B, H)), np.zeros((B, H)), np.zeros((B, H))]
+    emulate(broken, H, {"c_prev": c_prev, "c": got[1], "tc": got[2], "h": got[3],
+                        "zi": got[0][0], "zf": got[0][1], "zo": got[0][2], "zg": got[0][3]}, {})
+    assert np.allclose(got[0], want[0]) and not np.allclose(got[1], want[1])

@@ -4,7 +4,8 @@ import pytest
 
 import nnref
 from nnref.gradcheck import gradcheck, numerical_gradient
-from nnref.layers.lstm import gate_constants, lstm_cell_backward, lstm_cell_forward
+from nnref.layers.lstm import (ORDER, gate_blocks, gate_scale, lstm_cell_backward, lstm_cell_forward,
+                               torch_rows)
 from tests.layers.test_rnn import recurrent_parity
 from tests.parity import assert_close, dev
 
@@ -56,30 +57,41 @@ def test_initial_state_gradients_numerically():
 
 
 def test_cell_matches_the_textbook_formulas():
-    """The s·tanh(s·z)+shift gate trick equals σ and tanh; the cell backward equals differences."""
+    """The halved-z tanh form equals σ and tanh; the cell backward equals differences."""
     rng = np.random.default_rng(5)
     B, H = 3, 4
-    z, c_prev = rng.normal(size=(B, 4 * H)) * 3, rng.normal(size=(B, H))
+    z, c_prev = rng.normal(size=(4, B, H)) * 3, rng.normal(size=(B, H))   # [z_i, z_f, z_o, z_g], not halved
     sig = lambda v: 1 / (1 + np.exp(-v))
-    i, f, g, o = sig(z[:, :H]), sig(z[:, H:2 * H]), np.tanh(z[:, 2 * H:3 * H]), sig(z[:, 3 * H:])
-    a, c, tc, h = z.copy(), *(np.empty((B, H)) for _ in range(3))
+    i, f, o, g = sig(z[0]), sig(z[1]), sig(z[2]), np.tanh(z[3])
+    scale = gate_scale(np, np.float64)
+    a, c, tc, h = z * scale, *(np.empty((B, H)) for _ in range(3))
     lstm_cell_forward(a, c_prev, c, tc, h)
-    assert_close(a, np.concatenate([i, f, g, o], axis=1), what="gates")
+    assert_close(a, np.stack([i, f, o, g]), what="gates")
     assert_close(c, f * c_prev + i * g, what="c_t")
     assert_close(h, o * np.tanh(f * c_prev + i * g), what="h_t")
     dh, dc_in = rng.normal(size=(B, H)), rng.normal(size=(B, H))
 
     def loss():
-        a2, c2, tc2, h2 = z.copy(), *(np.empty((B, H)) for _ in range(3))
+        a2, c2, tc2, h2 = z * scale, *(np.empty((B, H)) for _ in range(3))
         lstm_cell_forward(a2, c_prev, c2, tc2, h2)
         return float((h2 * dh).sum() + (c2 * dc_in).sum())
 
-    da, dc = np.empty_like(z), dc_in.copy()
-    lstm_cell_backward(dh, dc, a, c_prev, tc, da)
-    assert_close(da, numerical_gradient(loss, z), rtol=1e-6, atol=1e-8, what="d pre-activations")
+    dz, dc = np.empty_like(z), dc_in.copy()
+    lstm_cell_backward(dh, dc, a, c_prev, tc, dz)
+    assert_close(dz, numerical_gradient(loss, z), rtol=1e-6, atol=1e-8, what="d pre-activations (not halved)")
     assert_close(dc, numerical_gradient(loss, c_prev), rtol=1e-6, atol=1e-8, what="dc_prev")
-    s, shift, s2 = gate_constants(np, H, np.float64)
-    assert s.tolist() == [0.5] * 2 * H + [1.0] * H + [0.5] * H and (s2 == s * s).all()
+    assert scale.ravel().tolist() == [0.5, 0.5, 0.5, 1.0]
+
+
+def test_gate_blocks_reorder_to_i_f_o_g_and_back():
+    H = 2
+    W = np.arange(4 * H * 3).reshape(4 * H, 3)                  # rows: i i f f g g o o (PyTorch)
+    blocks = gate_blocks(W)
+    assert blocks.shape == (4, H, 3)
+    for k, torch_block in enumerate(ORDER):
+        assert (blocks[k] == W[torch_block * H:(torch_block + 1) * H]).all()
+    assert [blocks[k, 0, 0] // (3 * H) for k in range(4)] == [0, 1, 3, 2]      # i, f, o, g
+    assert (torch_rows(blocks) == W).all() and (torch_rows(gate_blocks(W[:, 0])) == W[:, 0]).all()
 
 
 def test_float32_and_shapes():
