@@ -109,43 +109,74 @@ def conv2d_naive_backward(dy, x, w, stride=(1, 1), padding=(0, 0)):
 
 
 # --8<-- [start:im2col]
-def im2col(x, kernel, stride=(1, 1), padding=(0, 0)):
-    """Unfold every patch of ``x`` (N, C, H, W) into a column: ``cols`` (C*KH*KW, N*OH*OW).
+def im2col(x, kernel, stride=(1, 1), padding=(0, 0), batch_last=False):
+    """Unfold every patch of ``x`` (N, C, H, W) into a column of ``cols`` (C*KH*KW, N*OH*OW).
 
-    Row ``(c, u, v)`` and column ``(n, i, j)`` hold $\\tilde x_{n,c,iS_h+u,jS_w+v}$. The windows
-    are a strided view (no copy); the one copy is the final ``reshape``, and in this order it
-    moves runs of OW contiguous numbers. A "same" convolution gets the identical matrix from
-    :func:`im2col_same`, whose copies are runs of about N*H*W numbers.
+    Row ``(c, u, v)`` and column ``(n, i, j)`` hold $\\tilde x_{n,c,iS_h+u,jS_w+v}$; with
+    ``batch_last=True`` the columns come in the order ``(i, j, n)`` instead. The windows are a
+    strided view (no copy); the one copy is the final ``reshape``, and it moves runs of OW
+    contiguous numbers, or of N with ``batch_last`` (the input is first laid out as (C, H, W, N)
+    by :func:`batch_last`). Returns ``(cols, (OH, OW))``.
     """
     xp = get_array_module(x)
     (KH, KW), (sh, sw), (ph, pw) = kernel, stride, padding
-    if is_same_conv(kernel, stride, padding):              # output as large as the input: long runs
-        return im2col_same(x, kernel, padding), x.shape[2:]
+    N, C, H, W = x.shape
+    if batch_last:
+        xt = to_batch_last(x, padding)                                     # (C, Hp, Wp, N)
+        win = xp.lib.stride_tricks.sliding_window_view(xt, (KH, KW), axis=(1, 2))[:, ::sh, ::sw]
+        OH, OW = win.shape[1:3]                                            # (C, OH, OW, N, KH, KW)
+        return win.transpose(0, 4, 5, 1, 2, 3).reshape(C * KH * KW, -1), (OH, OW)
     if ph or pw:                                           # zeros + one copy: quicker than xp.pad
-        N, C, H, W = x.shape
         xpad = xp.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=x.dtype)
         xpad[:, :, ph:ph + H, pw:pw + W] = x
         x = xpad
-    windows = xp.lib.stride_tricks.sliding_window_view(x, (KH, KW), axis=(2, 3))[:, :, ::sh, ::sw]
-    N, C, OH, OW = windows.shape[:4]                       # windows: (N, C, OH, OW, KH, KW)
-    return windows.transpose(1, 4, 5, 0, 2, 3).reshape(C * KH * KW, N * OH * OW), (OH, OW)
+    win = xp.lib.stride_tricks.sliding_window_view(x, (KH, KW), axis=(2, 3))[:, :, ::sh, ::sw]
+    OH, OW = win.shape[2:4]                                                # (N, C, OH, OW, KH, KW)
+    return win.transpose(1, 4, 5, 0, 2, 3).reshape(C * KH * KW, -1), (OH, OW)
+
+
+def to_batch_last(a, padding=(0, 0)):
+    """(N, C, H, W) -> (C, H + 2P_H, W + 2P_W, N): the batch index innermost, zeros around.
+
+    Two copies with good locality: to (C, N, H*W), which moves runs of H*W numbers, then each
+    channel's (N, H*W) block transposed while it sits in cache. One direct transposing copy
+    jumps through all of ``a`` for every element and is about three times slower.
+    """
+    xp = get_array_module(a)
+    N, C, H, W = a.shape
+    ph, pw = padding
+    if not (ph or pw) and a.transpose(1, 2, 3, 0).flags.c_contiguous:
+        return a.transpose(1, 2, 3, 0)                     # already batch-last in memory: free
+    shape = (C, H + 2 * ph, W + 2 * pw, N)
+    out = xp.zeros(shape, dtype=a.dtype) if ph or pw else xp.empty(shape, dtype=a.dtype)
+    by_channel = xp.ascontiguousarray(a.transpose(1, 0, 2, 3)).reshape(C, N, H * W)
+    out[:, ph:ph + H, pw:pw + W] = by_channel.transpose(0, 2, 1).reshape(C, H, W, N)
+    return out
 # --8<-- [end:im2col]
 
 
 # --8<-- [start:col2im]
-def col2im(dcols, x_shape, kernel, stride=(1, 1), padding=(0, 0)):
-    """The adjoint of :func:`im2col`: add each column back onto the patch it came from.
+def col2im(dcols, x_shape, kernel, stride=(1, 1), padding=(0, 0), batch_last=False):
+    """The adjoint of :func:`im2col` (same ``batch_last``): add each column back onto its patch.
 
     A pixel covered by several windows receives the sum of their gradients. One strided
     ``+=`` per kernel offset ``(u, v)`` adds that offset's entries of every window at once.
-    Returns ``dx`` of shape ``x_shape`` (N, C, H, W).
+    Returns ``dx`` of shape ``x_shape`` (N, C, H, W), a view.
     """
     xp = get_array_module(dcols)
     N, C, H, W = x_shape
     (KH, KW), (sh, sw), (ph, pw) = kernel, stride, padding
-    OH, OW = (H + 2 * ph - KH) // sh + 1, (W + 2 * pw - KW) // sw + 1
+    OH, OW = conv_output_size(H, KH, sh, ph), conv_output_size(W, KW, sw, pw)
+    Hp, Wp = H + 2 * ph, W + 2 * pw
+    if batch_last:                                         # every += moves runs of N numbers
+        d = dcols.reshape(C, KH, KW, OH, OW, N)
+        dxt = xp.zeros((C, Hp, Wp, N), dtype=dcols.dtype)
+        for u in range(KH):
+            for v in range(KW):
+                dxt[:, u:u + sh * OH:sh, v:v + sw * OW:sw] += d[:, u, v]
+        return dxt[:, ph:ph + H, pw:pw + W].transpose(3, 0, 1, 2)
     d = dcols.reshape(C, KH, KW, N, OH, OW)
-    dxpad = xp.zeros((C, N, H + 2 * ph, W + 2 * pw), dtype=dcols.dtype)  # C first: matches d's layout
+    dxpad = xp.zeros((C, N, Hp, Wp), dtype=dcols.dtype)   # C first: matches d's layout
     for u in range(KH):
         for v in range(KW):
             dxpad[:, :, u:u + sh * OH:sh, v:v + sw * OW:sw] += d[:, u, v]
@@ -248,61 +279,37 @@ def conv2d_forward(x, w, b=None, stride=(1, 1), padding=(0, 0)):
     W_{\\text{mat}} \\in \\mathbb R^{F \\times C K_H K_W},\\;
     \\mathrm{cols} \\in \\mathbb R^{C K_H K_W \\times N\\,OH\\,OW}
     $$
+
+    ``cols`` comes from :func:`im2col_same` for a "same" convolution, else from :func:`im2col`
+    with the columns in whichever order makes its copies move the longer runs: ``(n, i, j)``
+    (runs of OW) or ``(i, j, n)`` (runs of N).
     """
     F, C, KH, KW = w.shape
-    cols, (OH, OW) = im2col(x, (KH, KW), stride, padding)
+    N, _, H, W = x.shape
+    if is_same_conv((KH, KW), stride, padding):
+        layout, (OH, OW) = "same", (H, W)
+        cols = im2col_same(x, (KH, KW), padding)
+    else:
+        batch_last = N >= conv_output_size(W, KW, stride[1], padding[1])
+        layout = "batch_last" if batch_last else "rows"
+        cols, (OH, OW) = im2col(x, (KH, KW), stride, padding, batch_last)
     y = w.reshape(F, -1) @ cols                          # (F, N*OH*OW)
     if b is not None:
         y += b[:, None]
-    y = y.reshape(F, x.shape[0], OH, OW).transpose(1, 0, 2, 3)
-    return y, (x.shape, w, cols, b is not None, stride, padding)
+    if layout == "batch_last":                           # columns (i, j, n)
+        y = y.reshape(F, OH, OW, N).transpose(3, 0, 1, 2)
+    else:                                                # columns (n, i, j)
+        y = y.reshape(F, N, OH, OW).transpose(1, 0, 2, 3)
+    return y, (x.shape, w, cols, b is not None, stride, padding, layout)
 # --8<-- [end:conv_forward]
-
-
-# --8<-- [start:conv_input_grad]
-def conv2d_input_grad(dy, w, x_shape, stride=(1, 1), padding=(0, 0)):
-    """``col2im(W_mat^T dY)``, arranged so that every ``+=`` runs over long contiguous memory.
-
-    Split the padded input into $S_H S_W$ *phases* by $(h \\bmod S_H,\\ w \\bmod S_W)$, each of
-    $H_q \\times W_q$ pixels ($H_q = \\lceil H_p / S_H \\rceil$). Kernel offset
-    $(u, v) = (aS_H + r,\\ bS_W + q)$ only touches phase $(r, q)$, at $(i + a,\\ j + b)$: a plain
-    shift. With ``dy`` zero-padded to $(H_q, W_q)$ before the product, the entries of all windows
-    for one offset are, per channel, one contiguous slice of the flattened phase, starting at
-    $a W_q + b$; where a window row runs past $W_q$ it adds zeros. Returns ``dx`` (N, C, H, W).
-    A "same" convolution needs no grid and goes to :func:`input_grad_same`.
-    """
-    xp = get_array_module(dy, w)
-    N, C, H, W = x_shape
-    F, _, KH, KW = w.shape
-    if is_same_conv((KH, KW), stride, padding):            # stride 1, same size: no grid needed
-        return input_grad_same(dy, w, padding)
-    (sh, sw), (ph, pw) = stride, padding
-    OH, OW = dy.shape[2:]
-    Hq, Wq = -(-(H + 2 * ph) // sh), -(-(W + 2 * pw) // sw)
-    L = N * Hq * Wq
-    dy_grid = xp.zeros((F, N, Hq, Wq), dtype=dy.dtype)    # zeros + one copy: quicker than zeroing
-    dy_grid[:, :, :OH, :OW] = dy.transpose(1, 0, 2, 3)    # just the margins (runs of 1-2 numbers)
-    dcols = (w.reshape(F, -1).T @ dy_grid.reshape(F, L)).reshape(C, KH, KW, L)
-    slack = (KH - 1) // sh * Wq + (KW - 1) // sw          # the last windows run past the end
-    phases = xp.zeros((C, sh, sw, L + slack), dtype=dy.dtype)
-    for u in range(KH):
-        for v in range(KW):
-            start = u // sh * Wq + v // sw
-            phases[:, u % sh, v % sw, start:start + L] += dcols[:, u, v]
-    phases = phases[..., :L].reshape(C, sh, sw, N, Hq, Wq)
-    dxpad = xp.empty((N, C, Hq * sh, Wq * sw), dtype=dy.dtype)
-    for r in range(sh):                                    # interleave the phases back
-        for q in range(sw):
-            dxpad[:, :, r::sh, q::sw] = phases[:, r, q].transpose(1, 0, 2, 3)
-    return dxpad[:, :, ph:ph + H, pw:pw + W]
-# --8<-- [end:conv_input_grad]
 
 
 # --8<-- [start:conv_backward]
 def conv2d_backward(dy, cache):
     """Gradients of :func:`conv2d_forward`; ``dy`` (N, F, OH, OW).
 
-    With $\\mathrm{d}Y$ laid out as the matrix $(F, N\\,OH\\,OW)$, exactly as for a linear layer:
+    With $\\mathrm{d}Y$ laid out as the matrix $(F, N\\,OH\\,OW)$, its columns in the order of
+    ``cols``, exactly as for a linear layer:
 
     $$
     \\mathrm{d}W_{\\text{mat}} = \\mathrm{d}Y\\,\\mathrm{cols}^\\top,\\qquad
@@ -310,17 +317,23 @@ def conv2d_backward(dy, cache):
     \\mathrm{d}x = \\mathrm{col2im}\\big(W_{\\text{mat}}^\\top\\,\\mathrm{d}Y\\big)
     $$
 
-    (the last one computed by :func:`conv2d_input_grad`). Returns ``(dx, dw, db)``; ``db`` is
-    None when there was no bias.
+    (the last one by :func:`input_grad_same` for a "same" convolution). Returns
+    ``(dx, dw, db)``; ``db`` is None when there was no bias.
     """
-    x_shape, w, cols, has_bias, stride, padding = cache
+    x_shape, w, cols, has_bias, stride, padding, layout = cache
     xp = get_array_module(dy, w)
     N, F, OH, OW = dy.shape
-    dY = dy.transpose(1, 0, 2, 3).reshape(F, -1)        # (F, N*OH*OW); free if dy came from forward
+    if layout == "batch_last":
+        dY = to_batch_last(dy).reshape(F, -1)            # (F, OH*OW*N)
+    else:
+        dY = dy.transpose(1, 0, 2, 3).reshape(F, -1)     # (F, N*OH*OW); free if dy came from forward
     dw = (cols @ dY.T).T.reshape(w.shape)               # = dY cols^T; BLAS is faster this way round
     db = dY @ xp.ones(dY.shape[1], dtype=dY.dtype) if has_bias else None  # row sums, as a BLAS product
-    dy = dY.reshape(F, N, OH, OW).transpose(1, 0, 2, 3)  # the same dy, now a view of the copy in dY
-    return conv2d_input_grad(dy, w, x_shape, stride, padding), dw, db
+    if layout == "same":
+        dy = dY.reshape(F, N, OH, OW).transpose(1, 0, 2, 3)  # the same dy, now a view of dY
+        return input_grad_same(dy, w, padding), dw, db
+    dcols = w.reshape(F, -1).T @ dY
+    return col2im(dcols, x_shape, w.shape[2:], stride, padding, layout == "batch_last"), dw, db
 # --8<-- [end:conv_backward]
 
 

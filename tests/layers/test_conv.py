@@ -5,9 +5,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import nnref
 from nnref.backend import asnumpy
 from nnref.gradcheck import gradcheck
-from nnref.layers.conv import (col2im, conv2d_backward, conv2d_forward, conv2d_input_grad,
-                               conv2d_naive_backward, conv2d_naive_forward, conv_output_size, im2col,
-                               receptive_field)
+from nnref.layers.conv import (col2im, conv2d_backward, conv2d_forward, conv2d_naive_backward,
+                               conv2d_naive_forward, conv_output_size, im2col, im2col_same, is_same_conv,
+                               receptive_field, to_batch_last)
 from tests.parity import assert_close, dev, load_from_torch
 
 FEW = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -89,28 +89,62 @@ def test_im2col_version_equals_the_naive_loops(case, seed):
 
 
 @FEW
-@given(case=conv_cases(), seed=st.integers(0, 2**16))
-def test_col2im_is_the_adjoint_of_im2col(case, seed):
+@given(case=conv_cases(), batch_last=st.booleans(), seed=st.integers(0, 2**16))
+def test_col2im_is_the_adjoint_of_im2col(case, batch_last, seed):
     """<im2col(x), c> == <x, col2im(c)> for all x, c: the defining property of the backward map."""
     shape, _, k, s, p = case
     rng = np.random.default_rng(seed)
     x = dev(rng.normal(size=shape))
-    cols, _ = im2col(x, k, s, p)
+    cols, _ = im2col(x, k, s, p, batch_last)
     c = dev(rng.normal(size=cols.shape))
-    assert_close(float((cols * c).sum()), float((x * col2im(c, shape, k, s, p)).sum()), rtol=1e-10)
+    back = col2im(c, shape, k, s, p, batch_last)
+    assert back.shape == shape
+    assert_close(float((cols * c).sum()), float((x * back).sum()), rtol=1e-10)
 
 
 @FEW
 @given(case=conv_cases(), seed=st.integers(0, 2**16))
-def test_phase_input_gradient_equals_col2im_of_the_product(case, seed):
-    """The fast dx (phases, contiguous slices) is col2im(W_mat^T dY) rearranged, nothing else."""
-    shape, f, k, s, p = case
-    rng = np.random.default_rng(seed)
-    w = dev(rng.normal(size=(f, shape[1]) + k))
-    _, (oh, ow) = im2col(dev(np.zeros(shape)), k, s, p)
-    dy = dev(rng.normal(size=(shape[0], f, oh, ow)))
-    dcols = w.reshape(f, -1).T @ dy.transpose(1, 0, 2, 3).reshape(f, -1)
-    assert_close(conv2d_input_grad(dy, w, shape, s, p), col2im(dcols, shape, k, s, p), what="dx")
+def test_batch_last_columns_are_the_same_columns_reordered(case, seed):
+    shape, _, k, s, p = case
+    x = dev(np.random.default_rng(seed).normal(size=shape))
+    cols, (oh, ow) = im2col(x, k, s, p)
+    cols_bl, size = im2col(x, k, s, p, batch_last=True)
+    assert size == (oh, ow)
+    n, rows = shape[0], cols.shape[0]
+    assert_close(cols_bl.reshape(rows, oh, ow, n), cols.reshape(rows, n, oh, ow).transpose(0, 2, 3, 1))
+
+
+def test_to_batch_last_pads_and_moves_the_batch_inside():
+    x = np.arange(2 * 3 * 4 * 5, dtype=np.float64).reshape(2, 3, 4, 5)
+    xt = to_batch_last(dev(x), (1, 2))
+    assert xt.shape == (3, 6, 9, 2)
+    assert_close(xt, np.pad(x, ((0, 0), (0, 0), (1, 1), (2, 2))).transpose(1, 2, 3, 0))
+    already = dev(np.ascontiguousarray(x.transpose(1, 2, 3, 0))).transpose(3, 0, 1, 2)
+    assert to_batch_last(already).base is already.base                # a view, no copy
+
+
+@pytest.mark.parametrize("shape,s,p,layout", [((6, 2, 5, 5), (2, 2), (1, 1), "batch_last"),
+                                              ((1, 2, 7, 9), (2, 1), (1, 0), "rows"),
+                                              ((5, 2, 6, 6), (1, 1), (0, 0), "batch_last"),
+                                              ((2, 2, 5, 6), (1, 1), (1, 1), "same")])
+def test_each_layout_matches_the_naive_loops(shape, s, p, layout):
+    """The layer picks the column order by the longer run (N against OW); check each one."""
+    rng = np.random.default_rng(3)
+    x, w, b = (dev(rng.normal(size=sz)) for sz in (shape, (4, shape[1], 3, 3), (4,)))
+    y, cache = conv2d_forward(x, w, b, s, p)
+    assert cache[-1] == layout
+    assert_close(y, conv2d_naive_forward(x, w, b, s, p), what="forward")
+    dy = dev(rng.normal(size=y.shape))
+    for got, expected, what in zip(conv2d_backward(dy, cache), conv2d_naive_backward(dy, x, w, s, p),
+                                   ("dx", "dw", "db")):
+        assert_close(got, expected, what=what)
+
+
+@pytest.mark.parametrize("k,p", [((3, 3), (1, 1)), ((5, 3), (2, 1)), ((1, 1), (0, 0))])
+def test_same_path_builds_the_im2col_matrix(k, p):
+    x = dev(np.random.default_rng(4).normal(size=(2, 3, 5, 4)))
+    assert is_same_conv(k, (1, 1), p)
+    assert_close(im2col_same(x, k, p), im2col(x, k, (1, 1), p)[0])
 
 
 def test_gradcheck():
