@@ -1,6 +1,8 @@
 """Long short-term memory: gates i, f, g, o and the cell state ``c``, in PyTorch's layout."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..backend import get_array_module, is_cupy_array
@@ -31,6 +33,11 @@ def gate_scale(xp, dtype):
 # --8<-- [end:gate_blocks]
 
 
+@functools.lru_cache(maxsize=None)  # one small constant per (backend, dtype)
+def _slope_shift(xp, dtype):
+    return xp.asarray([1, 1, 1, 0], dtype=dtype).reshape(4, 1, 1)
+
+
 # --8<-- [start:lstm_cell]
 def lstm_cell_forward(z, c_prev, c, tc, h):
     """The pointwise part of one LSTM step.
@@ -59,7 +66,7 @@ def lstm_cell_forward(z, c_prev, c, tc, h):
     sig = z[:3]
     sig *= 0.5
     sig += 0.5
-    i, f, o, g = z
+    i, f, o, g = z[0], z[1], z[2], z[3]
     xp.multiply(f, c_prev, out=c)
     xp.multiply(i, g, out=h)               # h as scratch for i*g
     c += h
@@ -96,7 +103,7 @@ def lstm_cell_backward(dh, dc, gates, c_prev, tc, dz, work=None):
     if is_cupy_array(gates):  # one fused kernel instead of ~15 launches (fused_cells.py)
         return fused_cells.lstm_cell_backward(dh, dc, gates, c_prev, tc, dz)
     xp = get_array_module(gates)
-    i, f, o, g = gates
+    i, f, o, g = gates[0], gates[1], gates[2], gates[3]
     grad, slope = xp.empty((2, *gates.shape), dtype=gates.dtype) if work is None else work
     through_h = tc * tc                    # dh * o * (1 - tanh^2 c): the path through h_t
     xp.subtract(1, through_h, out=through_h)
@@ -108,10 +115,9 @@ def lstm_cell_backward(dh, dc, gates, c_prev, tc, dz, work=None):
     xp.multiply(dh, tc, out=grad[2])
     xp.multiply(dc, i, out=grad[3])
     dc *= f                                # ∂L/∂c_{t-1}: the gradient passes the cell scaled only by f
-    xp.subtract(1, gates[:3], out=slope[:3])
-    slope[:3] *= gates[:3]                 # σ(1 - σ) for i, f, o
-    xp.multiply(g, g, out=slope[3])
-    xp.subtract(1, slope[3], out=slope[3])   # 1 - g²
+    xp.subtract(_slope_shift(xp, gates.dtype), gates, out=slope)   # [1 - i, 1 - f, 1 - o, -g]
+    slope *= gates                         # σ(1 - σ) for i, f, o; -g² for g ...
+    slope[3] += 1                          # ... plus 1: tanh' = 1 - g²
     xp.multiply(grad, slope, out=dz)       # through the activations
     return dc
 # --8<-- [end:lstm_cell]
