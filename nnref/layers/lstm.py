@@ -137,19 +137,27 @@ def lstm_forward(x, state, W_ih, W_hh, b_ih=None, b_hh=None):
 
     Inside the loop every array is transposed, (features, B): ``W_hh @ h`` is then one product
     whose (4H, B) result, with the rows in the order [i, f, o, g] (``gate_blocks``), splits
-    into four contiguous (H, B) gate blocks.
+    into four contiguous (H, B) gate blocks. ``out`` is a view of the matrix ``XH`` that the
+    cache keeps for backward.
     """
     xp = get_array_module(x)
     h0, c0 = state
     T, B, I = x.shape
     H = W_hh.shape[1]
     s = gate_scale(xp, x.dtype)
-    W_i = (gate_blocks(W_ih) * s).reshape(4 * H, I)            # rows [i f o g], sigmoid rows halved
+    # XH: one row per step and sample, [x_t, 1, h_{t-1}] (rows of step T hold h_T): the input of
+    # the projection below and, in backward, of all three weight gradients at once
+    XH = xp.empty(((T + 1) * B, I + 1 + H), dtype=x.dtype)
+    XH[:T * B, :I] = x.reshape(T * B, I)
+    XH[:, I] = 1
+    XH[:B, I + 1:] = h0
+    W_i = gate_blocks(W_ih) * s                                # (4, H, I): rows [i f o g], sigmoid rows halved
+    if b_ih is not None:                                       # the bias rides along as the column of ones
+        W_i = xp.concatenate([W_i, (gate_blocks(b_ih + b_hh) * s[:, 0])[:, :, None]], axis=2)
+    W_i = W_i.reshape(4 * H, -1)
     W_h = (gate_blocks(W_hh) * s).reshape(4 * H, H)
     # the input's share for all steps in one product: (4H, T*B), step t in columns t*B .. t*B+B-1
-    Z = W_i @ x.reshape(T * B, I).T
-    if b_ih is not None:
-        Z += (gate_blocks(b_ih + b_hh) * s[:, 0]).reshape(4 * H, 1)
+    Z = W_i @ XH[:T * B, :W_i.shape[1]].T
     G = xp.empty((T, 4, H, B), dtype=Z.dtype)                  # step t: pre-activations, then gates
     C = xp.empty((T, H, B), dtype=Z.dtype)                     # c_t
     TC = xp.empty_like(C)                                      # tanh(c_t), reused by backward
@@ -161,8 +169,9 @@ def lstm_forward(x, state, W_ih, W_hh, b_ih=None, b_hh=None):
         z += Z[:, t * B:(t + 1) * B]
         lstm_cell_forward(G[t], c, C[t], TC[t], HT[t])
         h, c = HT[t], C[t]
-    out = xp.ascontiguousarray(HT.transpose(0, 2, 1))          # (T, B, H), as torch returns it
-    return out, (out[-1], C[-1].T), (x, h0, c0, W_ih, W_hh, G, C, TC, out, b_ih is not None)
+    out = XH[B:, I + 1:].reshape(T, B, H)                      # (T, B, H): a view of XH
+    out[...] = HT.transpose(0, 2, 1)
+    return out, (out[-1], C[-1].T), (XH, c0, W_ih, W_hh, G, C, TC, b_ih is not None)
 # --8<-- [end:lstm_forward]
 
 
@@ -172,12 +181,18 @@ def lstm_backward(d_out, d_state, cache):
 
     Returns ``(dx, (dh0, dc0), dW_ih, dW_hh, db_ih, db_hh)`` in PyTorch's layout. Each step's
     $\\mathrm{d}z_t$ (4H, B) is stored as the columns $t$ of one (4H, T·B) matrix, so that the
-    sums over the steps, $\\partial L/\\partial W_{hh} = \\sum_t \\mathrm{d}z_t\\, h_{t-1}^\\top$ and
-    so on, are one matrix product each after the loop.
+    sums over the steps are matrix products after the loop; with the rows
+    $[x_t^\\top, 1, h_{t-1}^\\top]$ of ``XH``, one product gives all three:
+
+    $$
+    \\Big[\\tfrac{\\partial L}{\\partial W_{ih}},\\ \\tfrac{\\partial L}{\\partial b},\\ \\tfrac{\\partial L}{\\partial W_{hh}}\\Big]
+    = \\sum_t \\mathrm{d}z_t\\,\\big[x_t^\\top,\\ \\mathbf 1^\\top,\\ h_{t-1}^\\top\\big]
+    $$
     """
-    x, h0, c0, W_ih, W_hh, G, C, TC, out, has_bias = cache
+    XH, c0, W_ih, W_hh, G, C, TC, has_bias = cache
     xp = get_array_module(d_out)
-    T, B, H = out.shape
+    T, H, B = C.shape
+    I = W_ih.shape[1]
     d_hn, d_cn = d_state
     W_h_T = xp.ascontiguousarray(gate_blocks(W_hh).reshape(4 * H, H).T)  # (H, 4H); not halved: dz is for z
     dZ = xp.empty((4 * H, T, B), dtype=G.dtype)
@@ -193,12 +208,10 @@ def lstm_backward(d_out, d_state, cache):
         if t:
             dh += d_out[t - 1].T
     dZ2 = dZ.reshape(4 * H, T * B)
-    dx = (dZ2.T @ gate_blocks(W_ih).reshape(4 * H, -1)).reshape(x.shape)
-    dW_ih = dZ2 @ x.reshape(T * B, -1)
-    dW_hh = dZ[:, 1:].reshape(4 * H, (T - 1) * B) @ out[:-1].reshape(-1, H) + dZ[:, 0] @ h0
-    grads = [torch_rows(g.reshape(4, H, *g.shape[1:])) for g in (dW_ih, dW_hh)]
-    db = torch_rows((dZ2 @ xp.ones(T * B, dtype=dZ.dtype)).reshape(4, H)) if has_bias else None  # row sums
-    return dx, (dh.T, dc.T), *grads, db, db
+    dx = (dZ2.T @ gate_blocks(W_ih).reshape(4 * H, -1)).reshape(T, B, I)
+    dW = torch_rows((dZ2 @ XH[:T * B]).reshape(4, H, -1))     # [dW_ih, db, dW_hh]: one product
+    db = dW[:, I] if has_bias else None
+    return dx, (dh.T, dc.T), dW[:, :I], dW[:, I + 1:], db, db
 # --8<-- [end:lstm_backward]
 
 
