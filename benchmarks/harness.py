@@ -33,8 +33,10 @@ def time_block(fn, repeats):
 def compare(cases, rounds=7, repeats=5, sync=None):
     """``cases``: list of ``(name, nnref_fn, torch_fn)``. Returns rows ``(name, nnref_ms, torch_ms, ratio)``.
 
-    Per case, ``rounds`` interleaved blocks of each library; the result is the median of the
-    block medians. ``sync`` (e.g. a CUDA synchronise) runs after every call when given.
+    Per case, ``rounds`` interleaved blocks of each library; the times are the medians of the
+    block medians, the ratio is the median of the per-round ratios (a round's two blocks run
+    back to back, so they share the machine's load of the moment). ``sync`` (e.g. a CUDA
+    synchronise) runs after every call when given.
     """
     rows = []
     for name, ours, theirs in cases:
@@ -47,8 +49,8 @@ def compare(cases, rounds=7, repeats=5, sync=None):
             time.sleep(PAUSE)
             b.append(time_block(theirs, repeats))
             time.sleep(PAUSE)
-        ms_a, ms_b = 1e3 * statistics.median(a), 1e3 * statistics.median(b)
-        rows.append((name, ms_a, ms_b, ms_a / ms_b))
+        ratio = statistics.median(x / y for x, y in zip(a, b))
+        rows.append((name, 1e3 * statistics.median(a), 1e3 * statistics.median(b), ratio))
     return rows
 
 
