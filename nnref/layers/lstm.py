@@ -179,10 +179,11 @@ def lstm_forward(x, state, W_ih, W_hh, b_ih=None, b_hh=None):
 def lstm_backward(d_out, d_state, cache):
     """BPTT for ``lstm_forward``. ``d_out`` (T, B, H); ``d_state = (d_h_n, d_c_n)``, either None.
 
-    Returns ``(dx, (dh0, dc0), dW_ih, dW_hh, db_ih, db_hh)`` in PyTorch's layout. Each step's
-    $\\mathrm{d}z_t$ (4H, B) is stored as the columns $t$ of one (4H, T·B) matrix, so that the
-    sums over the steps are matrix products after the loop; with the rows
-    $[x_t^\\top, 1, h_{t-1}^\\top]$ of ``XH``, one product gives all three:
+    Returns ``(dx, (dh0, dc0), dW_ih, dW_hh, db_ih, db_hh)`` in PyTorch's layout. Per step one
+    product $[W_{ih}\\ W_{hh}]^\\top \\mathrm{d}z_t$ gives $\\mathrm{d}x_t$ and the recurrent part of
+    $\\partial L/\\partial h_{t-1}$. Each $\\mathrm{d}z_t$ (4H, B) is stored as the columns $t$ of
+    one (4H, T·B) matrix, so that the sums over the steps are one product after the loop: with
+    the rows $[x_t^\\top, 1, h_{t-1}^\\top]$ of ``XH``,
 
     $$
     \\Big[\\tfrac{\\partial L}{\\partial W_{ih}},\\ \\tfrac{\\partial L}{\\partial b},\\ \\tfrac{\\partial L}{\\partial W_{hh}}\\Big]
@@ -194,8 +195,11 @@ def lstm_backward(d_out, d_state, cache):
     T, H, B = C.shape
     I = W_ih.shape[1]
     d_hn, d_cn = d_state
-    W_h_T = xp.ascontiguousarray(gate_blocks(W_hh).reshape(4 * H, H).T)  # (H, 4H); not halved: dz is for z
+    # one product per step gives both [dx_t; dh_{t-1}] (transposed): [W_ih  W_hh]^T dz_t
+    W_T = xp.concatenate([gate_blocks(W_ih), gate_blocks(W_hh)], axis=2).reshape(4 * H, I + H).T
+    W_T = xp.ascontiguousarray(W_T)                            # (I + H, 4H); not halved: dz is for z
     dZ = xp.empty((4 * H, T, B), dtype=G.dtype)
+    DXH = xp.empty((T, I + H, B), dtype=G.dtype)               # step t: [dx_t; dh_{t-1}], transposed
     work = xp.empty((2, 4, H, B), dtype=G.dtype)
     dc = xp.zeros((H, B), dtype=G.dtype) if d_cn is None else d_cn.T.astype(G.dtype, order="C")  # transposed, like c
     dh = d_out[-1].T.astype(G.dtype, order="C")                # ∂L/∂h_t, transposed
@@ -204,11 +208,12 @@ def lstm_backward(d_out, d_state, cache):
     for t in reversed(range(T)):
         dz = dZ[:, t]                                          # (4H, B), a strided view
         lstm_cell_backward(dh, dc, G[t], C[t - 1] if t else c0.T, TC[t], dz.reshape(4, H, B), work)
-        xp.matmul(W_h_T, dz, out=dh)                           # ∂L/∂h_{t-1} through all four gates
+        xp.matmul(W_T, dz, out=DXH[t])
+        dh = DXH[t, I:]                                        # ∂L/∂h_{t-1} through all four gates ...
         if t:
-            dh += d_out[t - 1].T
+            dh += d_out[t - 1].T                               # ... plus the output's own gradient
     dZ2 = dZ.reshape(4 * H, T * B)
-    dx = (dZ2.T @ gate_blocks(W_ih).reshape(4 * H, -1)).reshape(T, B, I)
+    dx = xp.ascontiguousarray(DXH[:, :I].transpose(0, 2, 1))  # (T, B, I)
     dW = torch_rows((dZ2 @ XH[:T * B]).reshape(4, H, -1))     # [dW_ih, db, dW_hh]: one product
     db = dW[:, I] if has_bias else None
     return dx, (dh.T, dc.T), dW[:, :I], dW[:, I + 1:], db, db
