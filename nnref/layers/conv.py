@@ -242,12 +242,13 @@ def im2col_same(x, kernel, padding):
     return cols.reshape(C * KH * KW, L)
 
 
-def input_grad_same(dy, w, padding):
+def input_grad_same(dy, w, padding, out=None):
     """The adjoint of :func:`im2col_same`: ``dx`` (N, C, H, W) from ``dy`` (N, F, H, W).
 
     Zero the entries of $\\mathrm{d}\\,\\mathrm{cols} = W_\\text{mat}^\\top \\mathrm{d}Y$ that fell
     on the padding, then add each offset's row back, shifted by -s: per channel one ``+=`` over
     about N*H*W contiguous numbers (the first offset is assigned, which also clears ``dx``).
+    ``out``: where to write ``dx`` laid out as (C, N, H, W); returned transposed, as a view.
     """
     xp = get_array_module(dy, w)
     N, F, H, W = dy.shape
@@ -256,7 +257,7 @@ def input_grad_same(dy, w, padding):
     dY = dy.transpose(1, 0, 2, 3).reshape(F, L)           # free if dy came from conv2d_backward
     dcols = (w.reshape(F, -1).T @ dY).reshape(C, KH, KW, L)
     _zero_padding_taps(dcols.reshape(C, KH, KW, N, H, W), (KH, KW), padding)
-    dxc = xp.empty((C, L), dtype=dcols.dtype)
+    dxc = xp.empty((C, L), dtype=dcols.dtype) if out is None else out.reshape(C, L)
     for u, v, a, b, s in _flat_shifts((KH, KW), padding, W, L):
         if (u, v) == (0, 0):                               # s <= 0: it fills dxc[:, :b+s]
             end = max(0, b + s)
@@ -265,6 +266,55 @@ def input_grad_same(dy, w, padding):
         else:
             dxc[:, a + s:b + s] += dcols[:, u, v, a:b]
     return dxc.reshape(C, N, H, W).transpose(1, 0, 2, 3)
+
+
+CHUNK = 2 ** 20  # entries of cols per chunk: 4 MB in float32, small enough to stay in cache
+
+
+def same_chunk(x_shape, kernel):
+    """How many images per chunk: ``cols`` for N images is (C*KH*KW, N*H*W) and can reach tens
+    of MB, so a "same" convolution takes the batch in chunks of about ``CHUNK`` entries."""
+    N, C, H, W = x_shape
+    return max(1, min(N, CHUNK // (C * kernel[0] * kernel[1] * H * W)))
+
+
+def conv_same_forward(x, w, b, padding):
+    """:func:`conv2d_forward` for a "same" convolution, one chunk of images at a time.
+
+    Each chunk's ``cols`` is used while it is in cache and then dropped; backward builds it
+    again (one more copy is cheaper than a trip of the whole matrix through main memory).
+    Returns ``y`` (N, F, H, W), a view of an (F, N, H, W) array.
+    """
+    xp = get_array_module(x, w)
+    F, C, KH, KW = w.shape
+    N, _, H, W = x.shape
+    W_mat, n = w.reshape(F, -1), same_chunk(x.shape, (KH, KW))
+    y = xp.empty((F, N, H, W), dtype=x.dtype)
+    for i in range(0, N, n):
+        xp.matmul(W_mat, im2col_same(x[i:i + n], (KH, KW), padding), out=y[:, i:i + n].reshape(F, -1))
+    if b is not None:
+        y += b[:, None, None, None]
+    return y.transpose(1, 0, 2, 3)
+
+
+def conv_same_backward(dy, x, w, padding, has_bias):
+    """:func:`conv2d_backward` for a "same" convolution, by the chunks of :func:`conv_same_forward`:
+    $\\mathrm{d}W$ and $\\mathrm{d}b$ are sums over the chunks. Returns ``(dx, dw, db)``."""
+    xp = get_array_module(dy, w)
+    F, C, KH, KW = w.shape
+    N, _, H, W = x.shape
+    n = same_chunk(x.shape, (KH, KW))
+    dY_all = dy.transpose(1, 0, 2, 3)                      # (F, N, H, W); free if dy came from forward
+    dw = xp.zeros((C * KH * KW, F), dtype=dy.dtype)
+    db = xp.zeros(F, dtype=dy.dtype) if has_bias else None
+    dxc = xp.empty((C, N, H, W), dtype=dy.dtype)
+    for i in range(0, N, n):
+        dY = xp.ascontiguousarray(dY_all[:, i:i + n]).reshape(F, -1)
+        dw += im2col_same(x[i:i + n], (KH, KW), padding) @ dY.T
+        if has_bias:
+            db += dY @ xp.ones(dY.shape[1], dtype=dY.dtype)
+        input_grad_same(dY.reshape(F, -1, H, W).transpose(1, 0, 2, 3), w, padding, out=dxc[:, i:i + n])
+    return dxc.transpose(1, 0, 2, 3), dw.T.reshape(w.shape), db
 # --8<-- [end:conv_same]
 
 
@@ -280,19 +330,17 @@ def conv2d_forward(x, w, b=None, stride=(1, 1), padding=(0, 0)):
     \\mathrm{cols} \\in \\mathbb R^{C K_H K_W \\times N\\,OH\\,OW}
     $$
 
-    ``cols`` comes from :func:`im2col_same` for a "same" convolution, else from :func:`im2col`
-    with the columns in whichever order makes its copies move the longer runs: ``(n, i, j)``
-    (runs of OW) or ``(i, j, n)`` (runs of N).
+    ``cols`` comes from :func:`im2col` with the columns in whichever order makes its copies
+    move the longer runs: ``(n, i, j)`` (runs of OW) or ``(i, j, n)`` (runs of N). A "same"
+    convolution goes to :func:`conv_same_forward`.
     """
     F, C, KH, KW = w.shape
     N, _, H, W = x.shape
-    if is_same_conv((KH, KW), stride, padding):
-        layout, (OH, OW) = "same", (H, W)
-        cols = im2col_same(x, (KH, KW), padding)
-    else:
-        batch_last = N >= conv_output_size(W, KW, stride[1], padding[1])
-        layout = "batch_last" if batch_last else "rows"
-        cols, (OH, OW) = im2col(x, (KH, KW), stride, padding, batch_last)
+    if is_same_conv((KH, KW), stride, padding):          # in chunks; backward rebuilds cols
+        return conv_same_forward(x, w, b, padding), ("same", x, w, b is not None, padding)
+    batch_last = N >= conv_output_size(W, KW, stride[1], padding[1])
+    layout = "batch_last" if batch_last else "rows"
+    cols, (OH, OW) = im2col(x, (KH, KW), stride, padding, batch_last)
     y = w.reshape(F, -1) @ cols                          # (F, N*OH*OW)
     if b is not None:
         y += b[:, None]
@@ -300,7 +348,7 @@ def conv2d_forward(x, w, b=None, stride=(1, 1), padding=(0, 0)):
         y = y.reshape(F, OH, OW, N).transpose(3, 0, 1, 2)
     else:                                                # columns (n, i, j)
         y = y.reshape(F, N, OH, OW).transpose(1, 0, 2, 3)
-    return y, (x.shape, w, cols, b is not None, stride, padding, layout)
+    return y, (layout, x.shape, w, cols, b is not None, stride, padding)
 # --8<-- [end:conv_forward]
 
 
@@ -317,10 +365,13 @@ def conv2d_backward(dy, cache):
     \\mathrm{d}x = \\mathrm{col2im}\\big(W_{\\text{mat}}^\\top\\,\\mathrm{d}Y\\big)
     $$
 
-    (the last one by :func:`input_grad_same` for a "same" convolution). Returns
-    ``(dx, dw, db)``; ``db`` is None when there was no bias.
+    (a "same" convolution goes to :func:`conv_same_backward`). Returns ``(dx, dw, db)``; ``db``
+    is None when there was no bias.
     """
-    x_shape, w, cols, has_bias, stride, padding, layout = cache
+    if cache[0] == "same":
+        _, x, w, has_bias, padding = cache
+        return conv_same_backward(dy, x, w, padding, has_bias)
+    layout, x_shape, w, cols, has_bias, stride, padding = cache
     xp = get_array_module(dy, w)
     N, F, OH, OW = dy.shape
     if layout == "batch_last":
@@ -329,9 +380,6 @@ def conv2d_backward(dy, cache):
         dY = dy.transpose(1, 0, 2, 3).reshape(F, -1)     # (F, N*OH*OW); free if dy came from forward
     dw = (cols @ dY.T).T.reshape(w.shape)               # = dY cols^T; BLAS is faster this way round
     db = dY @ xp.ones(dY.shape[1], dtype=dY.dtype) if has_bias else None  # row sums, as a BLAS product
-    if layout == "same":
-        dy = dY.reshape(F, N, OH, OW).transpose(1, 0, 2, 3)  # the same dy, now a view of dY
-        return input_grad_same(dy, w, padding), dw, db
     dcols = w.reshape(F, -1).T @ dY
     return col2im(dcols, x_shape, w.shape[2:], stride, padding, layout == "batch_last"), dw, db
 # --8<-- [end:conv_backward]

@@ -132,10 +132,29 @@ def test_each_layout_matches_the_naive_loops(shape, s, p, layout):
     rng = np.random.default_rng(3)
     x, w, b = (dev(rng.normal(size=sz)) for sz in (shape, (4, shape[1], 3, 3), (4,)))
     y, cache = conv2d_forward(x, w, b, s, p)
-    assert cache[-1] == layout
+    assert cache[0] == layout
     assert_close(y, conv2d_naive_forward(x, w, b, s, p), what="forward")
     dy = dev(rng.normal(size=y.shape))
     for got, expected, what in zip(conv2d_backward(dy, cache), conv2d_naive_backward(dy, x, w, s, p),
+                                   ("dx", "dw", "db")):
+        assert_close(got, expected, what=what)
+
+
+@pytest.mark.parametrize("k,p", [((3, 3), (1, 1)), ((5, 3), (2, 1))])
+def test_same_convolution_in_chunks_of_images(monkeypatch, k, p):
+    """A batch larger than one chunk (here 5 images in chunks of 2, 2, 1) gives the same
+    output and gradients: dW and db are summed over the chunks."""
+    from nnref.layers import conv
+    shape = (5, 2, 4, 3)
+    monkeypatch.setattr(conv, "CHUNK", 2 * shape[1] * k[0] * k[1] * shape[2] * shape[3])
+    assert conv.same_chunk(shape, k) == 2
+    rng = np.random.default_rng(6)
+    x, w, b = (dev(rng.normal(size=sz)) for sz in (shape, (3, shape[1]) + k, (3,)))
+    y, cache = conv2d_forward(x, w, b, (1, 1), p)
+    assert cache[0] == "same"
+    assert_close(y, conv2d_naive_forward(x, w, b, (1, 1), p), what="forward")
+    dy = dev(rng.normal(size=y.shape))
+    for got, expected, what in zip(conv2d_backward(dy, cache), conv2d_naive_backward(dy, x, w, (1, 1), p),
                                    ("dx", "dw", "db")):
         assert_close(got, expected, what=what)
 
