@@ -32,3 +32,18 @@ def need_cache(cache, who: str):
     if cache is None:
         raise RuntimeError(f"{who}.backward called before forward (nothing to differentiate)")
     return cache
+
+
+def backward_cache(stored, dy, who: str):
+    """What ``forward`` saved as ``(cache, output_shape)``, after checking ``dy`` against it.
+
+    ``RuntimeError`` before any forward; ``ValueError`` unless ``dy`` has the output's shape:
+    NumPy would otherwise broadcast a wrong-shaped gradient, e.g. (1, D) against (N, D),
+    and return a wrong result without a word.
+    """
+    cache, shape = need_cache(stored, who)
+    got = getattr(dy, "shape", None)
+    if got is None or tuple(got) != tuple(shape):
+        raise ValueError(f"{who}.backward: expected a gradient of the output's shape {tuple(shape)}, "
+                         f"got {tuple(got) if got is not None else type(dy).__name__}")
+    return cache

@@ -101,3 +101,35 @@ def test_module_without_init_is_a_clear_error():
 
     with pytest.raises(RuntimeError, match=r"call Module.__init__\(\)"):
         Broken()
+
+
+LAYERS_AND_INPUTS = [
+    (lambda: nnref.Linear(3, 2), (4, 3)),
+    (lambda: nnref.ReLU(), (4, 3)),
+    (lambda: nnref.LeakyReLU(), (4, 3)),
+    (lambda: nnref.Sigmoid(), (4, 3)),
+    (lambda: nnref.Tanh(), (4, 3)),
+    (lambda: nnref.Softplus(), (4, 3)),
+    (lambda: nnref.GELU(), (4, 3)),
+    (lambda: nnref.Dropout(0.5), (4, 3)),
+    (lambda: nnref.BatchNorm1d(3), (4, 3)),
+    (lambda: nnref.BatchNorm2d(2), (4, 2, 3, 3)),
+    (lambda: nnref.Conv2d(2, 2, 3, padding=1), (4, 2, 3, 3)),
+    (lambda: nnref.MaxPool2d(2), (4, 2, 4, 4)),
+    (lambda: nnref.AvgPool2d(2), (4, 2, 4, 4)),
+    (lambda: nnref.Flatten(), (4, 2, 3, 3)),
+    (lambda: nnref.BasicBlock(2, 2), (4, 2, 3, 3)),
+    (lambda: nnref.ResNet(layers=(1,), channels=(2,), in_channels=2, num_classes=3), (4, 2, 4, 4)),
+    (lambda: Sequential(Linear(3, 2), nnref.ReLU()), (4, 3)),
+]
+
+
+@pytest.mark.parametrize("make,shape", LAYERS_AND_INPUTS)
+def test_backward_rejects_a_gradient_of_the_wrong_shape(make, shape):
+    """A (1, ...) gradient would broadcast against (4, ...) and give a wrong answer silently."""
+    m = make()
+    y = m(dev(np.random.default_rng(0).normal(size=shape)))
+    wrong = dev(np.ones((1,) + tuple(y.shape[1:])))
+    with pytest.raises(ValueError, match=r"\.backward: expected a gradient of the output's shape \(4,"):
+        m.backward(wrong)
+    assert m.backward(dev(np.ones(y.shape))).shape == shape

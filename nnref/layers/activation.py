@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from ..backend import get_array_module, is_cupy_array
-from ..checks import check_float, need_cache
+from ..checks import backward_cache, check_float
 from ..module import Module
 
 
@@ -201,11 +201,12 @@ class _Activation(Module):
 
     def forward(self, x):
         check_float(x, type(self).__name__)
-        y, self._cache = self._forward(x)
+        y, cache = self._forward(x)
+        self._cache = (cache, y.shape)
         return y
 
     def backward(self, dy):
-        return self._backward(dy, need_cache(self._cache, type(self).__name__))
+        return self._backward(dy, backward_cache(self._cache, dy, type(self).__name__))
 
 
 class ReLU(_Activation):

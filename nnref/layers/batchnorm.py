@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import get_array_module, module_for
-from ..checks import check_float, check_ndim, check_size, need_cache
+from ..checks import backward_cache, check_float, check_ndim, check_size
 from ..module import Module, Parameter
 
 
@@ -160,13 +160,14 @@ class _BatchNorm(Module):
             self.num_batches_tracked[...] += 1   # in place: assigning the attribute would unregister the buffer
             if factor is None:                   # momentum=None: cumulative average, as PyTorch
                 factor = 1.0 / float(self.num_batches_tracked)
-        y, self._cache = batchnorm_forward(
+        y, cache = batchnorm_forward(
             x, self.weight.data.astype(x.dtype, copy=False), self.bias.data.astype(x.dtype, copy=False),
             self.running_mean, self.running_var, factor, self.eps, self.training)
+        self._cache = (cache, y.shape)
         return y
 
     def backward(self, dy):
-        dx, dgamma, dbeta = batchnorm_backward(dy, need_cache(self._cache, type(self).__name__))
+        dx, dgamma, dbeta = batchnorm_backward(dy, backward_cache(self._cache, dy, type(self).__name__))
         self.weight.accumulate(dgamma)
         self.bias.accumulate(dbeta)
         return dx

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from ..backend import default_rng, get_array_module
-from ..checks import check_float, check_ndim, check_size, need_cache
+from ..checks import backward_cache, check_float, check_ndim, check_size
 from ..module import Module, Parameter
 
 
@@ -413,25 +413,30 @@ class Conv2d(Module):
         self._cache = None
 
     def forward(self, x):
+        """``x`` (N, C, H, W), or one unbatched image (C, H, W) as torch accepts it."""
         check_float(x, "Conv2d")
-        check_ndim(x, "Conv2d", 4, "(N, C, H, W)")
-        check_size(x, "Conv2d", 1, self.in_channels, "input channels")
+        check_ndim(x, "Conv2d", (3, 4), "(N, C, H, W) or unbatched (C, H, W)")
+        check_size(x, "Conv2d", -3, self.in_channels, "input channels")
         (KH, KW), (ph, pw) = self.kernel_size, self.padding
-        if x.shape[2] + 2 * ph < KH or x.shape[3] + 2 * pw < KW:
-            raise ValueError(f"Conv2d: input of spatial size {tuple(x.shape[2:])} (with padding "
+        if x.shape[-2] + 2 * ph < KH or x.shape[-1] + 2 * pw < KW:
+            raise ValueError(f"Conv2d: input of spatial size {tuple(x.shape[-2:])} (with padding "
                              f"{self.padding}) is smaller than the kernel {self.kernel_size}")
         get_array_module(x, self.weight.data)  # TypeError if x and the weights sit on different devices
         w = self.weight.data.astype(x.dtype, copy=False)
         b = None if self.bias is None else self.bias.data.astype(x.dtype, copy=False)
-        y, self._cache = conv2d_forward(x, w, b, self.stride, self.padding)
+        unbatched = x.ndim == 3
+        y, cache = conv2d_forward(x[None] if unbatched else x, w, b, self.stride, self.padding)
+        y = y[0] if unbatched else y
+        self._cache = ((cache, unbatched), y.shape)
         return y
 
     def backward(self, dy):
-        dx, dw, db = conv2d_backward(dy, need_cache(self._cache, "Conv2d"))
+        cache, unbatched = backward_cache(self._cache, dy, "Conv2d")
+        dx, dw, db = conv2d_backward(dy[None] if unbatched else dy, cache)
         self.weight.accumulate(dw)
         if db is not None:
             self.bias.accumulate(db)
-        return dx
+        return dx[0] if unbatched else dx
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "

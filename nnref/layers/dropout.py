@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import backend_of, default_rng, get_array_module, to_backend
-from ..checks import check_float, need_cache
+from ..checks import backward_cache, check_float
 from ..module import Module
 
 MODES = ("inverted", "classic")
@@ -117,11 +117,12 @@ class Dropout(Module):
                     raise ValueError(f"Dropout: mask must have the input's shape {tuple(x.shape)}, "
                                      f"got {tuple(mask.shape)}")
             self.last_mask = mask
-        y, self._cache = dropout_forward(x, self.p, mask, self.mode, self.training)
+        y, cache = dropout_forward(x, self.p, mask, self.mode, self.training)
+        self._cache = (cache, y.shape)
         return y
 
     def backward(self, dy):
-        return dropout_backward(dy, need_cache(self._cache, "Dropout"))
+        return dropout_backward(dy, backward_cache(self._cache, dy, "Dropout"))
 
     def extra_repr(self):
         return f"p={self.p}" + ("" if self.mode == "inverted" else f", mode={self.mode!r}")

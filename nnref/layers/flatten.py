@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from ..checks import need_cache
+from ..checks import backward_cache
 from ..module import Module
 
 
@@ -40,11 +40,12 @@ class Flatten(Module):
         if s % nd > e % nd:
             raise ValueError(f"Flatten: start_dim={s} comes after end_dim={e} "
                              f"for an input of shape {tuple(x.shape)}")
-        y, self._cache = flatten_forward(x, s, e)
+        y, cache = flatten_forward(x, s, e)
+        self._cache = (cache, y.shape)
         return y
 
     def backward(self, dy):
-        return flatten_backward(dy, need_cache(self._cache, "Flatten"))
+        return flatten_backward(dy, backward_cache(self._cache, dy, "Flatten"))
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from ..backend import default_rng, get_array_module
-from ..checks import check_float, check_ndim, check_size, need_cache
+from ..checks import backward_cache, check_float, check_ndim, check_size
 from ..module import Module, Parameter
 
 
@@ -74,11 +74,12 @@ class Linear(Module):
         get_array_module(x, self.weight.data)  # TypeError if x and the weights sit on different devices
         W = self.weight.data.astype(x.dtype, copy=False)  # compute in the input's dtype
         b = None if self.bias is None else self.bias.data.astype(x.dtype, copy=False)
-        y, self._cache = linear_forward(x, W, b)
+        y, cache = linear_forward(x, W, b)
+        self._cache = (cache, y.shape)
         return y
 
     def backward(self, dy):
-        dx, dW, db = linear_backward(dy, need_cache(self._cache, "Linear"))
+        dx, dW, db = linear_backward(dy, backward_cache(self._cache, dy, "Linear"))
         self.weight.accumulate(dW)
         if db is not None:
             self.bias.accumulate(db)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..backend import get_array_module
-from ..checks import check_float, check_ndim, need_cache
+from ..checks import backward_cache, check_float, check_ndim
 from ..module import Module
 from .conv import _pair
 
@@ -152,11 +152,25 @@ class _Pool2d(Module):
     def _check(self, x):
         who = type(self).__name__
         check_float(x, who)
-        check_ndim(x, who, 4, "(N, C, H, W)")
+        check_ndim(x, who, (3, 4), "(N, C, H, W) or unbatched (C, H, W)")
         (KH, KW), (ph, pw) = self.kernel_size, self.padding
-        if x.shape[2] + 2 * ph < KH or x.shape[3] + 2 * pw < KW:
-            raise ValueError(f"{who}: input of spatial size {tuple(x.shape[2:])} (with padding "
+        if x.shape[-2] + 2 * ph < KH or x.shape[-1] + 2 * pw < KW:
+            raise ValueError(f"{who}: input of spatial size {tuple(x.shape[-2:])} (with padding "
                              f"{self.padding}) is smaller than the kernel {self.kernel_size}")
+
+    def _run(self, forward, x, *args):
+        """``forward`` on ``x`` (N, C, H, W) or one unbatched (C, H, W), saving what backward needs."""
+        self._check(x)
+        unbatched = x.ndim == 3
+        y, cache = forward(x[None] if unbatched else x, self.kernel_size, self.stride, self.padding, *args)
+        y = y[0] if unbatched else y
+        self._cache = ((cache, unbatched), y.shape)
+        return y
+
+    def _run_backward(self, backward, dy):
+        cache, unbatched = backward_cache(self._cache, dy, type(self).__name__)
+        dx = backward(dy[None] if unbatched else dy, cache)
+        return dx[0] if unbatched else dx
 
     def extra_repr(self):
         return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
@@ -166,12 +180,10 @@ class MaxPool2d(_Pool2d):
     """``torch.nn.MaxPool2d(kernel_size, stride=None, padding=0)``; no parameters."""
 
     def forward(self, x):
-        self._check(x)
-        y, self._cache = maxpool2d_forward(x, self.kernel_size, self.stride, self.padding)
-        return y
+        return self._run(maxpool2d_forward, x)
 
     def backward(self, dy):
-        return maxpool2d_backward(dy, need_cache(self._cache, "MaxPool2d"))
+        return self._run_backward(maxpool2d_backward, dy)
 
 
 class AvgPool2d(_Pool2d):
@@ -182,13 +194,10 @@ class AvgPool2d(_Pool2d):
         self.count_include_pad = bool(count_include_pad)
 
     def forward(self, x):
-        self._check(x)
-        y, self._cache = avgpool2d_forward(x, self.kernel_size, self.stride, self.padding,
-                                           self.count_include_pad)
-        return y
+        return self._run(avgpool2d_forward, x, self.count_include_pad)
 
     def backward(self, dy):
-        return avgpool2d_backward(dy, need_cache(self._cache, "AvgPool2d"))
+        return self._run_backward(avgpool2d_backward, dy)
 
     def extra_repr(self):
         return super().extra_repr() + f", count_include_pad={self.count_include_pad}"

@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from ..backend import default_rng, get_array_module
-from ..checks import check_float, check_ndim, check_size, need_cache
+from ..checks import backward_cache, check_float, check_ndim, check_size, need_cache
 from ..module import Module, Sequential
 from .activation import relu_backward, relu_forward
 from .batchnorm import BatchNorm2d
@@ -57,11 +57,11 @@ class BasicBlock(Module):
         f = self.bn2(self.conv2(h))                                   # F(x)
         shortcut = x if self.downsample is None else self.downsample(x)
         y, mask2 = relu_forward(f + shortcut)                         # H(x) = relu(F(x) + x)
-        self._cache = (mask1, mask2)
+        self._cache = ((mask1, mask2), y.shape)
         return y
 
     def backward(self, dy):
-        mask1, mask2 = need_cache(self._cache, "BasicBlock")
+        mask1, mask2 = backward_cache(self._cache, dy, "BasicBlock")
         d_sum = relu_backward(dy, mask2)              # dL/d(F(x) + s(x)): goes to both branches
         d_h = self.conv2.backward(self.bn2.backward(d_sum))
         dx_f = self.conv1.backward(self.bn1.backward(relu_backward(d_h, mask1)))

@@ -236,8 +236,13 @@ def test_errors_name_the_layer_and_what_it_expected():
     with pytest.raises(ValueError, match=r"Conv2d: input of spatial size \(2, 5\).*smaller than the kernel"):
         m(dev(np.zeros((1, 3, 2, 5), np.float32)))
     nnref.Conv2d(3, 4, 3, padding=1)(dev(np.zeros((1, 3, 1, 1), np.float32)))   # padding makes it fit
-    with pytest.raises(ValueError, match=r"Conv2d: expected input of shape \(N, C, H, W\)"):
-        m(dev(np.zeros((3, 5, 5), np.float32)))
+    with pytest.raises(ValueError, match=r"Conv2d: expected input of shape \(N, C, H, W\) or unbatched"):
+        m(dev(np.zeros((5, 5), np.float32)))
+    with pytest.raises(ValueError, match=r"Conv2d: expected 3 input channels \(axis 0\)"):
+        m(dev(np.zeros((2, 5, 5), np.float32)))
+    m(dev(np.zeros((1, 3, 5, 5), np.float32)))
+    with pytest.raises(ValueError, match=r"Conv2d.backward: expected a gradient of the output's shape \(1, 4, 3, 3\)"):
+        m.backward(dev(np.zeros((1, 4, 1, 3), np.float32)))     # would broadcast silently
     with pytest.raises(TypeError, match="Conv2d: expected a floating-point array"):
         m(dev(np.zeros((1, 3, 5, 5), np.int64)))
     with pytest.raises(RuntimeError, match="Conv2d.backward called before forward"):
@@ -248,3 +253,22 @@ def test_errors_name_the_layer_and_what_it_expected():
             nnref.Conv2d(1, 1, **bad)
     with pytest.raises(ValueError, match="Conv2d: in_channels and out_channels"):
         nnref.Conv2d(0, 1, 3)
+
+
+@pytest.mark.parametrize("stride,padding", [(1, 1), (2, 1), (1, 0)])
+def test_unbatched_input_matches_torch(torch, stride, padding):
+    """torch.nn.Conv2d also takes one image (C, H, W); so does nnref, returning (F, OH, OW)."""
+    m, ref = _torch_pair(torch, 2, 3, (3, 3), stride, padding)
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(2, 6, 5))
+    xt = torch.tensor(x, requires_grad=True)
+    yt = ref(xt)
+    dy = rng.normal(size=tuple(yt.shape))
+    yt.backward(torch.tensor(dy))
+    y = m(dev(x))
+    assert y.shape == tuple(yt.shape) and len(y.shape) == 3
+    assert_close(y, yt, what="output")
+    assert_close(m.backward(dev(dy)), xt.grad, what="input gradient")
+    assert_close(m.weight.grad, ref.weight.grad, what="weight gradient")
+    assert_close(m.bias.grad, ref.bias.grad, what="bias gradient")
+

@@ -107,7 +107,23 @@ def test_errors_name_the_layer(cls):
         cls(2)(dev(np.zeros((1, 1, 4, 4), np.int32)))
     with pytest.raises(RuntimeError, match=rf"{name}.backward called before forward"):
         cls(2).backward(dev(np.zeros((1, 1, 2, 2))))
+    m = cls(2)
+    m(dev(np.zeros((2, 1, 4, 4))))
+    with pytest.raises(ValueError, match=rf"{name}.backward: expected a gradient of the output's shape \(2, 1, 2, 2\)"):
+        m.backward(dev(np.zeros((1, 1, 2, 2))))                  # would broadcast silently
     with pytest.raises(ValueError, match=rf"{name}: padding \(2, 2\) must be at most half"):
         cls(3, padding=2)
     with pytest.raises(ValueError, match=rf"{name}: kernel_size"):
         cls(0)
+
+
+@pytest.mark.parametrize("name", ["MaxPool2d", "AvgPool2d"])
+def test_unbatched_input_matches_torch(torch, name):
+    """Like torch, the pools take one image (C, H, W) and return (C, OH, OW)."""
+    m, ref = getattr(nnref, name)(3, 2, 1), getattr(torch.nn, name)(3, 2, 1)
+    x = np.random.default_rng(9).normal(size=(2, 7, 6))
+    y, dx, yt, dxt = _run(torch, m, ref, x, 10)
+    assert y.shape == tuple(yt.shape) and len(y.shape) == 3
+    assert_close(y, yt, what="output")
+    assert_close(dx, dxt, what="input gradient")
+
