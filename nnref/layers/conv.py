@@ -389,6 +389,8 @@ class Conv2d(Module):
     """``torch.nn.Conv2d``: ``weight`` (out_channels, in_channels, KH, KW), ``bias`` (out_channels,).
 
     ``kernel_size``, ``stride`` and ``padding`` are an int or an (h, w) pair; padding adds zeros.
+    ``padding='valid'`` is 0; ``padding='same'`` (stride 1 only) keeps the input's size, with
+    $K - 1$ zeros per axis, split as PyTorch does: $\\lfloor (K-1)/2 \\rfloor$ before, the rest after.
     Both parameters start as U(-1/sqrt(fan_in), 1/sqrt(fan_in)) with fan_in = in_channels*KH*KW,
     PyTorch's default.
     """
@@ -403,7 +405,15 @@ class Conv2d(Module):
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2d", 1)
         self.stride = _pair(stride, "stride", "Conv2d", 1)
-        self.padding = _pair(padding, "padding", "Conv2d", 0)
+        if isinstance(padding, str):
+            if padding not in ("same", "valid"):
+                raise ValueError(f"Conv2d: padding must be an int, an (h, w) pair, 'same' or 'valid', "
+                                 f"got {padding!r}")
+            if padding == "same" and self.stride != (1, 1):
+                raise ValueError(f"Conv2d: padding='same' needs stride 1 (as in PyTorch), got stride {self.stride}")
+            self.padding = padding
+        else:
+            self.padding = _pair(padding, "padding", "Conv2d", 0)
         KH, KW = self.kernel_size
         bound = 1.0 / math.sqrt(in_channels * KH * KW)
         rng = default_rng()
@@ -412,30 +422,44 @@ class Conv2d(Module):
             "bias", Parameter(rng.uniform((out_channels,), -bound, bound, dtype=dtype)) if bias else None)
         self._cache = None
 
+    def _pads(self):
+        """``((P_H, P_W), (E_H, E_W))``: zeros on both sides, plus ``E`` more after (only
+        ``padding='same'`` with an even kernel has ``E = 1``)."""
+        if self.padding == "valid":
+            return (0, 0), (0, 0)
+        if self.padding == "same":
+            total = [k - 1 for k in self.kernel_size]
+            return tuple(t // 2 for t in total), tuple(t - 2 * (t // 2) for t in total)
+        return self.padding, (0, 0)
+
     def forward(self, x):
         """``x`` (N, C, H, W), or one unbatched image (C, H, W) as torch accepts it."""
         check_float(x, "Conv2d")
         check_ndim(x, "Conv2d", (3, 4), "(N, C, H, W) or unbatched (C, H, W)")
         check_size(x, "Conv2d", -3, self.in_channels, "input channels")
-        (KH, KW), (ph, pw) = self.kernel_size, self.padding
-        if x.shape[-2] + 2 * ph < KH or x.shape[-1] + 2 * pw < KW:
+        (KH, KW), ((ph, pw), (eh, ew)) = self.kernel_size, self._pads()
+        if x.shape[-2] + 2 * ph + eh < KH or x.shape[-1] + 2 * pw + ew < KW:
             raise ValueError(f"Conv2d: input of spatial size {tuple(x.shape[-2:])} (with padding "
                              f"{self.padding}) is smaller than the kernel {self.kernel_size}")
         get_array_module(x, self.weight.data)  # TypeError if x and the weights sit on different devices
         w = self.weight.data.astype(x.dtype, copy=False)
         b = None if self.bias is None else self.bias.data.astype(x.dtype, copy=False)
-        unbatched = x.ndim == 3
-        y, cache = conv2d_forward(x[None] if unbatched else x, w, b, self.stride, self.padding)
+        unbatched, size = x.ndim == 3, x.shape[-2:]
+        x = x[None] if unbatched else x
+        if eh or ew:                                   # 'same' with an even kernel: one more zero after
+            x = get_array_module(x).pad(x, ((0, 0), (0, 0), (0, eh), (0, ew)))
+        y, cache = conv2d_forward(x, w, b, self.stride, (ph, pw))
         y = y[0] if unbatched else y
-        self._cache = ((cache, unbatched), y.shape)
+        self._cache = ((cache, unbatched, size), y.shape)
         return y
 
     def backward(self, dy):
-        cache, unbatched = backward_cache(self._cache, dy, "Conv2d")
+        cache, unbatched, (H, W) = backward_cache(self._cache, dy, "Conv2d")
         dx, dw, db = conv2d_backward(dy[None] if unbatched else dy, cache)
         self.weight.accumulate(dw)
         if db is not None:
             self.bias.accumulate(db)
+        dx = dx[..., :H, :W]                          # drops the extra zeros of an even 'same'
         return dx[0] if unbatched else dx
 
     def extra_repr(self):

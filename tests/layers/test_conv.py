@@ -272,3 +272,32 @@ def test_unbatched_input_matches_torch(torch, stride, padding):
     assert_close(m.weight.grad, ref.weight.grad, what="weight gradient")
     assert_close(m.bias.grad, ref.bias.grad, what="bias gradient")
 
+
+@pytest.mark.filterwarnings("ignore:Using padding=.same. with even kernel:UserWarning")
+@pytest.mark.parametrize("k", [(3, 3), (2, 4), (4, 1), (5, 2)])
+@pytest.mark.parametrize("padding", ["same", "valid"])
+def test_string_padding_matches_torch(torch, k, padding):
+    """'same' keeps H x W, also for even kernels (the extra zero goes after, as in PyTorch)."""
+    ref = torch.nn.Conv2d(2, 3, k, padding=padding).double()
+    m = load_from_torch(nnref.Conv2d(2, 3, k, padding=padding, dtype=np.float64), ref)
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(2, 2, 5, 6))
+    xt = torch.tensor(x, requires_grad=True)
+    yt = ref(xt)
+    dy = rng.normal(size=tuple(yt.shape))
+    yt.backward(torch.tensor(dy))
+    y = m(dev(x))
+    if padding == "same":
+        assert y.shape[2:] == x.shape[2:]
+    assert_close(y, yt, what="output")
+    assert_close(m.backward(dev(dy)), xt.grad, what="input gradient")
+    assert_close(m.weight.grad, ref.weight.grad, what="weight gradient")
+    assert f"padding={padding}," in repr(m)
+
+
+def test_string_padding_errors():
+    with pytest.raises(ValueError, match=r"Conv2d: padding='same' needs stride 1"):
+        nnref.Conv2d(1, 1, 3, stride=2, padding="same")
+    with pytest.raises(ValueError, match=r"Conv2d: padding must be an int, an \(h, w\) pair, 'same' or 'valid', got 'full'"):
+        nnref.Conv2d(1, 1, 3, padding="full")
+
