@@ -127,7 +127,8 @@ class _BatchNorm(Module):
     _layout = ""
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
-                 dtype=np.float32):
+                 affine: bool = True, track_running_stats: bool = True, dtype=np.float32, *,
+                 bias: bool = True):
         super().__init__()
         who = type(self).__name__
         if int(num_features) != num_features or num_features <= 0:
@@ -138,12 +139,20 @@ class _BatchNorm(Module):
             raise ValueError(f"{who}: momentum must lie in [0, 1] (or be None for a cumulative "
                              f"average), got {momentum}")
         self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
+        self.affine, self.track_running_stats = bool(affine), bool(track_running_stats)
         xp = module_for()
-        self.weight = Parameter(xp.ones(self.num_features, dtype=dtype))    # γ
-        self.bias = Parameter(xp.zeros(self.num_features, dtype=dtype))     # β
-        self.register_buffer("running_mean", xp.zeros(self.num_features, dtype=dtype))
-        self.register_buffer("running_var", xp.ones(self.num_features, dtype=dtype))
-        self.register_buffer("num_batches_tracked", xp.zeros((), dtype=np.int64))
+        C = self.num_features
+        # affine=False: no γ, β (fixed at 1 and 0); bias=False: no β; track_running_stats=False:
+        # no running statistics, the batch's own are used in evaluation too. All as in PyTorch,
+        # where the missing entries are None and absent from state_dict.
+        self.register_parameter("weight", Parameter(xp.ones(C, dtype=dtype)) if affine else None)   # γ
+        self.register_parameter("bias", Parameter(xp.zeros(C, dtype=dtype)) if affine and bias else None)  # β
+        if track_running_stats:
+            self.register_buffer("running_mean", xp.zeros(C, dtype=dtype))
+            self.register_buffer("running_var", xp.ones(C, dtype=dtype))
+            self.register_buffer("num_batches_tracked", xp.zeros((), dtype=np.int64))
+        else:
+            self.running_mean = self.running_var = self.num_batches_tracked = None
         self._cache = None
 
     def forward(self, x):
@@ -151,37 +160,46 @@ class _BatchNorm(Module):
         check_float(x, who)
         check_ndim(x, who, self._ndims, self._layout)
         check_size(x, who, 1, self.num_features, "channels")
-        get_array_module(x, self.weight.data)  # TypeError if x and the parameters sit on different devices
+        xp = get_array_module(x, *(p.data for p in self.parameters()), self.running_mean)  # one device
         factor = self.momentum
-        if self.training:
-            if x.size // self.num_features < 2:
-                raise ValueError(f"{who}: expected more than 1 value per channel when training, "
-                                 f"got input of shape {tuple(x.shape)}")
+        batch_stats = self.training or not self.track_running_stats
+        if batch_stats and x.size // self.num_features < 2:
+            raise ValueError(f"{who}: expected more than 1 value per channel when training, "
+                             f"got input of shape {tuple(x.shape)}")
+        if self.training and self.track_running_stats:
             self.num_batches_tracked[...] += 1   # in place: assigning the attribute would unregister the buffer
             if factor is None:                   # momentum=None: cumulative average, as PyTorch
                 factor = 1.0 / float(self.num_batches_tracked)
-        y, cache = batchnorm_forward(
-            x, self.weight.data.astype(x.dtype, copy=False), self.bias.data.astype(x.dtype, copy=False),
-            self.running_mean, self.running_var, factor, self.eps, self.training)
+        C = self.num_features
+        gamma = xp.ones(C, dtype=x.dtype) if self.weight is None else self.weight.data.astype(x.dtype, copy=False)
+        beta = xp.zeros(C, dtype=x.dtype) if self.bias is None else self.bias.data.astype(x.dtype, copy=False)
+        y, cache = batchnorm_forward(x, gamma, beta, self.running_mean, self.running_var, factor, self.eps,
+                                     batch_stats)       # running statistics: updated, used, or None
         self._cache = (cache, y.shape)
         return y
 
     def backward(self, dy):
         dx, dgamma, dbeta = batchnorm_backward(dy, backward_cache(self._cache, dy, type(self).__name__))
-        self.weight.accumulate(dgamma)
-        self.bias.accumulate(dbeta)
+        if self.weight is not None:
+            self.weight.accumulate(dgamma)
+        if self.bias is not None:
+            self.bias.accumulate(dbeta)
         return dx
 
     def extra_repr(self):
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
-    """``torch.nn.BatchNorm1d(num_features, eps=1e-5, momentum=0.1)`` for (N, C) or (N, C, L).
+    """``torch.nn.BatchNorm1d(num_features, eps=1e-5, momentum=0.1, affine=True,
+    track_running_stats=True, *, bias=True)`` for (N, C) or (N, C, L).
 
-    Parameters ``weight`` (γ, ones) and ``bias`` (β, zeros); buffers ``running_mean`` (zeros),
-    ``running_var`` (ones) and ``num_batches_tracked`` (0-d int64), in PyTorch's
-    ``state_dict`` order.
+    Parameters ``weight`` (γ, ones) and ``bias`` (β, zeros), None with ``affine=False``
+    (``bias`` also with ``bias=False``); buffers
+    ``running_mean`` (zeros), ``running_var`` (ones) and ``num_batches_tracked`` (0-d int64),
+    None with ``track_running_stats=False`` (then evaluation also normalises by the batch's
+    own statistics); in PyTorch's ``state_dict`` order.
     """
 
     _ndims = (2, 3)
@@ -189,7 +207,8 @@ class BatchNorm1d(_BatchNorm):
 
 
 class BatchNorm2d(_BatchNorm):
-    """``torch.nn.BatchNorm2d(num_features, eps=1e-5, momentum=0.1)`` for (N, C, H, W); see BatchNorm1d."""
+    """``torch.nn.BatchNorm2d(num_features, eps=1e-5, momentum=0.1, affine=True,
+    track_running_stats=True, *, bias=True)`` for (N, C, H, W); see BatchNorm1d."""
 
     _ndims = (4,)
     _layout = "(N, C, H, W)"

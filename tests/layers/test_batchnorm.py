@@ -91,7 +91,7 @@ def test_defaults_match_torch(torch):
         assert_close(m.state_dict()[key], value, what=key)
     assert [name for name, _ in m.named_parameters()] == ["weight", "bias"]
     assert m.weight.dtype == np.float32
-    assert repr(m) == "BatchNorm1d(5, eps=1e-05, momentum=0.1)"
+    assert repr(m) == repr(ref)
 
 
 @pytest.mark.parametrize("training", [True, False])
@@ -198,3 +198,36 @@ def test_batchnorm_errors():
 def test_exported_from_both_places():
     assert nnref.layers.BatchNorm1d is nnref.BatchNorm1d
     assert nnref.layers.BatchNorm2d is nnref.BatchNorm2d
+
+
+@pytest.mark.parametrize("affine, bias", [(True, True), (True, False), (False, True)])
+@pytest.mark.parametrize("track", [True, False])
+@pytest.mark.parametrize("cls, tname, shape", CASES)
+def test_affine_bias_and_track_running_stats_options_match_torch(torch, cls, tname, shape, affine, bias, track):
+    """affine=False: no weight/bias; bias=False: no bias; track_running_stats=False: no buffers,
+    and evaluation normalises by the batch too. Same state_dict keys, outputs, gradients, repr."""
+    ref = getattr(torch.nn, tname)(3, affine=affine, track_running_stats=track, bias=bias).double()
+    if affine:
+        torch.nn.init.uniform_(ref.weight, 0.5, 1.5)
+    if ref.bias is not None:
+        torch.nn.init.uniform_(ref.bias, -1.0, 1.0)
+    m = load_from_torch(cls(3, affine=affine, track_running_stats=track, dtype=np.float64, bias=bias), ref)
+    assert list(m.state_dict()) == list(ref.state_dict())
+    assert repr(m) == repr(ref)
+    rng = np.random.default_rng(4)
+    for training in (True, False):
+        m.train(training), ref.train(training)
+        m.zero_grad(), ref.zero_grad()
+        x, dy = rng.normal(size=shape) * 2 + 1, rng.normal(size=shape)
+        y, dx, yt, dxt = _step(torch, m, ref, x, dy)
+        assert_close(y, yt, what=f"output, training={training}")
+        assert_close(dx, dxt, rtol=1e-9, atol=1e-11, what=f"input gradient, training={training}")
+        if affine:
+            assert_close(m.weight.grad, ref.weight.grad, rtol=1e-9, what="weight gradient")
+        if ref.bias is not None:
+            assert_close(m.bias.grad, ref.bias.grad, what="bias gradient")
+        for key, value in ref.state_dict().items():
+            assert_close(m.state_dict()[key], value, what=key)
+    assert (m.weight is None) == (not affine) and (m.bias is None) == (ref.bias is None)
+    assert (m.running_mean is None) == (not track)
+
