@@ -147,13 +147,33 @@ for kind in KINDS:
 # 字符级 LSTM：输入一个字符，预测下一个字符，也就是笔记在 [循环神经网络](../../rnn/rnn/) 的「输出」一节举的例子。
 #
 # 笔记在仓库旁边的 `shared/notes/` 里。从当前目录和 `nnref` 包所在的目录逐级往上找，
-# 所以无论从仓库根目录还是从 `docs/notebooks/` 执行都能找到。
+# 所以无论从仓库根目录还是从 `docs/notebooks/` 执行都能找到。单独克隆了这个仓库、旁边没有
+# `shared/` 时，就改用本站各页「笔记原文」框里引用的笔记段落，它们也是笔记的原文。
 
 # %%
 NOTES = Path("shared") / "notes" / "神经网络学习笔记.md"
 starts = [Path.cwd().resolve(), Path(nnref.__file__).resolve().parent]
-notes_path = next(p / NOTES for s in starts for p in [s, *s.parents] if (p / NOTES).exists())
-text = notes_path.read_text(encoding="utf-8")
+found = [p / NOTES for s in starts for p in [s, *s.parents] if (p / NOTES).exists()]
+
+
+def quoted_notes(page):
+    """The indented lines of every `!!! quote "笔记原文"` box on a page."""
+    lines, inside = [], False
+    for line in page.splitlines():
+        if line.startswith('!!! quote "笔记原文"'):
+            inside = True
+        elif inside and (line.startswith("    ") or not line.strip()):
+            lines.append(line[4:])
+        else:
+            inside = False
+    return "\n".join(lines)
+
+
+if found:
+    text = found[0].read_text(encoding="utf-8")
+else:
+    docs = next(p / "docs" for s in starts for p in [s, *s.parents] if (p / "docs" / "index.md").exists())
+    text = "\n".join(quoted_notes(page.read_text(encoding="utf-8")) for page in sorted(docs.rglob("*.md")))
 chars = sorted(set(text))
 V = len(chars)
 index = {c: i for i, c in enumerate(chars)}
