@@ -241,6 +241,8 @@ def generate(prefix, n, temperature=0.8, seed=0):
     return "".join(result)
 
 
-for seed, prefix in enumerate(["## 循环神经网络\n", "梯度", "### 池化层"]):
+candidates = ["## 循环神经网络\n", "梯度", "### 池化层", "卷积", "神经网络"]
+prefixes = [p for p in candidates if set(p) <= set(index)][:3]   # only characters the model has seen
+for seed, prefix in enumerate(prefixes):
     print(generate(prefix, 120, seed=seed))
     print("-" * 40)
