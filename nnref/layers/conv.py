@@ -268,17 +268,18 @@ def input_grad_same(dy, w, padding, out=None):
     return dxc.reshape(C, N, H, W).transpose(1, 0, 2, 3)
 
 
-CHUNK = 2 ** 20  # entries of cols per chunk: 4 MB in float32, small enough to stay in cache
+CHUNK = 2 ** 20  # entries of cols and y per chunk: 4 MB in float32, small enough to stay in cache
 
 
-def same_chunk(x, kernel):
-    """How many images per chunk: ``cols`` for N images is (C*KH*KW, N*H*W) and can reach tens
-    of MB, so on the CPU a "same" convolution takes the batch in chunks of about ``CHUNK``
-    entries. On the GPU, one chunk: there the launches cost, not the cache."""
-    N, C, H, W = x.shape
+def same_chunk(x, w):
+    """How many images per chunk. For N images ``cols`` is (C*KH*KW, N*H*W) and ``y`` (F, N*H*W),
+    together tens of MB; on the CPU a "same" convolution takes the batch in chunks of about
+    ``CHUNK`` such entries. On the GPU, one chunk: there the launches cost, not the cache."""
+    N, _, H, W = x.shape
+    F, C, KH, KW = w.shape
     if is_cupy_array(x):
         return N
-    return max(1, min(N, CHUNK // (C * kernel[0] * kernel[1] * H * W)))
+    return max(1, min(N, CHUNK // ((C * KH * KW + F) * H * W)))
 
 
 def conv_same_forward(x, w, b, padding):
@@ -291,7 +292,7 @@ def conv_same_forward(x, w, b, padding):
     xp = get_array_module(x, w)
     F, C, KH, KW = w.shape
     N, _, H, W = x.shape
-    W_mat, n = w.reshape(F, -1), same_chunk(x, (KH, KW))
+    W_mat, n = w.reshape(F, -1), same_chunk(x, w)
     y = xp.empty((F, N, H, W), dtype=x.dtype)
     for i in range(0, N, n):
         xp.matmul(W_mat, im2col_same(x[i:i + n], (KH, KW), padding), out=y[:, i:i + n].reshape(F, -1))
@@ -306,7 +307,7 @@ def conv_same_backward(dy, x, w, padding, has_bias):
     xp = get_array_module(dy, w)
     F, C, KH, KW = w.shape
     N, _, H, W = x.shape
-    n = same_chunk(x, (KH, KW))
+    n = same_chunk(x, w)
     dY_all = dy.transpose(1, 0, 2, 3)                      # (F, N, H, W); free if dy came from forward
     dw = xp.zeros((C * KH * KW, F), dtype=dy.dtype)
     db = xp.zeros(F, dtype=dy.dtype) if has_bias else None

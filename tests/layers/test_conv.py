@@ -145,11 +145,12 @@ def test_same_convolution_in_chunks_of_images(monkeypatch, k, p):
     """A batch larger than one chunk (here 5 images in chunks of 2, 2, 1) gives the same
     output and gradients: dW and db are summed over the chunks."""
     from nnref.layers import conv
-    shape = (5, 2, 4, 3)
-    monkeypatch.setattr(conv, "CHUNK", 2 * shape[1] * k[0] * k[1] * shape[2] * shape[3])
-    assert conv.same_chunk(np.zeros(shape), k) == 2
+    shape, F = (5, 2, 4, 3), 3
+    per_image = (shape[1] * k[0] * k[1] + F) * shape[2] * shape[3]     # cols and y entries
+    monkeypatch.setattr(conv, "CHUNK", 2 * per_image + 1)
+    assert conv.same_chunk(np.zeros(shape), np.zeros((F, shape[1]) + k)) == 2
     rng = np.random.default_rng(6)
-    x, w, b = (dev(rng.normal(size=sz)) for sz in (shape, (3, shape[1]) + k, (3,)))
+    x, w, b = (dev(rng.normal(size=sz)) for sz in (shape, (F, shape[1]) + k, (F,)))
     y, cache = conv2d_forward(x, w, b, (1, 1), p)
     assert cache[0] == "same"
     assert_close(y, conv2d_naive_forward(x, w, b, (1, 1), p), what="forward")
