@@ -38,23 +38,23 @@ def _out_size(shape, kernel, stride, padding):
     return (shape[2] + 2 * ph - KH) // sh + 1, (shape[3] + 2 * pw - KW) // sw + 1
 
 
-def _grad_views(dy, x_shape, kernel, stride, padding, out_size):
-    """A gradient buffer for the padded input, its window views and whether windows overlap.
+def _scatter(dy_parts, x_shape, kernel, stride, padding, out_size):
+    """``dx`` (N, C, H, W) from one gradient array per window offset, written through the views.
 
     When the windows tile the padded input exactly (stride == kernel, no remainder) each
     element is written once and needs no zeroing; overlapping windows must add.
     """
-    xp = get_array_module(dy)
+    xp = get_array_module(dy_parts[0])
     (ph, pw), (N, C, H, W) = padding, x_shape
     Hp, Wp = H + 2 * ph, W + 2 * pw
     tiles = tuple(stride) == tuple(kernel) and (Hp, Wp) == (out_size[0] * stride[0], out_size[1] * stride[1])
     overlap = stride[0] < kernel[0] or stride[1] < kernel[1]
-    dxpad = (xp.empty if tiles else xp.zeros)((N, C, Hp, Wp), dtype=dy.dtype)
-    return dxpad, pool_views(dxpad, kernel, stride, out_size), overlap
-
-
-def _crop(dxpad, x_shape, padding):
-    (ph, pw), (H, W) = padding, x_shape[2:]
+    dxpad = (xp.empty if tiles else xp.zeros)((N, C, Hp, Wp), dtype=dy_parts[0].dtype)
+    for view, part in zip(pool_views(dxpad, kernel, stride, out_size), dy_parts):
+        if overlap:
+            view += part
+        else:
+            view[...] = part
     return dxpad[:, :, ph:ph + H, pw:pw + W]
 
 
@@ -96,14 +96,8 @@ def maxpool2d_backward(dy, cache):
     $$
     """
     winner, x_shape, kernel, stride, padding, out_size = cache
-    xp = get_array_module(dy)
-    dxpad, views, overlap = _grad_views(dy, x_shape, kernel, stride, padding, out_size)
-    for k, view in enumerate(views):
-        if overlap:
-            view += dy * (winner == k)
-        else:                                        # straight into dx, no temporary
-            xp.multiply(dy, winner == k, out=view)
-    return _crop(dxpad, x_shape, padding)
+    parts = [dy * (winner == k) for k in range(kernel[0] * kernel[1])]
+    return _scatter(parts, x_shape, kernel, stride, padding, out_size)
 # --8<-- [end:maxpool_backward]
 
 
@@ -137,13 +131,7 @@ def avgpool2d_backward(dy, cache):
     """Each window position receives $\\mathrm{d}y_{n,c,i,j} / D_{ij}$."""
     divisor, x_shape, kernel, stride, padding, out_size = cache
     part = dy / divisor
-    dxpad, views, overlap = _grad_views(dy, x_shape, kernel, stride, padding, out_size)
-    for view in views:
-        if overlap:
-            view += part
-        else:
-            view[...] = part
-    return _crop(dxpad, x_shape, padding)
+    return _scatter([part] * (kernel[0] * kernel[1]), x_shape, kernel, stride, padding, out_size)
 # --8<-- [end:avgpool]
 
 
