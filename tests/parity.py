@@ -27,3 +27,16 @@ def _host(a):
     if hasattr(a, "detach"):
         return a.detach().cpu().numpy()
     return asnumpy(a)
+
+
+def torch_step(torch, ref, x, rng):
+    """Run torch's ``ref`` on ``x`` (requiring grad) and backpropagate a ``dy`` drawn from ``rng``.
+
+    Returns ``(xt, yt, dy)``: ``xt.grad`` and the parameters' ``.grad`` are then torch's gradients.
+    """
+    xt = torch.tensor(x, requires_grad=True)
+    yt = ref(xt)
+    dy = rng.normal(size=tuple(yt.shape))
+    yt.backward(torch.tensor(dy))
+    return xt, yt, dy
+

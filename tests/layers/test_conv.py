@@ -8,7 +8,7 @@ from nnref.gradcheck import gradcheck
 from nnref.layers.conv import (col2im, conv2d_backward, conv2d_forward, conv2d_naive_backward,
                                conv2d_naive_forward, conv_output_size, im2col, im2col_same, is_same_conv,
                                receptive_field, to_batch_last)
-from tests.parity import assert_close, dev, load_from_torch
+from tests.parity import assert_close, dev, load_from_torch, torch_step
 
 FEW = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -41,10 +41,7 @@ def test_same_convolution_fast_path_matches_torch(torch, k, p, hw):
     m, ref = _torch_pair(torch, 3, 4, k, 1, p)
     rng = np.random.default_rng(7)
     x = rng.normal(size=(2, 3) + hw)
-    xt = torch.tensor(x, requires_grad=True)
-    yt = ref(xt)
-    dy = rng.normal(size=tuple(yt.shape))
-    yt.backward(torch.tensor(dy))
+    xt, yt, dy = torch_step(torch, ref, x, rng)
     assert tuple(yt.shape[2:]) == hw
     assert_close(m(dev(x)), yt, what="output")
     assert_close(m.backward(dev(dy)), xt.grad, what="input gradient")
@@ -59,10 +56,7 @@ def test_forward_and_all_gradients_match_torch(torch, case, bias, seed):
     m, ref = _torch_pair(torch, shape[1], f, k, s, p, bias)
     rng = np.random.default_rng(seed)
     x = rng.normal(size=shape)
-    xt = torch.tensor(x, requires_grad=True)
-    yt = ref(xt)
-    dy = rng.normal(size=tuple(yt.shape))
-    yt.backward(torch.tensor(dy))
+    xt, yt, dy = torch_step(torch, ref, x, rng)
     y = m(dev(x))
     dx = m.backward(dev(dy))
     assert_close(y, yt, what="output")
@@ -262,10 +256,7 @@ def test_unbatched_input_matches_torch(torch, stride, padding):
     m, ref = _torch_pair(torch, 2, 3, (3, 3), stride, padding)
     rng = np.random.default_rng(8)
     x = rng.normal(size=(2, 6, 5))
-    xt = torch.tensor(x, requires_grad=True)
-    yt = ref(xt)
-    dy = rng.normal(size=tuple(yt.shape))
-    yt.backward(torch.tensor(dy))
+    xt, yt, dy = torch_step(torch, ref, x, rng)
     y = m(dev(x))
     assert y.shape == tuple(yt.shape) and len(y.shape) == 3
     assert_close(y, yt, what="output")
@@ -283,10 +274,7 @@ def test_string_padding_matches_torch(torch, k, padding):
     m = load_from_torch(nnref.Conv2d(2, 3, k, padding=padding, dtype=np.float64), ref)
     rng = np.random.default_rng(11)
     x = rng.normal(size=(2, 2, 5, 6))
-    xt = torch.tensor(x, requires_grad=True)
-    yt = ref(xt)
-    dy = rng.normal(size=tuple(yt.shape))
-    yt.backward(torch.tensor(dy))
+    xt, yt, dy = torch_step(torch, ref, x, rng)
     y = m(dev(x))
     if padding == "same":
         assert y.shape[2:] == x.shape[2:]

@@ -4,7 +4,7 @@ import pytest
 import nnref
 from nnref.backend import asnumpy
 from nnref.gradcheck import gradcheck
-from tests.parity import assert_close, dev, load_from_torch
+from tests.parity import assert_close, dev, load_from_torch, torch_step
 
 
 def torch_basic_block(torch, cin, cout, stride):
@@ -91,10 +91,7 @@ def test_basic_block_matches_torch(torch, cin, cout, stride, training):
     rng = np.random.default_rng(cin * 10 + cout + stride)
     for step in range(2):   # two steps: the running statistics feed into the second one in eval
         x = rng.normal(size=(3, cin, 6, 5))
-        xt = torch.tensor(x, requires_grad=True)
-        yt = ref(xt)
-        dy = rng.normal(size=tuple(yt.shape))
-        yt.backward(torch.tensor(dy))
+        xt, yt, dy = torch_step(torch, ref, x, rng)
         y = m(dev(x))
         assert_close(y, yt, rtol=1e-9, atol=1e-11, what=f"output, step {step}")
         assert_close(m.backward(dev(dy)), xt.grad, rtol=1e-9, atol=1e-11, what=f"input gradient, step {step}")
@@ -112,10 +109,7 @@ def test_small_resnet_matches_torch(torch):
     assert list(m.state_dict()) == list(ref.state_dict())
     rng = np.random.default_rng(0)
     x = rng.normal(size=(4, 2, 6, 6))
-    xt = torch.tensor(x, requires_grad=True)
-    yt = ref(xt)
-    dy = rng.normal(size=tuple(yt.shape))
-    yt.backward(torch.tensor(dy))
+    xt, yt, dy = torch_step(torch, ref, x, rng)
     assert_close(m(dev(x)), yt, rtol=1e-9, atol=1e-11, what="logits")
     assert_close(m.backward(dev(dy)), xt.grad, rtol=1e-9, atol=1e-11, what="input gradient")
     grads = dict(m.named_parameters())
