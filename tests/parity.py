@@ -40,3 +40,17 @@ def torch_step(torch, ref, x, rng):
     yt.backward(torch.tensor(dy))
     return xt, yt, dy
 
+
+def assert_step_matches_torch(torch, m, ref, x, rng, rtol=1e-10, atol=1e-12):
+    """nnref's ``m`` and torch's ``ref`` (same weights) on ``x`` and one random ``dy``: the
+    output, the input gradient and every parameter's gradient (matched by name) agree.
+    Returns ``(y, yt)`` for further checks."""
+    xt, yt, dy = torch_step(torch, ref, x, rng)
+    y = m(dev(x))
+    assert_close(y, yt, rtol, atol, what="output")
+    assert_close(m.backward(dev(dy)), xt.grad, rtol, atol, what="input gradient")
+    theirs = dict(ref.named_parameters())
+    for name, p in m.named_parameters():
+        assert_close(p.grad, theirs[name].grad, rtol, atol, what=f"{name} gradient")
+    return y, yt
+

@@ -116,7 +116,7 @@ def im2col(x, kernel, stride=(1, 1), padding=(0, 0), batch_last=False):
     ``batch_last=True`` the columns come in the order ``(i, j, n)`` instead. The windows are a
     strided view (no copy); the one copy is the final ``reshape``, and it moves runs of OW
     contiguous numbers, or of N with ``batch_last`` (the input is first laid out as (C, H, W, N)
-    by :func:`batch_last`). Returns ``(cols, (OH, OW))``.
+    by :func:`to_batch_last`). Returns ``(cols, (OH, OW))``.
     """
     xp = get_array_module(x)
     (KH, KW), (sh, sw), (ph, pw) = kernel, stride, padding

@@ -1,8 +1,6 @@
 """Long short-term memory: gates i, f, g, o and the cell state ``c``, in PyTorch's layout."""
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
 from ..backend import get_array_module, is_cupy_array
@@ -10,8 +8,8 @@ from . import fused_cells
 from .recurrent import RecurrentBase
 
 # --8<-- [start:gate_blocks]
-# PyTorch stacks the gates' rows as [i, f, g, o]; nnref computes them as four (B, H) blocks in the
-# order [i, f, o, g], so that the three sigmoid gates sit side by side. ORDER[k] is the PyTorch
+# PyTorch stacks the gates' rows as [i, f, g, o]; nnref computes them as four contiguous blocks in
+# the order [i, f, o, g], so that the three sigmoid gates sit side by side. ORDER[k] is the PyTorch
 # block of internal block k (the permutation is its own inverse).
 ORDER = [0, 1, 3, 2]
 
@@ -31,11 +29,6 @@ def gate_scale(xp, dtype):
     gives $z/2$ straight from the matrix product, and $\\sigma(z) = \\tfrac12\\tanh(\\tfrac z2) + \\tfrac12$."""
     return xp.asarray([0.5, 0.5, 0.5, 1.0], dtype=dtype).reshape(4, 1, 1)
 # --8<-- [end:gate_blocks]
-
-
-@functools.lru_cache(maxsize=None)  # one small constant per (backend, dtype)
-def _slope_shift(xp, dtype):
-    return xp.asarray([1, 1, 1, 0], dtype=dtype).reshape(4, 1, 1)
 
 
 # --8<-- [start:lstm_cell]
@@ -115,9 +108,10 @@ def lstm_cell_backward(dh, dc, gates, c_prev, tc, dz, work=None):
     xp.multiply(dh, tc, out=grad[2])
     xp.multiply(dc, i, out=grad[3])
     dc *= f                                # ∂L/∂c_{t-1}: the gradient passes the cell scaled only by f
-    xp.subtract(_slope_shift(xp, gates.dtype), gates, out=slope)   # [1 - i, 1 - f, 1 - o, -g]
-    slope *= gates                         # σ(1 - σ) for i, f, o; -g² for g ...
-    slope[3] += 1                          # ... plus 1: tanh' = 1 - g²
+    xp.subtract(1, gates[:3], out=slope[:3])
+    slope[:3] *= gates[:3]                 # σ(1 - σ) for i, f, o at once
+    xp.multiply(g, g, out=slope[3])
+    xp.subtract(1, slope[3], out=slope[3])   # tanh' = 1 - g²
     xp.multiply(grad, slope, out=dz)       # through the activations
     return dc
 # --8<-- [end:lstm_cell]

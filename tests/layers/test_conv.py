@@ -8,7 +8,7 @@ from nnref.gradcheck import gradcheck
 from nnref.layers.conv import (col2im, conv2d_backward, conv2d_forward, conv2d_naive_backward,
                                conv2d_naive_forward, conv_output_size, im2col, im2col_same, is_same_conv,
                                receptive_field, to_batch_last)
-from tests.parity import assert_close, dev, load_from_torch, torch_step
+from tests.parity import assert_close, assert_step_matches_torch, dev, load_from_torch
 
 FEW = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
@@ -41,12 +41,8 @@ def test_same_convolution_fast_path_matches_torch(torch, k, p, hw):
     m, ref = _torch_pair(torch, 3, 4, k, 1, p)
     rng = np.random.default_rng(7)
     x = rng.normal(size=(2, 3) + hw)
-    xt, yt, dy = torch_step(torch, ref, x, rng)
+    _, yt = assert_step_matches_torch(torch, m, ref, x, rng)
     assert tuple(yt.shape[2:]) == hw
-    assert_close(m(dev(x)), yt, what="output")
-    assert_close(m.backward(dev(dy)), xt.grad, what="input gradient")
-    assert_close(m.weight.grad, ref.weight.grad, what="weight gradient")
-    assert_close(m.bias.grad, ref.bias.grad, what="bias gradient")
 
 
 @FEW
@@ -56,14 +52,7 @@ def test_forward_and_all_gradients_match_torch(torch, case, bias, seed):
     m, ref = _torch_pair(torch, shape[1], f, k, s, p, bias)
     rng = np.random.default_rng(seed)
     x = rng.normal(size=shape)
-    xt, yt, dy = torch_step(torch, ref, x, rng)
-    y = m(dev(x))
-    dx = m.backward(dev(dy))
-    assert_close(y, yt, what="output")
-    assert_close(dx, xt.grad, what="input gradient")
-    assert_close(m.weight.grad, ref.weight.grad, what="weight gradient")
-    if bias:
-        assert_close(m.bias.grad, ref.bias.grad, what="bias gradient")
+    y, _ = assert_step_matches_torch(torch, m, ref, x, rng)
     assert y.shape[2:] == (conv_output_size(shape[2], k[0], s[0], p[0]),
                            conv_output_size(shape[3], k[1], s[1], p[1]))
 
@@ -256,13 +245,8 @@ def test_unbatched_input_matches_torch(torch, stride, padding):
     m, ref = _torch_pair(torch, 2, 3, (3, 3), stride, padding)
     rng = np.random.default_rng(8)
     x = rng.normal(size=(2, 6, 5))
-    xt, yt, dy = torch_step(torch, ref, x, rng)
-    y = m(dev(x))
+    y, yt = assert_step_matches_torch(torch, m, ref, x, rng)
     assert y.shape == tuple(yt.shape) and len(y.shape) == 3
-    assert_close(y, yt, what="output")
-    assert_close(m.backward(dev(dy)), xt.grad, what="input gradient")
-    assert_close(m.weight.grad, ref.weight.grad, what="weight gradient")
-    assert_close(m.bias.grad, ref.bias.grad, what="bias gradient")
 
 
 @pytest.mark.filterwarnings("ignore:Using padding=.same. with even kernel:UserWarning")
@@ -274,13 +258,9 @@ def test_string_padding_matches_torch(torch, k, padding):
     m = load_from_torch(nnref.Conv2d(2, 3, k, padding=padding, dtype=np.float64), ref)
     rng = np.random.default_rng(11)
     x = rng.normal(size=(2, 2, 5, 6))
-    xt, yt, dy = torch_step(torch, ref, x, rng)
-    y = m(dev(x))
+    y, _ = assert_step_matches_torch(torch, m, ref, x, rng)
     if padding == "same":
         assert y.shape[2:] == x.shape[2:]
-    assert_close(y, yt, what="output")
-    assert_close(m.backward(dev(dy)), xt.grad, what="input gradient")
-    assert_close(m.weight.grad, ref.weight.grad, what="weight gradient")
     assert f"padding={padding}," in repr(m)
 
 

@@ -4,7 +4,7 @@ import pytest
 import nnref
 from nnref.gradcheck import gradcheck
 from nnref.layers.linear import linear_backward, linear_forward
-from tests.parity import assert_close, dev, load_from_torch
+from tests.parity import assert_close, assert_step_matches_torch, dev, load_from_torch
 
 
 @pytest.mark.parametrize("bias", [True, False])
@@ -15,18 +15,7 @@ def test_linear_matches_torch(torch, bias, shape):
     if bias:
         torch.nn.init.uniform_(ref.bias, 0.5, 1.5)   # clearly non-zero
     m = load_from_torch(nnref.Linear(4, 3, bias=bias, dtype=np.float64), ref)
-    x = rng.normal(size=shape)
-    dy = rng.normal(size=shape[:-1] + (3,))
-    xt = torch.tensor(x, requires_grad=True)
-    yt = ref(xt)
-    yt.backward(torch.tensor(dy))
-    y = m(dev(x))
-    dx = m.backward(dev(dy))
-    assert_close(y, yt, what="output")
-    assert_close(dx, xt.grad, what="input gradient")
-    assert_close(m.weight.grad, ref.weight.grad, what="weight gradient")
-    if bias:
-        assert_close(m.bias.grad, ref.bias.grad, what="bias gradient")
+    assert_step_matches_torch(torch, m, ref, rng.normal(size=shape), rng)
     assert list(m.state_dict()) == list(ref.state_dict())
 
 
