@@ -102,6 +102,26 @@ def get_array_module(*arrays):
     return _cupy if kinds == {True} else np
 
 
+def device_backend(device, who: str) -> str:
+    """torch's ``device=`` argument as an nnref backend name.
+
+    ``None`` -> the default backend, ``'cpu'`` -> ``'numpy'``, ``'cuda'`` (or ``'cuda:0'``) ->
+    ``'cupy'``; a torch ``device`` object works by its ``type``. ``ValueError`` for anything else,
+    ``RuntimeError`` for ``'cuda'`` without CuPy and a GPU.
+    """
+    if device is None:
+        return _default
+    kind = getattr(device, "type", device)
+    kind = kind.split(":")[0] if isinstance(kind, str) else kind
+    if kind == "cpu":
+        return "numpy"
+    if kind == "cuda":
+        if not cupy_available():
+            raise RuntimeError(f"{who}: device='cuda' needs CuPy and a GPU, and none was found")
+        return "cupy"
+    raise ValueError(f"{who}: device must be None, 'cpu' or 'cuda', got {device!r}")
+
+
 def backend_of(a) -> str:
     """``'cupy'`` for a CuPy array, else ``'numpy'``."""
     return "cupy" if is_cupy_array(a) else "numpy"

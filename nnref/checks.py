@@ -11,6 +11,38 @@ def check_float(x, who: str):
     return x
 
 
+def param_dtype(dtype, who: str):
+    """torch's ``dtype=`` argument for a layer's parameters: None -> float32; any NumPy float dtype
+    (or a torch float dtype, by name); ``TypeError`` naming ``who`` otherwise."""
+    import numpy as np
+    if dtype is None:
+        return np.dtype(np.float32)
+    if type(dtype).__module__ == "torch":                   # torch.float64 -> 'float64'
+        dtype = str(dtype).replace("torch.", "")
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.kind != "f":
+        raise TypeError(f"{who}: dtype must be a floating-point dtype (float16, float32 or float64), "
+                        f"got {dtype!r}")
+    return dt
+
+
+def read_only_output(y):
+    """What a layer returns when its cache keeps ``y`` itself (Sigmoid, Tanh, the recurrent layers).
+
+    A read-only view on NumPy: changing the output in place (``y += 1``) then raises instead of
+    silently corrupting the gradient, and costs nothing. CuPy arrays have no read-only flag, so
+    there the caller gets a copy and the cache keeps the original.
+    """
+    if hasattr(y, "flags") and hasattr(y.flags, "writeable"):
+        view = y.view()
+        view.flags.writeable = False
+        return view
+    return y.copy()
+
+
 def check_ndim(x, who: str, ndims, layout: str):
     """``ValueError`` unless ``x.ndim`` is in ``ndims``; ``layout`` names the axes, e.g. ``'(N, C, H, W)'``."""
     ndims = (ndims,) if isinstance(ndims, int) else tuple(ndims)
