@@ -1,6 +1,6 @@
 """Time nnref against PyTorch side by side, in one process, on the same inputs.
 
-Why the ceremony (measured in ../shared/research/cpu-speed.md, 2 cores):
+Why the ceremony (measured on a 2-core VM):
 - OpenBLAS workers spin for about 0.1 s after each call, which halves the speed of torch
   run right after NumPy: we pause ``PAUSE`` seconds between blocks;
 - the machine is shared and noise is bursty: blocks of the two libraries are interleaved

@@ -143,19 +143,14 @@ for kind in KINDS:
 #
 # ## 字符级语言模型
 #
-# 第二个实验用《神经网络学习笔记》原文（本仓库旁边的 `shared/notes/`）训练一个
-# 字符级 LSTM：输入一个字符，预测下一个字符，也就是笔记在 [循环神经网络](../../rnn/rnn/) 的「输出」一节举的例子。
+# 第二个实验用《神经网络学习笔记》的原文训练一个字符级 LSTM：输入一个字符，预测下一个字符，
+# 也就是笔记在 [循环神经网络](../../rnn/rnn/) 的「输出」一节举的例子。
 #
-# 笔记在仓库旁边的 `shared/notes/` 里。从当前目录和 `nnref` 包所在的目录逐级往上找，
-# 所以无论从仓库根目录还是从 `docs/notebooks/` 执行都能找到。单独克隆了这个仓库、旁边没有
-# `shared/` 时，就改用本站各页「笔记原文」框里引用的笔记段落，它们也是笔记的原文。
+# 训练文本是本站各页「笔记原文」框里引用的笔记段落，从仓库的 `docs/` 里收集：
+# 从当前目录和 `nnref` 包所在的目录逐级往上找 `docs/index.md`，
+# 所以无论从仓库根目录还是从 `docs/notebooks/` 执行都能找到。
 
 # %%
-NOTES = Path("shared") / "notes" / "神经网络学习笔记.md"
-starts = [Path.cwd().resolve(), Path(nnref.__file__).resolve().parent]
-found = [p / NOTES for s in starts for p in [s, *s.parents] if (p / NOTES).exists()]
-
-
 def quoted_notes(page):
     """The indented lines of every `!!! quote "笔记原文"` box on a page."""
     lines, inside = [], False
@@ -169,11 +164,9 @@ def quoted_notes(page):
     return "\n".join(lines)
 
 
-if found:
-    text = found[0].read_text(encoding="utf-8")
-else:
-    docs = next(p / "docs" for s in starts for p in [s, *s.parents] if (p / "docs" / "index.md").exists())
-    text = "\n".join(quoted_notes(page.read_text(encoding="utf-8")) for page in sorted(docs.rglob("*.md")))
+starts = [Path.cwd().resolve(), Path(nnref.__file__).resolve().parent]
+docs = next(p / "docs" for s in starts for p in [s, *s.parents] if (p / "docs" / "index.md").exists())
+text = "\n".join(quoted_notes(page.read_text(encoding="utf-8")) for page in sorted(docs.rglob("*.md")))
 chars = sorted(set(text))
 V = len(chars)
 index = {c: i for i, c in enumerate(chars)}
