@@ -22,7 +22,7 @@ import yaml
 from sybil import Document, Region, Sybil
 
 ROOT = Path(__file__).resolve().parent
-collect_ignore_glob = ["docs/notebooks/*", "docs/figures/*", "site/*", "benchmarks/*", "node_modules/*"]
+collect_ignore_glob = ["docs/notebooks/*", "docs/figures/*", "docs/exercises/*", "site/*", "benchmarks/*", "node_modules/*"]
 
 
 def _snippet_settings():
