@@ -39,6 +39,9 @@ LAYERS = [
     Entry("Sequential", "nn.Sequential", "neural-network/backprop.md"),
 ]
 
+# containers hold other layers: they have no example cases of their own
+CONTAINERS = ["Sequential"]
+
 LOSSES = [
     Entry("MSELoss", "nn.MSELoss", "neural-network/losses.md"),
     Entry("CrossEntropyLoss", "nn.CrossEntropyLoss", "neural-network/losses.md"),

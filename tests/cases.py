@@ -19,6 +19,7 @@ class Case:
     train: bool = True               # module mode during the check
     inputs: str = "float"            # 'float' (normal draws) or 'index' (ints in [0, args[0]))
     id: str = ""                     # test id suffix; defaults to the layer name
+    random: bool = False             # output drawn at random (dropout in training): no torch parity
 
     @property
     def name(self):
@@ -37,6 +38,7 @@ CASES = [
     Case("GELU"),
     Case("GELU", ("tanh",), id="tanh"),
     Case("Dropout", (0.3,), train=False),
+    Case("Dropout", (0.3,), id="train", random=True),
     Case("BatchNorm1d", (7,)),
     Case("BatchNorm1d", (7,), train=False, id="eval"),
     Case("BatchNorm2d", (3,), shape=(4, 3, 5, 6)),

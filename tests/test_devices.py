@@ -13,64 +13,34 @@ import pytest
 import nnref
 from nnref import backend
 from nnref.gradcheck import _leaves, _like
+from tests.cases import CASES as ALL_CASES
+from tests.generic import draw_input, make_nnref
 
 gpu = pytest.mark.skipif(not backend.cupy_available(),
                          reason="needs CuPy and a GPU (benchmarks/gpu_check.sh runs these on one)")
 
 
-def _recurrent(cls, **kw):
-    return lambda dt: cls(5, 6, num_layers=2, bidirectional=True, batch_first=True, dtype=dt, **kw)
-
-
-# name -> (factory(dtype), input shape, train mode)
-CASES = {
-    "Linear": (lambda dt: nnref.Linear(7, 5, dtype=dt), (4, 7), True),
-    "ReLU": (lambda dt: nnref.ReLU(), (4, 7), True),
-    "LeakyReLU": (lambda dt: nnref.LeakyReLU(0.1), (4, 7), True),
-    "Sigmoid": (lambda dt: nnref.Sigmoid(), (4, 7), True),
-    "Tanh": (lambda dt: nnref.Tanh(), (4, 7), True),
-    "Softplus": (lambda dt: nnref.Softplus(beta=2.0), (4, 7), True),
-    "GELU": (lambda dt: nnref.GELU(), (4, 7), True),
-    "GELU-tanh": (lambda dt: nnref.GELU("tanh"), (4, 7), True),
-    "Dropout-train": (lambda dt: nnref.Dropout(0.3), (4, 7), True),
-    "Dropout-classic-eval": (lambda dt: nnref.Dropout(0.3, mode="classic"), (4, 7), False),
-    "BatchNorm1d-train": (lambda dt: nnref.BatchNorm1d(7, dtype=dt), (6, 7), True),
-    "BatchNorm2d-train": (lambda dt: nnref.BatchNorm2d(3, dtype=dt), (4, 3, 5, 6), True),
-    "BatchNorm2d-eval": (lambda dt: nnref.BatchNorm2d(3, dtype=dt), (4, 3, 5, 6), False),
-    "Conv2d": (lambda dt: nnref.Conv2d(3, 4, 3, stride=2, padding=1, dtype=dt), (2, 3, 9, 8), True),
-    "Conv2d-batch-last": (lambda dt: nnref.Conv2d(3, 4, 3, stride=2, padding=1, dtype=dt), (6, 3, 8, 8), True),
-    "Conv2d-same": (lambda dt: nnref.Conv2d(3, 4, 3, padding=1, dtype=dt), (5, 3, 6, 7), True),
-    "Conv2d-same-even": (lambda dt: nnref.Conv2d(3, 4, (2, 4), padding="same", dtype=dt), (2, 3, 6, 7), True),
-    "Conv2d-unbatched": (lambda dt: nnref.Conv2d(3, 4, 3, dtype=dt), (3, 6, 7), True),
-    "BatchNorm2d-plain": (lambda dt: nnref.BatchNorm2d(3, affine=False, track_running_stats=False, dtype=dt),
-                          (4, 3, 5, 6), False),
-    "MaxPool2d": (lambda dt: nnref.MaxPool2d(2), (2, 3, 8, 6), True),
-    "MaxPool2d-pad": (lambda dt: nnref.MaxPool2d(3, stride=2, padding=1), (2, 3, 7, 7), True),
-    "AvgPool2d": (lambda dt: nnref.AvgPool2d(3, stride=2, padding=1, count_include_pad=False),
-                  (2, 3, 7, 7), True),
-    "Flatten": (lambda dt: nnref.Flatten(), (2, 3, 4, 5), True),
-    "BasicBlock": (lambda dt: nnref.BasicBlock(3, 6, stride=2, dtype=dt), (2, 3, 8, 8), True),
-    "RNN": (_recurrent(nnref.RNN), (3, 4, 5), True),
-    "RNN-relu": (_recurrent(nnref.RNN, nonlinearity="relu"), (3, 4, 5), True),
-    "LSTM": (_recurrent(nnref.LSTM), (3, 4, 5), True),
-    "GRU": (_recurrent(nnref.GRU), (3, 4, 5), True),
-}
+# every registered case (tests/cases.py), by name
+CASES = {c.name: c for c in ALL_CASES}
 TOLERANCE = {np.float64: dict(rtol=1e-10, atol=1e-12), np.float32: dict(rtol=1e-5, atol=1e-6)}
 
 
 def run_case(name, dtype, backend_name):
     """Forward and backward of one case on one backend; everything returned on the host."""
-    make, shape, train = CASES[name]
+    case = CASES[name]
     host = np.random.default_rng(0)
-    x_host = host.normal(size=shape).astype(dtype)
+    x_host = draw_input(case, host)
+    x_host = x_host.astype(dtype) if case.inputs == "float" else x_host
     with backend.use_backend(backend_name):
         nnref.manual_seed(0)
-        m = make(dtype)
-        m.train(train)
+        m = make_nnref(case, dtype)
+        m.train(case.train)
         y = m(backend.asarray(x_host))
         dys = _like(y, lambda a: backend.asarray(host.normal(size=a.shape).astype(a.dtype)))
         dx = m.backward(*dys) if isinstance(y, tuple) else m.backward(dys)
-        out = {"output": [backend.asnumpy(a) for a in _leaves(y)], "input grad": backend.asnumpy(dx)}
+        out = {"output": [backend.asnumpy(a) for a in _leaves(y)]}
+        if dx is not None:                                  # index inputs (Embedding) have none
+            out["input grad"] = backend.asnumpy(dx)
         out.update({n: backend.asnumpy(p.grad) for n, p in m.named_parameters()})
         out.update({n: backend.asnumpy(b) for n, b in m.named_buffers()})
     return out
@@ -128,11 +98,12 @@ def no_device_to_host():
 @gpu
 @pytest.mark.parametrize("name", list(CASES))
 def test_no_host_round_trips_in_forward_and_backward(name):
-    make, shape, train = CASES[name]
-    x = backend.to_backend(np.random.default_rng(1).normal(size=shape).astype(np.float32), "cupy")
+    case = CASES[name]
+    x_host = draw_input(case, np.random.default_rng(1))
+    x = backend.to_backend(x_host.astype(np.float32) if case.inputs == "float" else x_host, "cupy")
     with backend.use_backend("cupy"):
-        m = make(np.float32)
-        m.train(train)
+        m = make_nnref(case, np.float32)
+        m.train(case.train)
         y = m(x)  # the first call may compile kernels; the guarded second call must not sync
         dys = _like(y, lambda a: backend.to_backend(np.ones(a.shape, a.dtype), "cupy"))
         with no_device_to_host():
