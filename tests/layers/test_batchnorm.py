@@ -165,6 +165,8 @@ def test_single_value_per_channel_is_an_error_in_training_only(torch):
     nnref.BatchNorm1d(3)(dev(np.ones((1, 3, 2), np.float32)))   # 2 values per channel: fine
     m.eval()
     assert m(dev(np.ones((1, 3), np.float32))).shape == (1, 3)
+    m.train()
+    m(dev(np.ones((0, 3), np.float32)))                          # no values at all: empty output, as torch
     with pytest.raises(ValueError, match="batchnorm_forward: expected more than 1 value"):
         batchnorm_forward(np.ones((1, 3)), np.ones(3), np.zeros(3))
 
@@ -231,3 +233,60 @@ def test_affine_bias_and_track_running_stats_options_match_torch(torch, cls, tna
     assert (m.weight is None) == (not affine) and (m.bias is None) == (ref.bias is None)
     assert (m.running_mean is None) == (not track)
 
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("cls, tname, shape", [(nnref.BatchNorm1d, "BatchNorm1d", (0, 3)),
+                                               (nnref.BatchNorm1d, "BatchNorm1d", (0, 3, 4)),
+                                               (nnref.BatchNorm1d, "BatchNorm1d", (2, 3, 0)),
+                                               (nnref.BatchNorm2d, "BatchNorm2d", (0, 3, 2, 2))])
+def test_empty_batch_like_torch(torch, cls, tname, shape, training):
+    """torch returns an empty output, leaves the running statistics alone, still counts the batch
+    in training, and gives zero weight and bias gradients."""
+    m, ref = _pair(torch, cls, tname)
+    m.train(training), ref.train(training)
+    x, dy = np.zeros(shape), np.zeros(shape)
+    y, dx, yt, dxt = _step(torch, m, ref, x, dy)
+    assert y.shape == dx.shape == shape
+    assert_close(m.weight.grad, ref.weight.grad, what="weight gradient")
+    assert_close(m.bias.grad, ref.bias.grad, what="bias gradient")
+    for key, value in ref.state_dict().items():
+        assert_close(m.state_dict()[key], value, what=key)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_float16_statistics_accumulate_in_float32_like_torch(torch, training):
+    """Squares of float16 values near 1000 overflow float16 (max 65504): torch accumulates the
+    statistics in float32 and returns float16; so does nnref, running statistics included."""
+    ref = torch.nn.BatchNorm2d(3)
+    m = load_from_torch(nnref.BatchNorm2d(3), ref)
+    m.train(training), ref.train(training)
+    rng = np.random.default_rng(7)
+    if not training:   # running statistics of the large data first
+        for mod in (m, ref):
+            mod.train()
+        x0 = (rng.normal(size=(4, 3, 5, 5)) * 300 + 1000).astype(np.float16)
+        m(dev(x0)), ref(torch.tensor(x0))
+        m.eval(), ref.eval()
+    x = (rng.normal(size=(4, 3, 5, 5)) * 300 + 1000).astype(np.float16)
+    dy = rng.normal(size=x.shape).astype(np.float16)
+    y, dx, yt, dxt = _step(torch, m, ref, x, dy)
+    assert y.dtype == dx.dtype == np.float16
+    assert np.isfinite(nnref.asnumpy(y)).all()
+    assert_close(y.astype(np.float32), yt.float(), rtol=2e-3, atol=2e-3, what="float16 output")
+    assert_close(dx.astype(np.float32), dxt.float(), rtol=2e-3, atol=2e-3, what="float16 input gradient")
+    assert_close(m.weight.grad, ref.weight.grad, rtol=2e-3, atol=2e-2, what="weight gradient")
+    for key in ("running_mean", "running_var"):
+        assert m.state_dict()[key].dtype == np.float32
+        assert_close(m.state_dict()[key], ref.state_dict()[key], rtol=1e-3, what=key)
+
+
+def test_device_and_dtype_arguments():
+    m = nnref.BatchNorm2d(3, 1e-5, 0.1, True, True, "cpu", np.float64)
+    assert isinstance(m.weight.data, np.ndarray) and m.weight.dtype == np.float64
+    assert m.running_var.dtype == np.float64 and m.num_batches_tracked.dtype == np.int64
+    assert nnref.BatchNorm1d(3).running_mean.dtype == np.float32      # dtype=None: float32
+    with pytest.raises(TypeError, match="BatchNorm1d: dtype must be a floating-point dtype"):
+        nnref.BatchNorm1d(3, dtype=np.int32)
+    with pytest.raises(ValueError, match="BatchNorm2d: device must be None, 'cpu' or 'cuda'"):
+        nnref.BatchNorm2d(3, device="tpu")
