@@ -1,21 +1,42 @@
-"""MkDocs hook: draw the pages' figures from code at build time.
+r"""MkDocs hook: draw the pages' figures from code at build time.
 
 Each ``docs/figures/<name>.py`` is run with matplotlib's Agg backend and must save
 ``<name>.png`` (or several PNGs) into the folder given by the environment variable
 ``NNREF_FIGURE_DIR``; the PNGs are added to the site as ``figures/<file>.png``. A page
 shows one with ``![说明](../figures/<name>.png)``. Plots therefore always come from the
 current code; nothing drawn by hand is committed.
+
+A script's PNGs are kept in ``.cache/figures/<key>/``, where ``key`` hashes the script and
+every file under ``nnref/``: during ``mkdocs serve`` a save re-draws only the figures whose
+code changed, and a change in the library re-draws them all.
 """
+import hashlib
 import os
 import runpy
-import tempfile
+import shutil
 from pathlib import Path
 
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File
 
-FIGURES = Path(__file__).resolve().parent.parent / "docs" / "figures"
-_OUT = Path(tempfile.mkdtemp(prefix="nnref-figures-"))
+ROOT = Path(__file__).resolve().parent.parent
+FIGURES = ROOT / "docs" / "figures"
+CACHE = ROOT / ".cache" / "figures"
+
+
+def library_digest() -> bytes:
+    """One hash of every file under ``nnref/`` (names and contents)."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in (ROOT / "nnref").rglob("*")
+                       if p.is_file() and "__pycache__" not in p.parts):
+        h.update(path.relative_to(ROOT).as_posix().encode() + b"\0")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.digest()
+
+
+def cache_dir(script: Path, library: bytes) -> Path:
+    key = hashlib.sha256(library + script.name.encode() + b"\0" + script.read_bytes())
+    return CACHE / f"{script.stem}-{key.hexdigest()[:16]}"
 
 
 def render(script: Path, out_dir: Path):
@@ -32,11 +53,26 @@ def render(script: Path, out_dir: Path):
         plt.close("all")
 
 
+def drawn(script: Path, library: bytes) -> Path:
+    """The folder holding the script's PNGs for this code; drawn only when not cached."""
+    out = cache_dir(script, library)
+    if not out.is_dir():
+        tmp = out.with_name(out.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        render(script, tmp)
+        tmp.rename(out)  # complete or absent, never half drawn
+    for old in CACHE.glob(f"{script.stem}-*"):  # one version per script
+        if old != out and old.name.rsplit("-", 1)[0] == script.stem:
+            shutil.rmtree(old, ignore_errors=True)
+    return out
+
+
 def on_files(files, config):
+    library = library_digest()
     for script in sorted(FIGURES.glob("*.py")):
-        render(script, _OUT)
-    for png in sorted(_OUT.glob("*.png")):
-        files.append(File.generated(config, f"figures/{png.name}", abs_src_path=str(png)))
+        for png in sorted(drawn(script, library).glob("*.png")):
+            files.append(File.generated(config, f"figures/{png.name}", abs_src_path=str(png)))
     # the scripts themselves are code, not pages
     for f in list(files):
         if f.src_uri.startswith("figures/") and f.src_uri.endswith(".py"):

@@ -1,0 +1,122 @@
+r"""MkDocs hook: execute the notebooks before the pages are built, in parallel, cached on
+everything they depend on.
+
+mkdocs-jupyter's own cache is keyed on the notebook file alone: after a change in ``nnref/``
+it would show old outputs. Here each ``docs/notebooks/<name>.py`` is executed (from the
+repository root, with jupytext and nbclient) into ``.cache/notebooks/<key>/<name>.ipynb``,
+where ``key`` hashes
+
+- the notebook itself,
+- every file under ``nnref/``,
+- the data it reads (``DATA``: the sequences notebook trains on the quoted notes in
+  ``docs/**/*.md``),
+- the Python, NumPy and scikit-learn versions.
+
+Notebooks whose key is not cached run concurrently (``NB_JOBS`` at a time, default: the number
+of CPUs); mkdocs-jupyter then only renders the executed ``.ipynb`` (its ``execute`` is off and
+its cache disabled in ``mkdocs.yml``). ``NB_EXECUTE=false`` skips execution for a quick local
+build: the notebooks are then shown without outputs.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "docs" / "notebooks"
+CACHE = ROOT / ".cache" / "notebooks"
+# data a notebook reads besides nnref/, as globs under the repository root
+DATA = {"sequences": ["docs/**/*.md"]}
+log = logging.getLogger("mkdocs.hooks.notebooks")
+
+
+def enabled() -> bool:
+    return os.environ.get("NB_EXECUTE", "true").lower() not in ("0", "false", "no")
+
+
+def _versions() -> str:
+    import numpy
+    import sklearn
+    return f"{sys.version}|numpy {numpy.__version__}|sklearn {sklearn.__version__}"
+
+
+def dependencies(notebook: Path) -> list[Path]:
+    """The files whose content decides the notebook's outputs, in a fixed order."""
+    files = {notebook, *(p for p in (ROOT / "nnref").rglob("*") if p.is_file()
+                         and "__pycache__" not in p.parts)}
+    for pattern in DATA.get(notebook.stem, []):
+        files.update(p for p in ROOT.glob(pattern) if p.is_file())
+    return sorted(files)
+
+
+def cache_key(notebook: Path) -> str:
+    h = hashlib.sha256(_versions().encode())
+    for path in dependencies(notebook):
+        h.update(path.relative_to(ROOT).as_posix().encode() + b"\0")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()[:20]
+
+
+def executed_path(notebook: Path) -> Path:
+    return CACHE / cache_key(notebook) / f"{notebook.stem}.ipynb"
+
+
+def execute(notebook: Path, out: Path) -> None:
+    """Run ``notebook`` (jupytext percent format) from the repository root; write ``out``."""
+    import jupytext
+    import nbformat
+    from nbclient import NotebookClient
+    nb = jupytext.read(notebook)
+    NotebookClient(nb, timeout=900, kernel_name="python3",
+                   resources={"metadata": {"path": str(ROOT)}}).execute()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    nbformat.write(nb, tmp)
+    tmp.replace(out)  # never leave a half-written notebook under its final name
+
+
+def execute_all(notebooks: list[Path], jobs: int | None = None) -> dict[Path, Path]:
+    """Executed ``.ipynb`` for each notebook, running the uncached ones concurrently."""
+    done = {nb: executed_path(nb) for nb in notebooks}
+    todo = [nb for nb, out in done.items() if not out.is_file()]
+    jobs = jobs or int(os.environ.get("NB_JOBS", 0)) or os.cpu_count() or 1
+    if todo:
+        log.info("executing %d notebook(s), %d at a time: %s", len(todo), jobs,
+                 ", ".join(nb.name for nb in todo))
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            futures = {nb: pool.submit(execute, nb, done[nb]) for nb in todo}
+        for nb, future in futures.items():
+            if future.exception() is not None:
+                raise PluginError(f"notebook {nb.name} failed: {future.exception()!r}")
+    evict_stale(done.values())
+    return done
+
+
+def evict_stale(current) -> None:
+    """Remove older executions of the same notebooks (the cache keeps one per notebook)."""
+    keep = {p.parent for p in current}
+    names = {p.name for p in current}
+    for old in CACHE.glob("*/*.ipynb"):
+        if old.name in names and old.parent not in keep:
+            old.unlink()
+            if not any(old.parent.iterdir()):
+                old.parent.rmdir()
+
+
+@event_priority(100)  # before mkdocs-jupyter wraps the files
+def on_files(files, config):
+    if not enabled():
+        return files
+    by_path = {Path(f.abs_src_path).resolve(): f for f in files if f.abs_src_path}
+    notebooks = sorted(p for p in NOTEBOOKS.glob("*.py") if p.resolve() in by_path)
+    for notebook, executed in execute_all(notebooks).items():
+        # mkdocs-jupyter renders (and offers for download) the executed copy
+        by_path[notebook.resolve()].abs_src_path = str(executed)
+    return files
