@@ -11,6 +11,15 @@ def check_float(x, who: str):
     return x
 
 
+def check_array(x, who: str, what: str = "input"):
+    """``TypeError`` unless ``x`` is a NumPy or CuPy array: Python lists, tuples and scalars are
+    refused everywhere (``what`` names the argument, e.g. ``'target'``)."""
+    if not (hasattr(x, "shape") and hasattr(x, "dtype") and hasattr(x, "ndim")):
+        raise TypeError(f"{who}: expected an array for {what}, got {type(x).__name__} "
+                        "(convert it with nnref.backend.asarray)")
+    return x
+
+
 def param_dtype(dtype, who: str):
     """torch's ``dtype=`` argument for a layer's parameters: None -> float32; any NumPy float dtype
     (or a torch float dtype, by name); ``TypeError`` naming ``who`` otherwise."""
