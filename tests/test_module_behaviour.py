@@ -1,0 +1,85 @@
+"""What every registered layer does as a Module, checked over every case of tests/cases.py:
+torch's state_dict keys, shapes and order; all-or-nothing load_state_dict with errors naming
+the key; dtype of parameters, outputs and gradients; zero_grad; train/eval; device moves."""
+import numpy as np
+import pytest
+
+import nnref
+from nnref import registry
+from tests.cases import CASES
+from tests.generic import draw_input, leaves, make_nnref, make_torch, nnref_backward
+from tests.parity import dev
+
+TORCH_CASES = [c for c in CASES if registry.by_name(c.layer).torch]
+
+
+def ids(cases):
+    return [c.name for c in cases]
+
+
+@pytest.mark.parametrize("case", TORCH_CASES, ids=ids(TORCH_CASES))
+def test_state_dict_keys_shapes_and_order_are_torchs(case, torch):
+    ours = make_nnref(case).state_dict()
+    theirs = make_torch(torch, case).state_dict()
+    assert list(ours) == list(theirs)
+    for k in theirs:
+        assert tuple(np.shape(ours[k])) == tuple(theirs[k].shape), k
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids(CASES))
+def test_load_state_dict_is_all_or_nothing_and_names_the_key(case):
+    m = make_nnref(case)
+    state = {k: np.array(nnref.asnumpy(v)) for k, v in m.state_dict().items()}
+    if not state:
+        return
+    first, last = list(state)[0], list(state)[-1]
+    before = {k: v.copy() for k, v in state.items()}
+    bad = {k: v + 1 if v.dtype.kind == "f" else v for k, v in state.items()}
+    bad[last] = np.zeros(np.shape(state[last]) + (2,))          # wrong shape, checked before any copy
+    with pytest.raises(ValueError, match=last):
+        m.load_state_dict(bad)
+    after = m.state_dict()
+    for k in state:
+        np.testing.assert_array_equal(nnref.asnumpy(after[k]), before[k], err_msg=f"{k} changed by a refused load")
+    missing = dict(state)
+    del missing[first]
+    with pytest.raises(KeyError, match=first):
+        m.load_state_dict(missing)
+    with pytest.raises(KeyError, match="surplus"):
+        m.load_state_dict({**state, "surplus": np.zeros(1)})
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.inputs == "float"],
+                         ids=ids([c for c in CASES if c.inputs == "float"]))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+def test_outputs_and_gradients_keep_the_input_dtype(case, dtype):
+    m = make_nnref(case, dtype)
+    m.train(case.train)
+    for name, p in m.named_parameters():
+        assert p.data.dtype == dtype and p.grad.dtype == dtype, name
+    rng = np.random.default_rng(0)
+    x = draw_input(case, rng).astype(dtype)
+    y = m(dev(x))
+    for a in leaves(y):
+        assert a.dtype == dtype
+    dx = nnref_backward(m, y, [rng.normal(size=a.shape).astype(dtype) for a in leaves(y)])
+    assert dx.dtype == dtype and dx.shape == x.shape
+    for name, p in m.named_parameters():
+        assert p.grad.dtype == dtype, name
+
+
+@pytest.mark.parametrize("case", CASES, ids=ids(CASES))
+def test_zero_grad_train_eval_and_moves(case):
+    m = make_nnref(case)
+    m.train(case.train)
+    rng = np.random.default_rng(0)
+    y = m(dev(draw_input(case, rng)))
+    nnref_backward(m, y, [rng.normal(size=a.shape) for a in leaves(y)])
+    m.zero_grad()
+    assert all(not np.any(nnref.asnumpy(p.grad)) for p in m.parameters())
+    m.eval()
+    assert all(not sub.training for sub in m.modules())
+    m.train()
+    assert all(sub.training for sub in m.modules())
+    m.to("numpy")
+    assert repr(m).startswith(case.layer)
