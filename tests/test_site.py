@@ -49,3 +49,122 @@ def test_figures_are_drawn_from_code(built_site):
     for page in site.rglob("*.html"):
         for ref in re.findall(r'src="(?:\.\./)*figures/([^"]+\.png)"', page.read_text(encoding="utf-8")):
             assert ref in drawn, f"{page}: figure {ref} was not drawn"
+
+
+# --- the caches behind the build: outputs always come from the current code ---------------
+
+def _fake_repository(root):
+    (root / "nnref").mkdir(parents=True)
+    (root / "nnref" / "__init__.py").write_text("VALUE = 1\n")
+    (root / "docs" / "notebooks").mkdir(parents=True)
+    (root / "docs" / "page.md").write_text("# page\n")
+    return root
+
+
+def test_notebook_cache_key_covers_the_notebook_the_library_and_its_data(tmp_path, monkeypatch):
+    from hooks import notebooks
+    root = _fake_repository(tmp_path)
+    monkeypatch.setattr(notebooks, "ROOT", root)
+    plain, seq = root / "docs/notebooks/plain.py", root / "docs/notebooks/sequences.py"
+    plain.write_text("# %%\nprint(1)\n")
+    seq.write_text("# %%\nprint(2)\n")
+    before = notebooks.cache_key(plain), notebooks.cache_key(seq)
+    (root / "nnref" / "__init__.py").write_text("VALUE = 2\n")
+    after_library = notebooks.cache_key(plain), notebooks.cache_key(seq)
+    assert after_library[0] != before[0] and after_library[1] != before[1]
+    (root / "nnref" / "new.py").write_text("")
+    assert notebooks.cache_key(plain) != after_library[0], "a new file in nnref/ must count"
+    after_new = notebooks.cache_key(plain), notebooks.cache_key(seq)
+    (root / "docs" / "page.md").write_text("# page, edited\n")
+    assert notebooks.cache_key(seq) != after_new[1], "sequences reads the pages: they must count"
+    assert notebooks.cache_key(plain) == after_new[0], "the pages are not the plain notebook's data"
+    plain.write_text("# %%\nprint(3)\n")
+    assert notebooks.cache_key(plain) != after_new[0]
+
+
+def test_notebook_output_follows_the_library(tmp_path, monkeypatch):
+    """Executed twice around a change in nnref/: the second run shows the new value."""
+    import json
+    from hooks import notebooks
+    root = _fake_repository(tmp_path)
+    monkeypatch.setattr(notebooks, "ROOT", root)
+    monkeypatch.setattr(notebooks, "CACHE", root / ".cache" / "notebooks")
+    nb = root / "docs/notebooks/show.py"
+    nb.write_text("# %%\nimport nnref\nprint('VALUE', nnref.VALUE, nnref.__file__)\n")
+
+    def output():
+        executed = notebooks.execute_all([nb], jobs=1)[nb]
+        cell = json.loads(executed.read_text())["cells"][0]
+        return "".join(cell["outputs"][0]["text"])
+
+    first = output()
+    assert first.startswith("VALUE 1 ") and str(root) in first, first
+    assert output() == first  # unchanged code: served from the cache
+    (root / "nnref" / "__init__.py").write_text("VALUE = 2\n")
+    assert output().startswith("VALUE 2 ")
+    assert len(list(notebooks.CACHE.glob("*/show.ipynb"))) == 1, "stale executions are evicted"
+
+
+def test_figures_are_redrawn_only_when_their_code_changes(tmp_path, monkeypatch):
+    from hooks import figures
+    root = _fake_repository(tmp_path)
+    scripts = root / "docs" / "figures"
+    scripts.mkdir()
+    runs = root / "runs.txt"
+    for name in ("one", "two"):
+        (scripts / f"{name}.py").write_text(
+            "import os, pathlib\n"
+            f"pathlib.Path(os.environ['NNREF_FIGURE_DIR'], '{name}.png').write_bytes(b'png')\n"
+            f"open({str(runs)!r}, 'a').write('{name}\\n')\n")
+    monkeypatch.setattr(figures, "ROOT", root)
+    monkeypatch.setattr(figures, "FIGURES", scripts)
+    monkeypatch.setattr(figures, "CACHE", root / ".cache" / "figures")
+
+    def draw_all():
+        runs.write_text("")
+        library = figures.library_digest()
+        folders = [figures.drawn(s, library) for s in sorted(scripts.glob("*.py"))]
+        assert all((f / f"{f.name.rsplit('-', 1)[0]}.png").is_file() for f in folders)
+        return runs.read_text().split()
+
+    assert draw_all() == ["one", "two"]
+    assert draw_all() == [], "nothing changed: nothing is redrawn"
+    (scripts / "two.py").write_text((scripts / "two.py").read_text() + "# edited\n")
+    assert draw_all() == ["two"]
+    (root / "nnref" / "__init__.py").write_text("VALUE = 3\n")
+    assert draw_all() == ["one", "two"], "a change in nnref/ redraws every figure"
+    assert len(list(figures.CACHE.iterdir())) == 2, "one cached version per script"
+
+
+# --- the search index -----------------------------------------------------------------------
+
+def test_search_index_holds_no_tex(built_site):
+    import json
+    site, _ = built_site
+    index = json.loads((site / "search" / "search_index.json").read_text(encoding="utf-8"))
+    tex = re.compile(r"\$|\\\(|\\\[|\\[a-zA-Z]+\{")
+    offenders = [(d["location"], tex.search(d["text"]).group(0)) for d in index["docs"]
+                 if tex.search(d["text"]) or tex.search(d["title"])]
+    assert not offenders, f"TeX in the search index: {offenders[:10]}"
+
+
+def test_search_worker_segmenter_is_fixed_in_materials_worker():
+    """The hook's pattern finds the one loop in the installed Material worker."""
+    from pathlib import Path
+
+    import material
+    from hooks import search
+    workers = list((Path(material.__file__).parent / "templates/assets/javascripts/workers")
+                   .glob("search.*.min.js"))
+    assert len(workers) == 1
+    assert len(search.SHORT.findall(workers[0].read_text(encoding="utf-8"))) == 1
+
+
+def test_search_exclusion_marks_formulas_and_code_but_not_prose():
+    from hooks.search import exclude_math
+    html = ('<p>损失 <span class="arithmatex">\\(L\\)</span> 的 $x$ 和</p>'
+            '<div class="arithmatex">\\[y\\]</div><div class="highlight"><pre><code>a</code></pre></div>'
+            '<span class="k">k</span>')
+    out = exclude_math(html)
+    assert out.count("data-search-exclude") == 4, out
+    assert '<span class="k">k</span>' in out and "<p>损失 " in out
