@@ -1,3 +1,5 @@
+import inspect
+
 import numpy as np
 import pytest
 
@@ -41,6 +43,8 @@ SGD_CASES = [
     dict(lr=0.1, momentum=0.8, weight_decay=0.05),
     dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.1),
     dict(lr=0.1, momentum=0.9, dampening=0.3),
+    dict(lr=0.1, momentum=0.9, maximize=True),
+    dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.1, maximize=True),
 ]
 
 
@@ -55,6 +59,10 @@ ADAM_CASES = [
     dict(lr=0.01, weight_decay=0.1),
     dict(lr=0.01, eps=1e-3),
     dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True),
+    dict(lr=0.05, amsgrad=True),
+    dict(lr=0.05, weight_decay=0.1, maximize=True),
+    dict(lr=0.05, betas=(0.5, 0.9), weight_decay=0.1, amsgrad=True, maximize=True),
+    dict(lr=0.05, foreach=False, fused=None, capturable=False, differentiable=False),
 ]
 
 
@@ -63,7 +71,8 @@ def test_adam_matches_torch(torch, kwargs):
     _trajectories(torch, lambda ps: nnref.Adam(ps, **kwargs), lambda ps: torch.optim.Adam(ps, **kwargs))
 
 
-@pytest.mark.parametrize("kwargs", [dict(), dict(lr=0.02, weight_decay=0.3)])
+@pytest.mark.parametrize("kwargs", [dict(), dict(lr=0.02, weight_decay=0.3),
+                                    dict(lr=0.02, amsgrad=True, maximize=True)])
 def test_adamw_matches_torch(torch, kwargs):
     _trajectories(torch, lambda ps: nnref.AdamW(ps, **kwargs), lambda ps: torch.optim.AdamW(ps, **kwargs))
 
@@ -124,27 +133,117 @@ def test_float32_parameters_stay_float32():
         assert p.data.dtype == np.float32
 
 
+def test_signatures_are_torchs(torch):
+    for name in ["SGD", "Adam", "AdamW"]:
+        ours = inspect.signature(getattr(nnref, name).__init__).parameters
+        theirs = inspect.signature(getattr(torch.optim, name).__init__).parameters
+        assert [(p.name, p.default, p.kind) for p in ours.values()] == \
+               [(p.name, p.default, p.kind) for p in theirs.values()]
+
+
+def test_param_groups_match_torch(torch):
+    """Two groups with their own lr and momentum, and named parameters, as torch takes them."""
+    rng = np.random.default_rng(3)
+    starts = [rng.normal(size=(2, 3)), rng.normal(size=4)]
+    ours = [Parameter(dev(w.copy())) for w in starts]
+    theirs = [torch.tensor(w.copy(), requires_grad=True) for w in starts]
+    opt = nnref.SGD([{"params": [("w", ours[0])]}, {"params": ours[1:], "lr": 0.3}], lr=0.1, momentum=0.5)
+    ref = torch.optim.SGD([{"params": theirs[:1]}, {"params": theirs[1:], "lr": 0.3}], lr=0.1, momentum=0.5)
+    for step in range(3):
+        for p, t in zip(ours, theirs):
+            g = _grad(t.detach().numpy(), step)
+            p.grad[...] = dev(g)
+            t.grad = torch.tensor(g)
+        opt.step()
+        ref.step()
+    for p, t in zip(ours, theirs):
+        assert_close(p.data, t, what="parameter after 3 grouped steps")
+
+
+@pytest.mark.parametrize("make", [lambda ps: nnref.SGD(ps, lr=0.1, momentum=0.9),
+                                  lambda ps: nnref.Adam(ps, lr=0.1, amsgrad=True),
+                                  lambda ps: nnref.AdamW(ps, lr=0.1)], ids=["SGD", "Adam", "AdamW"])
+def test_state_dict_round_trip_continues_the_same_trajectory(make):
+    """Save after 2 steps, run 2 more, load, run the 2 again: the same weights both times."""
+    rng = np.random.default_rng(4)
+    ps = [Parameter(dev(rng.normal(size=(3, 2)))), Parameter(dev(rng.normal(size=3)))]
+    opt = make(ps)
+
+    def run(steps, start):
+        for step in range(start, start + steps):
+            for p in ps:
+                p.grad[...] = dev(_grad(nnref.asnumpy(p.data), step))
+            opt.step()
+
+    run(2, 0)
+    saved_opt, saved_w = opt.state_dict(), [p.data.copy() for p in ps]
+    run(2, 2)
+    after = [p.data.copy() for p in ps]
+    opt.load_state_dict(saved_opt)
+    for p, w in zip(ps, saved_w):
+        p.data[...] = w
+    run(2, 2)
+    for p, w in zip(ps, after):
+        assert_close(p.data, w, rtol=0, atol=0, what="weights after reloading the optimiser")
+
+
+def test_state_dict_uses_torchs_keys_and_values(torch):
+    rng = np.random.default_rng(5)
+    w = rng.normal(size=3)
+    p, t = Parameter(dev(w.copy())), torch.tensor(w.copy(), requires_grad=True)
+    opt, ref = nnref.Adam([p], lr=0.1, amsgrad=True), torch.optim.Adam([t], lr=0.1, amsgrad=True)
+    for step in range(2):
+        g = _grad(w, step)
+        p.grad[...] = dev(g)
+        t.grad = torch.tensor(g)
+        opt.step()
+        ref.step()
+    ours, theirs = opt.state_dict()["state"][0], ref.state_dict()["state"][0]
+    assert set(ours) == set(theirs)
+    assert ours["step"] == int(theirs["step"])
+    for k in ["exp_avg", "exp_avg_sq", "max_exp_avg_sq"]:
+        assert_close(ours[k], theirs[k], what=k)
+
+
+def test_load_state_dict_checks_before_writing():
+    p = Parameter(dev(np.ones(3)))
+    opt = nnref.SGD([p], lr=0.1, momentum=0.9)
+    bad = {"state": {0: {"momentum_buffer": np.ones(4)}}, "param_groups": opt.state_dict()["param_groups"]}
+    with pytest.raises(ValueError, match=r"SGD.load_state_dict: state 'momentum_buffer' of parameter 0 has shape \(4,\)"):
+        opt.load_state_dict(bad)
+    assert opt.state == {}
+    with pytest.raises(ValueError, match="param groups have other sizes"):
+        nnref.SGD([p, Parameter(dev(np.ones(2)))], lr=0.1).load_state_dict(opt.state_dict())
+
+
 def test_optimiser_errors():
     p = [Parameter(dev(np.ones(2)))]
-    with pytest.raises(ValueError, match="SGD: lr must be >= 0, got -0.1"):
+    with pytest.raises(ValueError, match="SGD: invalid learning rate: -0.1"):
         nnref.SGD(p, lr=-0.1)
-    with pytest.raises(ValueError, match="SGD: momentum and weight_decay must be >= 0"):
+    with pytest.raises(ValueError, match="SGD: invalid momentum value: -0.9"):
         nnref.SGD(p, lr=0.1, momentum=-0.9)
-    with pytest.raises(ValueError, match="SGD: momentum and weight_decay must be >= 0"):
+    with pytest.raises(ValueError, match="SGD: invalid weight_decay value: nan"):
         nnref.SGD(p, lr=0.1, weight_decay=float("nan"))
-    with pytest.raises(ValueError, match="SGD: Nesterov momentum needs momentum > 0 and dampening = 0"):
+    with pytest.raises(ValueError, match="SGD: Nesterov momentum requires a momentum and zero dampening"):
         nnref.SGD(p, lr=0.1, nesterov=True)
-    with pytest.raises(ValueError, match="SGD: Nesterov momentum needs"):
+    with pytest.raises(ValueError, match="SGD: Nesterov momentum requires"):
         nnref.SGD(p, lr=0.1, momentum=0.9, nesterov=True, dampening=0.1)
-    with pytest.raises(ValueError, match=r"Adam: betas must be two numbers in \[0, 1\)"):
+    with pytest.raises(ValueError, match=r"Adam: invalid beta parameter at index 1: 1.0"):
         nnref.Adam(p, betas=(0.9, 1.0))
-    with pytest.raises(ValueError, match=r"AdamW: betas must be two numbers"):
+    with pytest.raises(ValueError, match=r"AdamW: invalid beta parameter at index 0: -0.1"):
         nnref.AdamW(p, betas=(-0.1, 0.9))
-    with pytest.raises(ValueError, match="Adam: eps and weight_decay must be >= 0"):
+    with pytest.raises(ValueError, match="Adam: invalid epsilon value"):
         nnref.Adam(p, eps=-1e-8)
-    with pytest.raises(ValueError, match="Adam: lr must be >= 0"):
+    with pytest.raises(ValueError, match="Adam: invalid learning rate"):
         nnref.Adam(p, lr=float("nan"))
+    with pytest.raises(ValueError, match="Adam: invalid learning rate: -1"):
+        nnref.Adam([{"params": p, "lr": -1}])
     with pytest.raises(ValueError, match="Adam: got an empty parameter list"):
         nnref.Adam([])
     with pytest.raises(TypeError, match="SGD: parameter 0 is ndarray, expected nnref.Parameter"):
         nnref.SGD([np.ones(2)], lr=0.1)
+    with pytest.raises(TypeError, match="param groups must all be dicts"):
+        nnref.SGD([{"params": p}, p[0]], lr=0.1)
+    for cls in (nnref.SGD, nnref.Adam, nnref.AdamW):
+        with pytest.raises(NotImplementedError, match=f"{cls.__name__}: differentiable=True"):
+            cls(p, differentiable=True)
