@@ -194,9 +194,15 @@ _global_rng = RNG(0)
 
 
 def manual_seed(seed: int) -> RNG:
-    """Reseed the generator that layers use to initialise their weights (like ``torch.manual_seed``)."""
+    """Reseed the generator that layers use to initialise their weights (like ``torch.manual_seed``).
+
+    Like torch, any integer works: a negative seed is taken modulo $2^{64}$ (torch's
+    ``manual_seed(-1)`` gives ``initial_seed() == 2**64 - 1``), as NumPy takes only seeds >= 0.
+    """
     global _global_rng
-    _global_rng = RNG(seed)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"manual_seed: expected an integer seed, got {type(seed).__name__}")
+    _global_rng = RNG(int(seed) % 2**64)
     return _global_rng
 
 

@@ -15,9 +15,26 @@ from . import backend
 
 
 class Parameter:
-    """A learnable array ``data`` and its accumulated gradient ``grad`` (same shape and dtype)."""
+    r"""``torch.nn.Parameter(data=None, requires_grad=True)``: a learnable float array ``data``
+    and its accumulated gradient ``grad`` (same shape, dtype and device).
 
-    def __init__(self, data):
+    ``data`` must be a NumPy or CuPy floating-point array (torch: "Only Tensors of floating point
+    ... can require gradients"); a Python list or an integer array is a ``TypeError``. ``None``
+    gives an empty float32 array. ``requires_grad=False`` (a frozen parameter) is not supported:
+    nnref's layers always accumulate gradients, so it raises ``NotImplementedError``.
+    """
+
+    def __init__(self, data=None, requires_grad=True):
+        if not requires_grad:
+            raise NotImplementedError("Parameter: requires_grad=False is not supported (every nnref "
+                                      "parameter accumulates a gradient); keep it out of the optimiser instead")
+        if data is None:
+            data = backend.zeros((0,))
+        if not (hasattr(data, "dtype") and hasattr(data, "shape")):
+            raise TypeError(f"Parameter: expected a floating-point array, got {type(data).__name__} "
+                            "(convert it with nnref.backend.asarray)")
+        if data.dtype.kind != "f":
+            raise TypeError(f"Parameter: only floating-point arrays can be parameters, got {data.dtype}")
         self.data = data
         self.grad = backend.get_array_module(data).zeros_like(data)
 

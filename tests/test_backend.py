@@ -54,3 +54,16 @@ def test_rng_gives_identical_numbers_on_both_backends():
     host = backend.RNG(3, backend="numpy").normal((5,))
     gpu = backend.RNG(3, backend="cupy").normal((5,))
     np.testing.assert_array_equal(host, backend.asnumpy(gpu))
+
+
+def test_manual_seed_takes_negative_seeds_like_torch(torch):
+    """torch maps seed s to s mod 2**64; so does nnref, deterministically and distinct from 0."""
+    torch.manual_seed(-1)
+    assert torch.initial_seed() == 2**64 - 1
+    a = backend.manual_seed(-1).normal((3,))
+    b = backend.manual_seed(2**64 - 1).normal((3,))
+    c = backend.manual_seed(0).normal((3,))
+    assert (backend.asnumpy(a) == backend.asnumpy(b)).all() and not (backend.asnumpy(a) == backend.asnumpy(c)).all()
+    with pytest.raises(TypeError, match="manual_seed: expected an integer seed, got float"):
+        backend.manual_seed(1.5)
+    backend.manual_seed(0)

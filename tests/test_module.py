@@ -133,3 +133,22 @@ def test_backward_rejects_a_gradient_of_the_wrong_shape(make, shape):
     with pytest.raises(ValueError, match=r"\.backward: expected a gradient of the output's shape \(4,"):
         m.backward(wrong)
     assert m.backward(dev(np.ones(y.shape))).shape == shape
+
+
+@pytest.mark.parametrize("data, error", [
+    ([1.0, 2.0], "expected a floating-point array, got list"),
+    (np.array([1, 2]), "only floating-point arrays can be parameters, got int64"),
+    (3.0, "expected a floating-point array, got float"),
+])
+def test_parameter_takes_float_arrays_only_like_torch(torch, data, error):
+    with pytest.raises(TypeError, match=f"Parameter: {error}"):
+        nnref.Parameter(data)
+    if isinstance(data, np.ndarray):    # torch refuses integer tensors too
+        with pytest.raises(RuntimeError, match="floating point"):
+            torch.nn.Parameter(torch.tensor(data))
+
+
+def test_parameter_defaults_and_frozen_parameters():
+    assert nnref.Parameter().shape == (0,) and nnref.Parameter().dtype == np.float32
+    with pytest.raises(NotImplementedError, match="requires_grad=False"):
+        nnref.Parameter(np.zeros(2), requires_grad=False)
