@@ -39,6 +39,8 @@ def save(module, path) -> None:
     path = os.fspath(path)
     state = OrderedDict((k, asnumpy(v)) for k, v in module.state_dict().items())
     directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):   # else open() would name the temporary file, not the target
+        raise FileNotFoundError(f"checkpoint.save: cannot write {path!r}: directory {directory!r} does not exist")
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
     try:
         with open(tmp, "xb") as f:
@@ -84,7 +86,8 @@ def load(module, path, strict: bool = True):
     """Load a checkpoint written by :func:`save` into ``module`` (on its device and dtypes).
 
     A missing or unexpected key (``strict=True``) raises ``KeyError``, a wrong shape
-    ``ValueError``; both name the key and the file. Returns ``module``.
+    ``ValueError``, a non-numeric array ``TypeError``; each names the key and the file. All or
+    nothing: every array is checked and converted before any is written. Returns ``module``.
     """
     state = load_state(path)
     current = module.state_dict()
@@ -96,6 +99,6 @@ def load(module, path, strict: bool = True):
         return module.load_state_dict(state, strict=strict)
     except KeyError as exc:
         raise KeyError(f"checkpoint {os.fspath(path)!r}: {exc.args[0]}") from exc
-    except ValueError as exc:
-        raise ValueError(f"checkpoint {os.fspath(path)!r}: {exc}") from exc
+    except (ValueError, TypeError) as exc:
+        raise type(exc)(f"checkpoint {os.fspath(path)!r}: {exc}") from exc
 # --8<-- [end:load]

@@ -169,7 +169,9 @@ class Module:
         """Copy arrays from ``state`` (NumPy, CuPy, or anything ``np.asarray`` takes) into this module.
 
         Values are cast to each array's dtype and moved to its device. A missing or unexpected
-        key raises ``KeyError`` naming it (unless ``strict=False``); a wrong shape raises ``ValueError``.
+        key raises ``KeyError`` naming it (unless ``strict=False``); a wrong shape raises ``ValueError``,
+        a non-numeric array ``TypeError``. All or nothing: every value is checked and converted
+        before the first one is written.
         """
         slots = {key: (m, name, is_param) for key, m, name, is_param in self._state_slots()}
         if strict:
@@ -188,10 +190,13 @@ class Module:
             if tuple(value.shape) != tuple(target.shape):
                 raise ValueError(f"{type(self).__name__}.load_state_dict: key {key!r} has shape "
                                  f"{tuple(value.shape)}, expected {tuple(target.shape)}")
-            pairs.append((target, value))
-        # copy only once every key and shape checked out: a bad dict never half-loads a module
+            if value.dtype.kind not in "biuf":
+                raise TypeError(f"{type(self).__name__}.load_state_dict: key {key!r} holds {value.dtype}, "
+                                f"expected numbers for an array of {target.dtype}")
+            pairs.append((target, backend.to_backend(value, backend.backend_of(target), dtype=target.dtype)))
+        # write only once every key, shape and conversion succeeded: a bad dict never half-loads a module
         for target, value in pairs:
-            target[...] = backend.to_backend(value, backend.backend_of(target), dtype=target.dtype)
+            target[...] = value
         return self
 
     def to(self, name: str):

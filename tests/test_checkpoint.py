@@ -192,3 +192,48 @@ def test_load_state_returns_host_arrays_in_file_order(tmp_path):
     with zipfile.ZipFile(path) as zf:      # stored, not compressed: one .npy per key
         assert all(i.compress_type == zipfile.ZIP_STORED for i in zf.infolist())
         assert [i.filename for i in zf.infolist()] == [f"{k}.npy" for k in state]
+
+
+def test_a_bad_array_anywhere_loads_nothing(tmp_path):
+    """Every array is checked and converted before the first is written: a non-numeric last array
+    leaves the module as it was, and the message names the key and the file."""
+    src = nnref.Sequential(nnref.Linear(3, 4), nnref.ReLU(), nnref.Linear(4, 2))
+    state = {k: backend.asnumpy(v) for k, v in src.state_dict().items()}
+    state["2.bias"] = np.array(["a", "b"])
+    path = tmp_path / "text.npz"
+    np.savez(path, **state)
+    target = nnref.Sequential(nnref.Linear(3, 4), nnref.ReLU(), nnref.Linear(4, 2))
+    before = {k: backend.asnumpy(v).copy() for k, v in target.state_dict().items()}
+    with pytest.raises(TypeError, match=r"text.npz.*key '2.bias' holds <U1, expected numbers"):
+        checkpoint.load(target, path)
+    for k, v in target.state_dict().items():
+        assert (backend.asnumpy(v) == before[k]).all(), f"{k} was changed by a failed load"
+
+
+def test_a_conversion_failure_midway_loads_nothing(tmp_path, monkeypatch):
+    path = tmp_path / "m.npz"
+    checkpoint.save(_model(), path)
+    target = _fresh()
+    before = {k: backend.asnumpy(v).copy() for k, v in target.state_dict().items()}
+    calls = []
+    real = backend.to_backend
+
+    def flaky(a, name=None, dtype=None):
+        calls.append(1)
+        if len(calls) == 3:
+            raise MemoryError("simulated")
+        return real(a, name, dtype)
+
+    monkeypatch.setattr(backend, "to_backend", flaky)
+    with pytest.raises(MemoryError):
+        checkpoint.load(target, path)
+    monkeypatch.undo()
+    for k, v in target.state_dict().items():
+        assert (backend.asnumpy(v) == before[k]).all(), f"{k} was changed by a failed load"
+
+
+def test_saving_into_a_missing_directory_names_the_target(tmp_path):
+    path = tmp_path / "no" / "such" / "model.npz"
+    with pytest.raises(FileNotFoundError, match=r"cannot write .*model\.npz.*does not exist") as info:
+        checkpoint.save(nnref.Linear(2, 2), path)
+    assert ".tmp" not in str(info.value)
