@@ -1,163 +1,151 @@
-"""The gated recurrent unit (GRU): gates r, z and the candidate n, in PyTorch's (cuDNN's) form."""
+r"""The gated recurrent unit (GRU): gates r, z and the candidate n, in PyTorch's (cuDNN's) form.
+
+The reference code: one GRU step as the formulas read, then BPTT over a sequence. The
+:class:`GRU` module runs the equal but faster ``nnref.fast.gru``.
+"""
 from __future__ import annotations
 
-from ..backend import get_array_module, is_cupy_array
-from . import fused_cells
+from typing import NamedTuple
+
+from ..backend import get_array_module
+from ..fast.gru import gru_backward_fast, gru_forward_fast
+from .activation import sigmoid
 from .recurrent import RecurrentBase
 
 
 # --8<-- [start:gru_cell]
-def sigmoid_(a):
-    """In place $\\sigma(a) = \\tfrac12\\left(1 + \\tanh\\tfrac{a}{2}\\right)$: no overflow for large $|a|$."""
-    xp = get_array_module(a)
-    a *= 0.5
-    xp.tanh(a, out=a)
-    a *= 0.5
-    a += 0.5
-    return a
+class GRUCellCache(NamedTuple):
+    x: object           # (B, I)  x_t
+    h_prev: object      # (B, H)  h_{t-1}
+    r: object           # (B, H)  reset gate
+    z: object           # (B, H)  update gate
+    n: object           # (B, H)  candidate
+    hn: object          # (B, H)  W_hn h_{t-1} + b_hn, before r multiplies it
 
 
-def gru_cell_forward(a, gh, h_prev, h):
-    """The pointwise part of one GRU step.
-
-    ``a`` (B, 3H) holds the input's share $W_{ih} x_t + b_{ih}$ in the gate order r, z, n and is
-    replaced in place by $[r, z, n]$; ``gh`` (B, 3H) is $W_{hh} h_{t-1} + b_{hh}$ (kept: backward
-    needs its n part); ``h`` (B, H) receives $h_t$.
+def gru_cell_forward(x_t, h_prev, W_ih, W_hh, b_ih=None, b_hh=None):
+    r"""One GRU step. ``x_t`` (B, I), ``h_prev`` (B, H); ``W_ih`` (3H, I), ``W_hh`` (3H, H), biases
+    (3H,) or None, rows in PyTorch's order r, z, n. Returns ``h`` (B, H) and the cache.
 
     $$
-    r = \\sigma(a_r + gh_r),\\quad z = \\sigma(a_z + gh_z),\\quad
-    n = \\tanh\\big(a_n + r \\odot gh_n\\big),\\quad h_t = (1 - z) \\odot n + z \\odot h_{t-1}
+    \begin{aligned}
+    r &= \sigma(W_{ir} x_t + b_{ir} + W_{hr} h_{t-1} + b_{hr}) \\
+    z &= \sigma(W_{iz} x_t + b_{iz} + W_{hz} h_{t-1} + b_{hz}) \\
+    n &= \tanh\big(W_{in} x_t + b_{in} + r \odot (W_{hn} h_{t-1} + b_{hn})\big) \\
+    h_t &= (1 - z) \odot n + z \odot h_{t-1}
+    \end{aligned}
     $$
 
-    $r$ multiplies $gh_n = W_{hn} h_{t-1} + b_{hn}$ *after* the matrix product (PyTorch, cuDNN).
+    $r$ multiplies $W_{hn} h_{t-1} + b_{hn}$ *after* the product (PyTorch, cuDNN).
     """
-    if is_cupy_array(a):  # one fused kernel instead of ~15 launches (fused_cells.py)
-        return fused_cells.gru_cell_forward(a, gh, h_prev, h)
-    xp = get_array_module(a)
-    H = h.shape[-1]
-    rz = xp.add(a[:, :2 * H], gh[:, :2 * H])   # a contiguous copy: in-place work on column blocks is slow
-    sigmoid_(rz)
-    a[:, :2 * H] = rz
-    r, z, n = rz[:, :H], rz[:, H:], a[:, 2 * H:]
-    xp.multiply(r, gh[:, 2 * H:], out=h)    # h as scratch for r * gh_n
-    n += h
-    xp.tanh(n, out=n)
-    xp.subtract(h_prev, n, out=h)           # h_t = n + z (h_{t-1} - n)
-    h *= z
-    h += n
+    xp = get_array_module(x_t)
+    a = x_t @ W_ih.T                                   # (B, 3H): the input's share
+    b = h_prev @ W_hh.T                                # (B, 3H): the hidden state's share
+    if b_ih is not None:
+        a = a + b_ih
+        b = b + b_hh
+    a_r, a_z, a_n = xp.split(a, 3, axis=1)
+    b_r, b_z, hn = xp.split(b, 3, axis=1)
+    r = sigmoid(a_r + b_r)
+    z = sigmoid(a_z + b_z)
+    n = xp.tanh(a_n + r * hn)
+    h = (1 - z) * n + z * h_prev
+    return h, GRUCellCache(x_t, h_prev, r, z, n, hn)
 
 
-def gru_cell_backward(dh, a, gh, h_prev, da, dgh):
-    """The pointwise part of one GRU step backwards.
-
-    ``dh`` (B, H) is $\\partial L/\\partial h_t$ and is replaced in place by the direct path
-    $\\mathrm{d}h \\odot z$ to $h_{t-1}$ (the caller adds $\\mathrm{d}gh\\,W_{hh}$); ``da`` and ``dgh``
-    (B, 3H) receive the gradients of ``a`` and ``gh``. ``a`` holds the forward's $[r, z, n]$.
+def gru_cell_backward(dh, cache, W_ih, W_hh):
+    r"""One step backwards: ``dh`` (B, H) $= \partial L/\partial h_t$. Returns
+    ``dx, dh_prev, dW_ih, dW_hh, db_ih, db_hh``; the two biases differ in the n rows.
 
     $$
-    \\mathrm{d}n = \\mathrm{d}h \\odot (1 - z)\\odot(1 - n^2),\\quad
-    \\mathrm{d}z = \\mathrm{d}h \\odot (h_{t-1} - n)\\odot z(1-z),\\quad
-    \\mathrm{d}r = \\mathrm{d}n \\odot gh_n \\odot r(1-r)
-    $$
-
-
-    $$
-    \\mathrm{d}a = [\\mathrm{d}r, \\mathrm{d}z, \\mathrm{d}n],\\qquad
-    \\mathrm{d}gh = [\\mathrm{d}r, \\mathrm{d}z, \\mathrm{d}n \\odot r]
+    \begin{aligned}
+    \mathrm{d}n &= \mathrm{d}h \odot (1 - z), \qquad \mathrm{d}z = \mathrm{d}h \odot (h_{t-1} - n) \\
+    \mathrm{d}a_n &= \mathrm{d}n \odot (1 - n^2), \qquad \mathrm{d}(hn) = \mathrm{d}a_n \odot r \\
+    \mathrm{d}a_r &= \mathrm{d}a_n \odot hn \odot r(1-r), \qquad \mathrm{d}a_z = \mathrm{d}z \odot z(1-z) \\
+    \mathrm{d}h_{t-1} &= \mathrm{d}h \odot z + [\mathrm{d}a_r, \mathrm{d}a_z, \mathrm{d}(hn)]\, W_{hh}
+    \end{aligned}
     $$
     """
-    if is_cupy_array(a):  # one fused kernel instead of ~15 launches (fused_cells.py)
-        return fused_cells.gru_cell_backward(dh, a, gh, h_prev, da, dgh)
-    xp = get_array_module(a)
-    H = dh.shape[-1]
-    r, z, n = a[:, :H], a[:, H:2 * H], a[:, 2 * H:]
-    dr, dz, dn = da[:, :H], da[:, H:2 * H], da[:, 2 * H:]
-    dgh_n = dgh[:, 2 * H:]
-    xp.multiply(dh, z, out=dgh_n)           # dgh_n as scratch for dh * z
-    xp.subtract(dh, dgh_n, out=dn)          # dh (1 - z)
-    xp.subtract(h_prev, n, out=dz)
-    dz *= dh
-    xp.copyto(dh, dgh_n)                    # dh now holds the direct path dh * z
-    dn *= 1 - n * n                         # tanh'
-    xp.multiply(dn, gh[:, 2 * H:], out=dr)
-    xp.multiply(dn, r, out=dgh_n)
-    drz, rz = da[:, :2 * H], a[:, :2 * H]
-    drz *= rz * (1 - rz)                    # σ' for r and z
-    xp.copyto(dgh[:, :2 * H], drz)          # r and z see a and gh through the same sum
-    return dh
+    xp = get_array_module(dh)
+    x, h_prev, r, z, n, hn = cache
+    dn = dh * (1 - z)
+    dz = dh * (h_prev - n)
+    da_n = dn * (1 - n ** 2)                           # through tanh
+    d_hn = da_n * r
+    da_r = da_n * hn * r * (1 - r)                     # through r's sigmoid
+    da_z = dz * z * (1 - z)
+    da = xp.concatenate([da_r, da_z, da_n], axis=1)    # gradient of the input's share (B, 3H)
+    db = xp.concatenate([da_r, da_z, d_hn], axis=1)    # gradient of the hidden state's share
+    dx = da @ W_ih
+    dh_prev = dh * z + db @ W_hh
+    return dx, dh_prev, da.T @ x, db.T @ h_prev, da.sum(axis=0), db.sum(axis=0)
 # --8<-- [end:gru_cell]
 
 
 # --8<-- [start:gru_forward]
-def gru_forward(x, h0, W_ih, W_hh, b_ih=None, b_hh=None):
-    """One direction of one GRU layer over a whole sequence.
+class GRUCache(NamedTuple):
+    steps: list         # one GRUCellCache per step
+    W_ih: object
+    W_hh: object
+    has_bias: bool
 
-    Shapes: ``x`` (T, B, I), ``h0`` (B, H), ``W_ih`` (3H, I), ``W_hh`` (3H, H), biases (3H,) or
-    None; rows in the gate order r, z, n. Returns ``out`` (T, B, H), ``h_n``, ``cache``.
-    """
+
+def gru_forward(x, h0, W_ih, W_hh, b_ih=None, b_hh=None):
+    r"""One direction of one GRU layer over a sequence: ``x`` (T, B, I), ``h0`` (B, H).
+    Returns ``out`` (T, B, H) holding every $h_t$, ``h_n``, cache."""
     xp = get_array_module(x)
-    T, B, I = x.shape
-    H = W_hh.shape[1]
-    A = (x.reshape(T * B, I) @ W_ih.T).reshape(T, B, 3 * H)   # the input's share, all steps at once
-    if b_ih is not None:
-        A += b_ih
-    GH = xp.empty_like(A)                                      # W_hh h_{t-1} + b_hh, per step
-    out = xp.empty((T, B, H), dtype=A.dtype)
-    W_hh_T = xp.ascontiguousarray(W_hh.T)                      # the per-step GEMM is faster on C order
-    h = h0
-    for t in range(T):
-        xp.matmul(h, W_hh_T, out=GH[t])
-        if b_hh is not None:
-            GH[t] += b_hh
-        gru_cell_forward(A[t], GH[t], h, out[t])
-        h = out[t]
-    return out, out[-1], (x, h0, W_ih, W_hh, A, GH, out, b_ih is not None)
+    h, outs, steps = h0, [], []
+    for x_t in x:
+        h, step = gru_cell_forward(x_t, h, W_ih, W_hh, b_ih, b_hh)
+        outs.append(h)
+        steps.append(step)
+    return xp.stack(outs), h, GRUCache(steps, W_ih, W_hh, b_ih is not None)
 # --8<-- [end:gru_forward]
 
 
 # --8<-- [start:gru_backward]
 def gru_backward(d_out, d_hn, cache):
-    """BPTT for ``gru_forward``. ``d_out`` (T, B, H), ``d_hn`` (B, H) or None.
-
-    Returns ``(dx, dh0, dW_ih, dW_hh, db_ih, db_hh)``. Unlike RNN and LSTM the two biases get
-    different gradients: ``b_hn`` sits inside $r \\odot (W_{hn} h + b_{hn})$.
-    """
-    x, h0, W_ih, W_hh, A, GH, out, has_bias = cache
+    r"""BPTT for ``gru_forward``: ``d_out`` (T, B, H), ``d_hn`` (B, H) or None.
+    Returns ``dx, dh0, dW_ih, dW_hh, db_ih, db_hh``, the parameter gradients summed over the steps."""
     xp = get_array_module(d_out)
-    T, B, H = out.shape
-    dA, dGH = xp.empty_like(A), xp.empty_like(GH)
-    dh_next = xp.zeros_like(h0) if d_hn is None else d_hn.astype(A.dtype, copy=True)
-    dh = xp.empty_like(h0)
-    for t in reversed(range(T)):
-        xp.add(d_out[t], dh_next, out=dh)                          # ∂L/∂h_t
-        gru_cell_backward(dh, A[t], GH[t], out[t - 1] if t else h0, dA[t], dGH[t])
-        xp.matmul(dGH[t], W_hh, out=dh_next)                       # ∂L/∂h_{t-1} through W_hh ...
-        dh_next += dh                                              # ... and through z ⊙ h_{t-1}
-    dA2, dGH2 = dA.reshape(T * B, 3 * H), dGH.reshape(T * B, 3 * H)
-    dx = (dA2 @ W_ih).reshape(x.shape)
-    dW_ih = dA2.T @ x.reshape(T * B, -1)
-    dW_hh = dGH[0].T @ h0 + dGH2[B:].T @ out[:-1].reshape(-1, H)
-    db_ih = dA2.sum(axis=0) if has_bias else None
-    db_hh = dGH2.sum(axis=0) if has_bias else None
+    steps, W_ih, W_hh, has_bias = cache
+    dh_next = xp.zeros_like(d_out[0]) if d_hn is None else d_hn
+    dW_ih, dW_hh = xp.zeros_like(W_ih), xp.zeros_like(W_hh)
+    db_ih, db_hh = xp.zeros(W_ih.shape[0], d_out.dtype), xp.zeros(W_ih.shape[0], d_out.dtype)
+    dx = xp.empty(d_out.shape[:2] + W_ih.shape[1:], dtype=d_out.dtype)
+    for t in reversed(range(len(steps))):
+        dh = d_out[t] + dh_next                        # h_t feeds the output and the next step
+        dx[t], dh_next, dW_ih_t, dW_hh_t, db_ih_t, db_hh_t = gru_cell_backward(dh, steps[t], W_ih, W_hh)
+        dW_ih += dW_ih_t
+        dW_hh += dW_hh_t
+        db_ih += db_ih_t
+        db_hh += db_hh_t
+    if not has_bias:
+        db_ih = db_hh = None
     return dx, dh_next, dW_ih, dW_hh, db_ih, db_hh
 # --8<-- [end:gru_backward]
 
 
 class GRU(RecurrentBase):
-    """``torch.nn.GRU(input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-    bidirectional=False)``.
+    r"""``torch.nn.GRU``: ``out, h_n = gru(input, hx=None)`` (``hx`` is ``h0``).
 
-    ``out, h_n = gru(x, hx=None)`` (``hx`` is ``h0``); ``dx = gru.backward(d_out, d_state=None)`` with
-    ``d_state`` the gradient of ``h_n``, after which
+    ``dx = gru.backward(d_out, d_state=None)`` with ``d_state`` the gradient of ``h_n``; then
     ``gru.dh0`` holds the gradient of ``h0``.
     """
 
+    mode = "GRU"
     gates = 3
 
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 device=None, dtype=None):
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, 0, device, dtype)
+
     def _run(self, x, state, weights):
-        out, h_n, cache = gru_forward(x, state[0], *weights)
+        out, h_n, cache = gru_forward_fast(x, state[0], *weights[:4])
         return out, (h_n,), cache
 
     def _run_backward(self, d_out, d_state, cache):
-        dx, dh0, *dw = gru_backward(d_out, d_state[0], cache)
+        dx, dh0, *dw = gru_backward_fast(d_out, d_state[0], cache)
         return dx, (dh0,), dw

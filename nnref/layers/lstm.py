@@ -1,239 +1,176 @@
-"""Long short-term memory: gates i, f, g, o and the cell state ``c``, in PyTorch's layout."""
+r"""Long short-term memory: gates i, f, g, o and the cell state ``c``, in PyTorch's layout.
+
+The reference code: one LSTM step as the formulas read, then BPTT over a sequence. The
+:class:`LSTM` module runs the equal but faster ``nnref.fast.lstm`` when there is no projection.
+"""
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
-from ..backend import get_array_module, is_cupy_array
-from . import fused_cells
+from ..backend import get_array_module
+from ..fast.lstm import lstm_backward_fast, lstm_forward_fast
+from .activation import sigmoid
 from .recurrent import RecurrentBase
-
-# --8<-- [start:gate_blocks]
-# PyTorch stacks the gates' rows as [i, f, g, o]; nnref computes them as four contiguous blocks in
-# the order [i, f, o, g], so that the three sigmoid gates sit side by side. ORDER[k] is the PyTorch
-# block of internal block k (the permutation is its own inverse).
-ORDER = [0, 1, 3, 2]
-
-
-def gate_blocks(W):
-    """PyTorch's stacked rows (4H, ...) -> (4, H, ...) in the internal order [i, f, o, g]."""
-    return W.reshape(4, -1, *W.shape[1:])[ORDER]
-
-
-def torch_rows(blocks):
-    """The inverse of :func:`gate_blocks`: (4, H, ...) -> (4H, ...) in PyTorch's order [i, f, g, o]."""
-    return blocks[ORDER].reshape(-1, *blocks.shape[2:])
-
-
-def gate_scale(xp, dtype):
-    """(4, 1, 1): $\\tfrac12$ for the sigmoid gates i, f, o, 1 for g. Multiplying their weight rows by it
-    gives $z/2$ straight from the matrix product, and $\\sigma(z) = \\tfrac12\\tanh(\\tfrac z2) + \\tfrac12$."""
-    return xp.asarray([0.5, 0.5, 0.5, 1.0], dtype=dtype).reshape(4, 1, 1)
-# --8<-- [end:gate_blocks]
 
 
 # --8<-- [start:lstm_cell]
-def lstm_cell_forward(z, c_prev, c, tc, h):
-    """The pointwise part of one LSTM step.
+class LSTMCellCache(NamedTuple):
+    x: object           # (B, I)  x_t
+    h_prev: object      # (B, P)  h_{t-1}  (P = H without a projection)
+    c_prev: object      # (B, H)  c_{t-1}
+    i: object           # (B, H)  input gate
+    f: object           # (B, H)  forget gate
+    g: object           # (B, H)  candidate
+    o: object           # (B, H)  output gate
+    tanh_c: object      # (B, H)  tanh(c_t)
+    m: object           # (B, H)  o * tanh(c_t): h_t itself, or what W_hr projects
 
-    ``z`` (4, H, B) holds $[z_i/2,\\ z_f/2,\\ z_o/2,\\ z_g]$ (the sigmoid gates' pre-activations
-    come halved, see ``gate_scale``) and is replaced in place by the gates $[i, f, o, g]$;
-    ``c``, ``tc``, ``h`` (H, B) receive $c_t$, $\\tanh c_t$ and $h_t$. (Any block shape works, as
-    long as all agree; ``lstm_forward`` keeps every per-step array transposed, (H, B).)
+
+def lstm_cell_forward(x_t, h_prev, c_prev, W_ih, W_hh, b_ih=None, b_hh=None, W_hr=None):
+    r"""One LSTM step. ``x_t`` (B, I), ``h_prev`` (B, P), ``c_prev`` (B, H); ``W_ih`` (4H, I),
+    ``W_hh`` (4H, P), biases (4H,) or None, rows in PyTorch's order i, f, g, o; ``W_hr`` (P, H)
+    or None (no projection, P = H). Returns ``h`` (B, P), ``c`` (B, H), cache.
 
     $$
-    i = \\sigma(z_i),\\ f = \\sigma(z_f),\\ o = \\sigma(z_o),\\ g = \\tanh(z_g)
+    \begin{aligned}
+    i &= \sigma(W_{ii} x_t + b_{ii} + W_{hi} h_{t-1} + b_{hi}) \\
+    f &= \sigma(W_{if} x_t + b_{if} + W_{hf} h_{t-1} + b_{hf}) \\
+    g &= \tanh(W_{ig} x_t + b_{ig} + W_{hg} h_{t-1} + b_{hg}) \\
+    o &= \sigma(W_{io} x_t + b_{io} + W_{ho} h_{t-1} + b_{ho}) \\
+    c_t &= f \odot c_{t-1} + i \odot g \\
+    h_t &= o \odot \tanh(c_t) \quad (\text{LSTMP: } h_t = W_{hr}(o \odot \tanh c_t))
+    \end{aligned}
     $$
-
-
-    $$
-    c_t = f \\odot c_{t-1} + i \\odot g,\\qquad h_t = o \\odot \\tanh(c_t)
-    $$
-
-    With $\\sigma(z) = \\tfrac12\\tanh(\\tfrac z2) + \\tfrac12$, one ``tanh`` covers all four blocks and
-    one ``*= 0.5; += 0.5`` the three sigmoid blocks ``z[:3]``; every operand is contiguous.
     """
-    if is_cupy_array(z):  # one fused kernel instead of ~10 launches (fused_cells.py)
-        return fused_cells.lstm_cell_forward(z, c_prev, c, tc, h)
-    xp = get_array_module(z)
-    xp.tanh(z, out=z)
-    sig = z[:3]
-    sig *= 0.5
-    sig += 0.5
-    i, f, o, g = z[0], z[1], z[2], z[3]
-    xp.multiply(f, c_prev, out=c)
-    xp.multiply(i, g, out=h)               # h as scratch for i*g
-    c += h
-    xp.tanh(c, out=tc)
-    xp.multiply(o, tc, out=h)
+    xp = get_array_module(x_t)
+    z = x_t @ W_ih.T + h_prev @ W_hh.T                 # (B, 4H): all four gates' pre-activations
+    if b_ih is not None:
+        z = z + b_ih + b_hh
+    z_i, z_f, z_g, z_o = xp.split(z, 4, axis=1)
+    i = sigmoid(z_i)
+    f = sigmoid(z_f)
+    g = xp.tanh(z_g)
+    o = sigmoid(z_o)
+    c = f * c_prev + i * g
+    tanh_c = xp.tanh(c)
+    m = o * tanh_c
+    h = m if W_hr is None else m @ W_hr.T
+    return h, c, LSTMCellCache(x_t, h_prev, c_prev, i, f, g, o, tanh_c, m)
 
 
-def lstm_cell_backward(dh, dc, gates, c_prev, tc, dz, work=None):
-    """The pointwise part of one LSTM step backwards.
-
-    ``dh`` (H, B) is $\\partial L/\\partial h_t$; ``dc`` (H, B) comes in as the gradient of $c_t$
-    through $c_{t+1}$ and leaves, in place, as $\\partial L/\\partial c_{t-1}$; ``dz`` (4, H, B)
-    receives the gradients of the pre-activations $[z_i, z_f, z_o, z_g]$ (not halved), and
-    may be a strided view; ``gates`` (4, H, B), ``c_prev``, ``tc``: the forward's
-    $[i, f, o, g]$, $c_{t-1}$ and $\\tanh c_t$; ``work`` (2, 4, H, B): scratch (None: allocated).
-    Any block shape works, as long as all agree; ``lstm_backward`` uses (H, B).
+def lstm_cell_backward(dh, dc, cache, W_ih, W_hh, W_hr=None):
+    r"""One step backwards. ``dh`` (B, P) $= \partial L/\partial h_t$, ``dc`` (B, H) the gradient
+    reaching $c_t$ from step $t+1$. Returns ``dx, dh_prev, dc_prev, dW_ih, dW_hh, db, dW_hr``
+    (``db`` is the gradient of both biases; ``dW_hr`` None without a projection).
 
     $$
-    \\frac{\\partial L}{\\partial c_t} = \\mathrm{d}c + \\mathrm{d}h \\odot o \\odot (1 - \\tanh^2 c_t)
+    \begin{aligned}
+    \mathrm{d}m &= \mathrm{d}h \ (\text{LSTMP: } \mathrm{d}h\, W_{hr}) \\
+    \mathrm{d}c_t &= \mathrm{d}c + \mathrm{d}m \odot o \odot (1 - \tanh^2 c_t) \\
+    \mathrm{d}z_i &= \mathrm{d}c_t \odot g \odot i(1-i) \\
+    \mathrm{d}z_f &= \mathrm{d}c_t \odot c_{t-1} \odot f(1-f) \\
+    \mathrm{d}z_g &= \mathrm{d}c_t \odot i \odot (1-g^2) \\
+    \mathrm{d}z_o &= \mathrm{d}m \odot \tanh c_t \odot o(1-o) \\
+    \mathrm{d}c_{t-1} &= \mathrm{d}c_t \odot f
+    \end{aligned}
     $$
-
-
-    $$
-    \\mathrm{d}i = \\frac{\\partial L}{\\partial c_t} \\odot g,\\quad
-    \\mathrm{d}f = \\frac{\\partial L}{\\partial c_t} \\odot c_{t-1},\\quad
-    \\mathrm{d}o = \\mathrm{d}h \\odot \\tanh c_t,\\quad
-    \\mathrm{d}g = \\frac{\\partial L}{\\partial c_t} \\odot i,\\quad
-    \\frac{\\partial L}{\\partial c_{t-1}} = \\frac{\\partial L}{\\partial c_t} \\odot f
-    $$
-
-    then through the activations, $\\sigma' = \\sigma(1 - \\sigma)$ for the three sigmoid blocks at
-    once and $\\tanh' = 1 - g^2$.
     """
-    if is_cupy_array(gates):  # one fused kernel instead of ~15 launches (fused_cells.py)
-        return fused_cells.lstm_cell_backward(dh, dc, gates, c_prev, tc, dz)
-    xp = get_array_module(gates)
-    i, f, o, g = gates[0], gates[1], gates[2], gates[3]
-    grad, slope = xp.empty((2, *gates.shape), dtype=gates.dtype) if work is None else work
-    through_h = tc * tc                    # dh * o * (1 - tanh^2 c): the path through h_t
-    xp.subtract(1, through_h, out=through_h)
-    through_h *= o
-    through_h *= dh
-    dc += through_h                        # dc is now ∂L/∂c_t
-    xp.multiply(dc, g, out=grad[0])        # gradients of the gates [i, f, o, g]
-    xp.multiply(dc, c_prev, out=grad[1])
-    xp.multiply(dh, tc, out=grad[2])
-    xp.multiply(dc, i, out=grad[3])
-    dc *= f                                # ∂L/∂c_{t-1}: the gradient passes the cell scaled only by f
-    xp.subtract(1, gates[:3], out=slope[:3])
-    slope[:3] *= gates[:3]                 # σ(1 - σ) for i, f, o at once
-    xp.multiply(g, g, out=slope[3])
-    xp.subtract(1, slope[3], out=slope[3])   # tanh' = 1 - g²
-    xp.multiply(grad, slope, out=dz)       # through the activations
-    return dc
+    xp = get_array_module(dh)
+    x, h_prev, c_prev, i, f, g, o, tanh_c, m = cache
+    dW_hr = None if W_hr is None else dh.T @ m
+    dm = dh if W_hr is None else dh @ W_hr
+    dc_t = dc + dm * o * (1 - tanh_c ** 2)
+    dz_i = dc_t * g * i * (1 - i)
+    dz_f = dc_t * c_prev * f * (1 - f)
+    dz_g = dc_t * i * (1 - g ** 2)
+    dz_o = dm * tanh_c * o * (1 - o)
+    dz = xp.concatenate([dz_i, dz_f, dz_g, dz_o], axis=1)   # (B, 4H), PyTorch's order
+    dc_prev = dc_t * f
+    dx = dz @ W_ih
+    dh_prev = dz @ W_hh
+    return dx, dh_prev, dc_prev, dz.T @ x, dz.T @ h_prev, dz.sum(axis=0), dW_hr
 # --8<-- [end:lstm_cell]
 
 
 # --8<-- [start:lstm_forward]
-def lstm_forward(x, state, W_ih, W_hh, b_ih=None, b_hh=None):
-    """One direction of one LSTM layer over a whole sequence.
+class LSTMCache(NamedTuple):
+    steps: list         # one LSTMCellCache per step
+    W_ih: object
+    W_hh: object
+    W_hr: object
+    has_bias: bool
 
-    Shapes: ``x`` (T, B, I), ``state = (h0, c0)`` each (B, H), ``W_ih`` (4H, I), ``W_hh``
-    (4H, H), biases (4H,) or None; rows in PyTorch's gate order i, f, g, o.
-    Returns ``out`` (T, B, H), ``(h_n, c_n)``, ``cache``.
 
-    $$
-    z_t = W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh}
-    $$
-
-    Inside the loop every array is transposed, (features, B): ``W_hh @ h`` is then one product
-    whose (4H, B) result, with the rows in the order [i, f, o, g] (``gate_blocks``), splits
-    into four contiguous (H, B) gate blocks. ``out`` is a view of the matrix ``XH`` that the
-    cache keeps for backward.
-    """
+def lstm_forward(x, state, W_ih, W_hh, b_ih=None, b_hh=None, W_hr=None):
+    r"""One direction of one LSTM layer over a sequence: ``x`` (T, B, I), ``state = (h0, c0)``,
+    (B, P) and (B, H). Returns ``out`` (T, B, P) holding every $h_t$, ``(h_n, c_n)``, cache."""
     xp = get_array_module(x)
-    h0, c0 = state
-    T, B, I = x.shape
-    H = W_hh.shape[1]
-    s = gate_scale(xp, x.dtype)
-    # XH: one row per step and sample, [x_t, 1, h_{t-1}] (rows of step T hold h_T): the input of
-    # the projection below and, in backward, of all three weight gradients at once
-    XH = xp.empty(((T + 1) * B, I + 1 + H), dtype=x.dtype)
-    XH[:T * B, :I] = x.reshape(T * B, I)
-    XH[:, I] = 1
-    XH[:B, I + 1:] = h0
-    W_i = gate_blocks(W_ih) * s                                # (4, H, I): rows [i f o g], sigmoid rows halved
-    if b_ih is not None:                                       # the bias rides along as the column of ones
-        W_i = xp.concatenate([W_i, (gate_blocks(b_ih + b_hh) * s[:, 0])[:, :, None]], axis=2)
-    W_i = W_i.reshape(4 * H, -1)
-    W_h = (gate_blocks(W_hh) * s).reshape(4 * H, H)
-    # the input's share for all steps in one product: (4H, T*B), step t in columns t*B .. t*B+B-1
-    Z = W_i @ XH[:T * B, :W_i.shape[1]].T
-    G = xp.empty((T, 4, H, B), dtype=Z.dtype)                  # step t: pre-activations, then gates
-    C = xp.empty((T, H, B), dtype=Z.dtype)                     # c_t
-    TC = xp.empty_like(C)                                      # tanh(c_t), reused by backward
-    HT = xp.empty_like(C)                                      # h_t
-    h, c = h0.T, c0.T
-    for t in range(T):
-        z = G[t].reshape(4 * H, B)
-        xp.matmul(W_h, h, out=z)                               # W_hh h_{t-1}: all four gates at once
-        z += Z[:, t * B:(t + 1) * B]
-        lstm_cell_forward(G[t], c, C[t], TC[t], HT[t])
-        h, c = HT[t], C[t]
-    out = XH[B:, I + 1:].reshape(T, B, H)                      # (T, B, H): a view of XH
-    out[...] = HT.transpose(0, 2, 1)
-    return out, (out[-1], C[-1].T), (XH, c0, W_ih, W_hh, G, C, TC, b_ih is not None)
+    h, c = state
+    outs, steps = [], []
+    for x_t in x:                                      # the recurrence: one step after the other
+        h, c, step = lstm_cell_forward(x_t, h, c, W_ih, W_hh, b_ih, b_hh, W_hr)
+        outs.append(h)
+        steps.append(step)
+    return xp.stack(outs), (h, c), LSTMCache(steps, W_ih, W_hh, W_hr, b_ih is not None)
 # --8<-- [end:lstm_forward]
 
 
 # --8<-- [start:lstm_backward]
 def lstm_backward(d_out, d_state, cache):
-    """BPTT for ``lstm_forward``. ``d_out`` (T, B, H); ``d_state = (d_h_n, d_c_n)``, either None.
-
-    Returns ``(dx, (dh0, dc0), dW_ih, dW_hh, db_ih, db_hh)`` in PyTorch's layout. Per step one
-    product $[W_{ih}\\ W_{hh}]^\\top \\mathrm{d}z_t$ gives $\\mathrm{d}x_t$ and the recurrent part of
-    $\\partial L/\\partial h_{t-1}$. Each $\\mathrm{d}z_t$ (4H, B) is stored as the columns $t$ of
-    one (4H, T·B) matrix, so that the sums over the steps are one product after the loop: with
-    the rows $[x_t^\\top, 1, h_{t-1}^\\top]$ of ``XH``,
-
-    $$
-    \\Big[\\tfrac{\\partial L}{\\partial W_{ih}},\\ \\tfrac{\\partial L}{\\partial b},\\ \\tfrac{\\partial L}{\\partial W_{hh}}\\Big]
-    = \\sum_t \\mathrm{d}z_t\\,\\big[x_t^\\top,\\ \\mathbf 1^\\top,\\ h_{t-1}^\\top\\big]
-    $$
-    """
-    XH, c0, W_ih, W_hh, G, C, TC, has_bias = cache
+    r"""BPTT for ``lstm_forward``: ``d_out`` (T, B, P); ``d_state = (d_h_n, d_c_n)``, each may be
+    None. Walks from $t = T$ back to 1; the parameter gradients are sums over the steps.
+    Returns ``dx, (dh0, dc0), dW_ih, dW_hh, db_ih, db_hh, dW_hr``."""
     xp = get_array_module(d_out)
-    T, H, B = C.shape
-    I = W_ih.shape[1]
+    steps, W_ih, W_hh, W_hr, has_bias = cache
     d_hn, d_cn = d_state
-    # one product per step gives both [dx_t; dh_{t-1}] (transposed): [W_ih  W_hh]^T dz_t
-    W_T = xp.concatenate([gate_blocks(W_ih), gate_blocks(W_hh)], axis=2).reshape(4 * H, I + H).T
-    W_T = xp.ascontiguousarray(W_T)                            # (I + H, 4H); not halved: dz is for z
-    dZ = xp.empty((4 * H, T, B), dtype=G.dtype)
-    DXH = xp.empty((T, I + H, B), dtype=G.dtype)               # step t: [dx_t; dh_{t-1}], transposed
-    work = xp.empty((2, 4, H, B), dtype=G.dtype)
-    dc = xp.zeros((H, B), dtype=G.dtype) if d_cn is None else d_cn.T.astype(G.dtype, order="C")  # transposed, like c
-    dh = d_out[-1].T.astype(G.dtype, order="C")                # ∂L/∂h_t, transposed
-    if d_hn is not None:
-        dh += d_hn.T
-    for t in reversed(range(T)):
-        dz = dZ[:, t]                                          # (4H, B), a strided view
-        lstm_cell_backward(dh, dc, G[t], C[t - 1] if t else c0.T, TC[t], dz.reshape(4, H, B), work)
-        xp.matmul(W_T, dz, out=DXH[t])
-        dh = DXH[t, I:]                                        # ∂L/∂h_{t-1} through all four gates ...
-        if t:
-            dh += d_out[t - 1].T                               # ... plus the output's own gradient
-    dZ2 = dZ.reshape(4 * H, T * B)
-    dx = xp.ascontiguousarray(DXH[:, :I].transpose(0, 2, 1))  # (T, B, I)
-    dW = torch_rows((dZ2 @ XH[:T * B]).reshape(4, H, -1))     # [dW_ih, db, dW_hh]: one product
-    db = dW[:, I] if has_bias else None
-    return dx, (dh.T, dc.T), dW[:, :I], dW[:, I + 1:], db, db
+    dh_next = xp.zeros_like(d_out[0]) if d_hn is None else d_hn      # ∂L/∂h_t through step t+1
+    dc = xp.zeros_like(steps[0].c_prev) if d_cn is None else d_cn
+    dW_ih, dW_hh, db = xp.zeros_like(W_ih), xp.zeros_like(W_hh), xp.zeros(W_ih.shape[0], d_out.dtype)
+    dW_hr = None if W_hr is None else xp.zeros_like(W_hr)
+    dx = xp.empty(d_out.shape[:2] + W_ih.shape[1:], dtype=d_out.dtype)
+    for t in reversed(range(len(steps))):
+        dh = d_out[t] + dh_next                        # h_t feeds the output and the next step
+        dx[t], dh_next, dc, dW_ih_t, dW_hh_t, db_t, dW_hr_t = lstm_cell_backward(
+            dh, dc, steps[t], W_ih, W_hh, W_hr)
+        dW_ih += dW_ih_t
+        dW_hh += dW_hh_t
+        db += db_t
+        if W_hr is not None:
+            dW_hr += dW_hr_t
+    db = db if has_bias else None
+    return dx, (dh_next, dc), dW_ih, dW_hh, db, db, dW_hr
 # --8<-- [end:lstm_backward]
 
 
 class LSTM(RecurrentBase):
-    """``torch.nn.LSTM(input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-    bidirectional=False)``.
+    r"""``torch.nn.LSTM``: ``out, (h_n, c_n) = lstm(input, (h0, c0))``.
 
-    ``out, (h_n, c_n) = lstm(x, (h0, c0))``; ``dx = lstm.backward(d_out, (d_h_n, d_c_n))``, after
-    which ``lstm.dh0`` and ``lstm.dc0`` hold the gradients of ``h0`` and ``c0``.
+    ``dx = lstm.backward(d_out, (d_h_n, d_c_n))``; then ``lstm.dh0`` and ``lstm.dc0`` hold the
+    gradients of ``h0`` and ``c0``. With ``proj_size > 0`` (LSTMP) $h_t = W_{hr}(o \odot \tanh c_t)$
+    has ``proj_size`` features while ``c`` keeps ``hidden_size``.
     """
 
+    mode = "LSTM"
     gates = 4
-    n_states = 2
     state_names = ("h0", "c0")
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, bidirectional: bool = False, dtype=np.float32):
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype)
-        self.dc0 = None
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 proj_size: int = 0, device=None, dtype=None):
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, proj_size, device, dtype)
 
     def _run(self, x, state, weights):
-        return lstm_forward(x, state, *weights)
+        W_ih, W_hh, b_ih, b_hh, W_hr = weights
+        if W_hr is None:                               # the fast path has no projection
+            return lstm_forward_fast(x, state, W_ih, W_hh, b_ih, b_hh)
+        return lstm_forward(x, state, W_ih, W_hh, b_ih, b_hh, W_hr)
 
     def _run_backward(self, d_out, d_state, cache):
-        dx, d0, *dw = lstm_backward(d_out, d_state, cache)
+        if isinstance(cache, LSTMCache):
+            dx, d0, *dw = lstm_backward(d_out, d_state, cache)
+        else:
+            dx, d0, *dw = lstm_backward_fast(d_out, d_state, cache)
         return dx, d0, dw

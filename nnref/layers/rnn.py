@@ -1,131 +1,133 @@
-"""The plain (Elman) recurrent layer: ``h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``."""
+r"""The plain (Elman) recurrent layer: ``h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``.
+
+The reference code: one step as the formula reads, then BPTT over a sequence. The :class:`RNN`
+module runs the equal but faster ``nnref.fast.rnn``.
+"""
 from __future__ import annotations
 
-import numpy as np
+from typing import NamedTuple
 
 from ..backend import get_array_module
+from ..fast.rnn import rnn_backward_fast, rnn_forward_fast
 from .recurrent import RecurrentBase
 
 
 # --8<-- [start:rnn_cell]
-def rnn_cell_forward(z, nonlinearity="tanh"):
-    """The pointwise part of one step, in place: ``z`` (B, H) pre-activation becomes ``h_t``.
+class RNNCellCache(NamedTuple):
+    x: object           # (B, I)  x_t
+    h_prev: object      # (B, H)  h_{t-1}
+    h: object           # (B, H)  h_t, for the activation's derivative
+
+
+def rnn_cell_forward(x_t, h_prev, W_ih, W_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
+    r"""One step: ``x_t`` (B, I), ``h_prev`` (B, H), ``W_ih`` (H, I), ``W_hh`` (H, H), biases (H,)
+    or None. Returns ``h`` (B, H) and the cache.
 
     $$
-    h_t = \\sigma(z_t),\\qquad \\sigma = \\tanh \\text{ or } \\mathrm{ReLU}
-    $$
-    """
-    xp = get_array_module(z)
-    if nonlinearity == "tanh":
-        return xp.tanh(z, out=z)
-    return xp.maximum(z, 0, out=z)
-
-
-def rnn_cell_backward(dh, h, nonlinearity="tanh"):
-    """In place: ``dh`` = ∂L/∂h_t (B, H) becomes ∂L/∂z_t, using the step's output ``h``.
-
-    $$
-    \\frac{\\partial L}{\\partial z_t} = \\frac{\\partial L}{\\partial h_t}\\odot\\sigma'(z_t),\\qquad
-    \\tanh'(z_t) = 1 - h_t^2,\\quad \\mathrm{ReLU}'(z_t) = [h_t > 0]
+    z_t = W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh},\qquad h_t = \tanh(z_t)\ \text{or}\ \mathrm{ReLU}(z_t)
     $$
     """
-    if nonlinearity == "tanh":
-        dh *= 1 - h * h
-    else:
-        dh *= h > 0
-    return dh
+    xp = get_array_module(x_t)
+    z = x_t @ W_ih.T + h_prev @ W_hh.T
+    if b_ih is not None:
+        z = z + b_ih + b_hh
+    h = xp.tanh(z) if nonlinearity == "tanh" else xp.maximum(z, 0)
+    return h, RNNCellCache(x_t, h_prev, h)
+
+
+def rnn_cell_backward(dh, cache, W_ih, W_hh, nonlinearity="tanh"):
+    r"""One step backwards: ``dh`` (B, H) $= \partial L/\partial h_t$. Returns
+    ``dx, dh_prev, dW_ih, dW_hh, db``.
+
+    $$
+    \frac{\partial L}{\partial z_t} = \frac{\partial L}{\partial h_t}\odot\sigma'(z_t),\qquad
+    \tanh'(z_t) = 1 - h_t^2,\quad \mathrm{ReLU}'(z_t) = [h_t > 0]
+    $$
+    """
+    x, h_prev, h = cache
+    dz = dh * (1 - h ** 2) if nonlinearity == "tanh" else dh * (h > 0)
+    return dz @ W_ih, dz @ W_hh, dz.T @ x, dz.T @ h_prev, dz.sum(axis=0)
 # --8<-- [end:rnn_cell]
 
 
 # --8<-- [start:rnn_forward]
-def rnn_forward(x, h0, W_ih, W_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
-    """One direction of one layer over a whole sequence.
+class RNNCache(NamedTuple):
+    steps: list         # one RNNCellCache per step
+    W_ih: object
+    W_hh: object
+    has_bias: bool
+    nonlinearity: str
 
-    Shapes: ``x`` (T, B, I), ``h0`` (B, H), ``W_ih`` (H, I), ``W_hh`` (H, H), ``b_ih``, ``b_hh``
-    (H,) or None -> ``out`` (T, B, H) holding every $h_t$, ``h_n = out[-1]``, ``cache``.
+
+def rnn_forward(x, h0, W_ih, W_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
+    r"""One direction of one layer over a sequence: ``x`` (T, B, I), ``h0`` (B, H). Returns
+    ``out`` (T, B, H) holding every $h_t$, ``h_n``, cache.
 
     $$
-    z_t = W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh},\\qquad h_t = \\sigma(z_t)
+    z_t = W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh},\qquad h_t = \sigma(z_t)
     $$
     """
     xp = get_array_module(x)
-    T, B, I = x.shape
-    H = W_hh.shape[0]
-    # the input's share of z_t does not depend on h: one GEMM for all T steps
-    out = (x.reshape(T * B, I) @ W_ih.T).reshape(T, B, H)
-    if b_ih is not None:
-        out += b_ih + b_hh
-    rec = xp.empty((B, H), dtype=out.dtype)
-    W_hh_T = xp.ascontiguousarray(W_hh.T)  # the per-step GEMM is faster on C order
-    h = h0
-    for t in range(T):  # the recurrence itself is sequential: one small GEMM per step
-        xp.matmul(h, W_hh_T, out=rec)
-        out[t] += rec
-        h = rnn_cell_forward(out[t], nonlinearity)
-    return out, out[-1], (x, h0, W_ih, W_hh, out, b_ih is not None, nonlinearity)
+    h, outs, steps = h0, [], []
+    for x_t in x:                                      # sequential: h_t needs h_{t-1}
+        h, step = rnn_cell_forward(x_t, h, W_ih, W_hh, b_ih, b_hh, nonlinearity)
+        outs.append(h)
+        steps.append(step)
+    return xp.stack(outs), h, RNNCache(steps, W_ih, W_hh, b_ih is not None, nonlinearity)
 # --8<-- [end:rnn_forward]
 
 
 # --8<-- [start:rnn_backward]
 def rnn_backward(d_out, d_hn, cache):
-    """BPTT for ``rnn_forward``: walk the steps from $t=T$ back to 1, then sum over time.
-
-    ``d_out`` (T, B, H) is ∂L/∂h_t from each step's output, ``d_hn`` (B, H) or None the
-    gradient of the final state. Returns ``(dx, dh0, dW_ih, dW_hh, db_ih, db_hh)``.
-
-    $$
-    \\frac{\\partial L}{\\partial h_t} = \\mathrm{d}out_t + \\frac{\\partial L}{\\partial z_{t+1}} W_{hh},\\qquad
-    \\frac{\\partial L}{\\partial z_t} = \\frac{\\partial L}{\\partial h_t}\\odot\\sigma'(z_t)
-    $$
-
+    r"""BPTT for ``rnn_forward``: walk the steps from $t=T$ back to 1, summing the per-step
+    parameter gradients. ``d_out`` (T, B, H) is ∂L/∂h_t from each step's output, ``d_hn`` (B, H)
+    or None the gradient of the final state. Returns ``(dx, dh0, dW_ih, dW_hh, db_ih, db_hh)``.
 
     $$
-    \\frac{\\partial L}{\\partial W_{hh}} = \\sum_{t=1}^{T} \\Big(\\frac{\\partial L}{\\partial z_t}\\Big)^{\\!\\top} h_{t-1},\\qquad
-    \\frac{\\partial L}{\\partial W_{ih}} = \\sum_{t=1}^{T} \\Big(\\frac{\\partial L}{\\partial z_t}\\Big)^{\\!\\top} x_t,\\qquad
-    \\frac{\\partial L}{\\partial b} = \\sum_{t=1}^{T} \\frac{\\partial L}{\\partial z_t}
+    \frac{\partial L}{\partial h_t} = \mathrm{d}out_t + \frac{\partial L}{\partial z_{t+1}} W_{hh},\qquad
+    \frac{\partial L}{\partial W_{hh}} = \sum_{t=1}^{T} \Big(\frac{\partial L}{\partial z_t}\Big)^{\!\top} h_{t-1}
     $$
     """
-    x, h0, W_ih, W_hh, out, has_bias, nonlinearity = cache
     xp = get_array_module(d_out)
-    T, B, H = out.shape
-    dz = xp.empty_like(out)
-    dh_next = xp.zeros_like(h0) if d_hn is None else d_hn.astype(out.dtype, copy=True)
-    for t in reversed(range(T)):
-        xp.add(d_out[t], dh_next, out=dz[t])              # ∂L/∂h_t: from y_t and from h_{t+1}
-        rnn_cell_backward(dz[t], out[t], nonlinearity)     # -> ∂L/∂z_t
-        xp.matmul(dz[t], W_hh, out=dh_next)                # -> ∂L/∂h_{t-1}
-    # the per-step parameter gradients, summed over t: stacking the T steps makes each sum one GEMM
-    dz2 = dz.reshape(T * B, H)
-    dx = (dz2 @ W_ih).reshape(x.shape)
-    dW_ih = dz2.T @ x.reshape(T * B, -1)
-    dW_hh = dz[0].T @ h0 + dz2[B:].T @ out[:-1].reshape(-1, H)   # h_{t-1}: h0, then out[0..T-2]
-    db = dz2.sum(axis=0) if has_bias else None
+    steps, W_ih, W_hh, has_bias, nonlinearity = cache
+    dh_next = xp.zeros_like(d_out[0]) if d_hn is None else d_hn
+    dW_ih, dW_hh, db = xp.zeros_like(W_ih), xp.zeros_like(W_hh), xp.zeros(W_ih.shape[0], d_out.dtype)
+    dx = xp.empty(d_out.shape[:2] + W_ih.shape[1:], dtype=d_out.dtype)
+    for t in reversed(range(len(steps))):
+        dh = d_out[t] + dh_next                        # h_t feeds the output and the next step
+        dx[t], dh_next, dW_ih_t, dW_hh_t, db_t = rnn_cell_backward(dh, steps[t], W_ih, W_hh, nonlinearity)
+        dW_ih += dW_ih_t
+        dW_hh += dW_hh_t
+        db += db_t
+    db = db if has_bias else None
     return dx, dh_next, dW_ih, dW_hh, db, db
 # --8<-- [end:rnn_backward]
 
 
 class RNN(RecurrentBase):
-    """``torch.nn.RNN(input_size, hidden_size, num_layers=1, nonlinearity='tanh', bias=True,
-    batch_first=False, bidirectional=False)``.
+    r"""``torch.nn.RNN``: ``out, h_n = rnn(input, hx=None)`` (``hx`` is ``h0``).
 
-    ``out, h_n = rnn(x, hx=None)`` (``hx`` is ``h0``); ``dx = rnn.backward(d_out, d_state=None)`` with
-    ``d_state`` the gradient of ``h_n``, after which
+    ``dx = rnn.backward(d_out, d_state=None)`` with ``d_state`` the gradient of ``h_n``; then
     ``rnn.dh0`` holds the gradient of ``h0``.
     """
 
+    mode = "RNN"
+
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, nonlinearity: str = "tanh",
-                 bias: bool = True, batch_first: bool = False, bidirectional: bool = False, dtype=np.float32):
+                 bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
+                 bidirectional: bool = False, device=None, dtype=None):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, dtype)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, 0, device, dtype)
         self.nonlinearity = nonlinearity
 
     def _run(self, x, state, weights):
-        out, h_n, cache = rnn_forward(x, state[0], *weights, nonlinearity=self.nonlinearity)
+        out, h_n, cache = rnn_forward_fast(x, state[0], *weights[:4], nonlinearity=self.nonlinearity)
         return out, (h_n,), cache
 
     def _run_backward(self, d_out, d_state, cache):
-        dx, dh0, *dw = rnn_backward(d_out, d_state[0], cache)
+        dx, dh0, *dw = rnn_backward_fast(d_out, d_state[0], cache)
         return dx, (dh0,), dw
 
     def extra_repr(self):

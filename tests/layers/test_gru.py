@@ -42,27 +42,49 @@ def test_initial_state_gradient_numerically():
 
 
 def test_cell_matches_the_formulas_and_reset_after_the_product():
+    """gru_cell_forward is the page's formulas (r applied after W_hn h + b_hn); its backward
+    equals central differences for every input and parameter."""
     rng = np.random.default_rng(5)
-    B, H = 3, 4
-    a0, gh, h_prev = rng.normal(size=(B, 3 * H)), rng.normal(size=(B, 3 * H)), rng.normal(size=(B, H))
+    B, I, H = 3, 2, 4
+    x, h_prev = rng.normal(size=(B, I)), rng.normal(size=(B, H))
+    W_ih, W_hh = rng.normal(size=(3 * H, I)), rng.normal(size=(3 * H, H))
+    b_ih, b_hh = rng.normal(size=3 * H), rng.normal(size=3 * H)
     sig = lambda v: 1 / (1 + np.exp(-v))
-    r, z = sig(a0[:, :H] + gh[:, :H]), sig(a0[:, H:2 * H] + gh[:, H:2 * H])
-    n = np.tanh(a0[:, 2 * H:] + r * gh[:, 2 * H:])          # r applied after W_hn h + b_hn
-    a, h = a0.copy(), np.empty((B, H))
-    gru_cell_forward(a, gh, h_prev, h)
+    a, g = x @ W_ih.T + b_ih, h_prev @ W_hh.T + b_hh
+    r, z = sig(a[:, :H] + g[:, :H]), sig(a[:, H:2 * H] + g[:, H:2 * H])
+    n = np.tanh(a[:, 2 * H:] + r * g[:, 2 * H:])          # r applied after W_hn h + b_hn
+    h, cache = gru_cell_forward(x, h_prev, W_ih, W_hh, b_ih, b_hh)
     assert_close(h, (1 - z) * n + z * h_prev, what="h_t")
     dh = rng.normal(size=(B, H))
 
     def loss():
-        a2, h2 = a0.copy(), np.empty((B, H))
-        gru_cell_forward(a2, gh, h_prev, h2)
-        return float((h2 * dh).sum())
+        return float((gru_cell_forward(x, h_prev, W_ih, W_hh, b_ih, b_hh)[0] * dh).sum())
 
-    da, dgh, d = np.empty_like(a0), np.empty_like(gh), dh.copy()
-    gru_cell_backward(d, a, gh, h_prev, da, dgh)
-    assert_close(da, numerical_gradient(loss, a0), rtol=1e-6, atol=1e-8, what="da")
-    assert_close(dgh, numerical_gradient(loss, gh), rtol=1e-6, atol=1e-8, what="dgh")
-    assert_close(d, dh * z, what="direct path dh * z")
+    grads = gru_cell_backward(dh, cache, W_ih, W_hh)
+    for got, wrt, what in zip(grads, (x, h_prev, W_ih, W_hh, b_ih, b_hh),
+                              ("dx", "dh_prev", "dW_ih", "dW_hh", "db_ih", "db_hh")):
+        assert_close(got, numerical_gradient(loss, wrt), rtol=1e-6, atol=1e-8, what=what)
+
+
+def test_dropout_in_eval_is_torchs(torch):
+    recurrent_parity(torch, "GRU", dropout=0.5, num_layers=2, bidirectional=True, with_state=True)
+
+
+def test_dropout_in_train_gradient_is_numerical():
+    """Under a fixed mask (the same seed before every forward) backward is the derivative."""
+    m = nnref.GRU(2, 3, num_layers=3, dropout=0.5, bidirectional=True, dtype=np.float64).train()
+    rng = np.random.default_rng(4)
+    x, d_out = dev(rng.normal(size=(4, 2, 2))), dev(rng.normal(size=(4, 2, 6)))
+
+    def loss():
+        nnref.manual_seed(5)
+        return float((m(x)[0] * d_out).sum())
+
+    loss()
+    m.zero_grad()
+    assert_close(m.backward(d_out), numerical_gradient(loss, x), rtol=1e-6, atol=1e-8, what="dx")
+    W = m.weight_hh_l1_reverse
+    assert_close(W.grad, numerical_gradient(loss, W.data), rtol=1e-6, atol=1e-8, what="dW_hh_l1_reverse")
 
 
 def test_bad_inputs():

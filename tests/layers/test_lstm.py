@@ -1,11 +1,11 @@
-"""LSTM against torch.nn.LSTM (float64), gradient checks through time, bad inputs."""
+"""LSTM against torch.nn.LSTM (float64): plain, LSTMP (proj_size), dropout; gradient checks, bad inputs."""
 import numpy as np
 import pytest
 
 import nnref
 from nnref.gradcheck import gradcheck, numerical_gradient
-from nnref.layers.lstm import (ORDER, gate_blocks, gate_scale, lstm_cell_backward, lstm_cell_forward,
-                               torch_rows)
+from nnref.layers.dropout import dropout_mask
+from nnref.layers.lstm import lstm_cell_backward, lstm_cell_forward
 from tests.layers.test_rnn import recurrent_parity
 from tests.parity import assert_close, dev
 
@@ -56,42 +56,120 @@ def test_initial_state_gradients_numerically():
     assert_close(m.dc0, numerical_gradient(loss, c0), rtol=1e-6, atol=1e-8, what="dc0")
 
 
-def test_cell_matches_the_textbook_formulas():
-    """The halved-z tanh form equals σ and tanh; the cell backward equals differences."""
-    rng = np.random.default_rng(5)
-    B, H = 3, 4
-    z, c_prev = rng.normal(size=(4, B, H)) * 3, rng.normal(size=(B, H))   # [z_i, z_f, z_o, z_g], not halved
-    sig = lambda v: 1 / (1 + np.exp(-v))
-    i, f, o, g = sig(z[0]), sig(z[1]), sig(z[2]), np.tanh(z[3])
-    scale = gate_scale(np, np.float64)
-    a, c, tc, h = z * scale, *(np.empty((B, H)) for _ in range(3))
-    lstm_cell_forward(a, c_prev, c, tc, h)
-    assert_close(a, np.stack([i, f, o, g]), what="gates")
-    assert_close(c, f * c_prev + i * g, what="c_t")
-    assert_close(h, o * np.tanh(f * c_prev + i * g), what="h_t")
-    dh, dc_in = rng.normal(size=(B, H)), rng.normal(size=(B, H))
+@pytest.mark.parametrize("num_layers", [1, 2])
+@pytest.mark.parametrize("bidirectional", [False, True])
+@pytest.mark.parametrize("batch_first", [False, True])
+@pytest.mark.parametrize("with_state", [False, True])
+def test_projection_parity_with_torch(torch, num_layers, bidirectional, batch_first, with_state):
+    """LSTMP: h_t = W_hr (o * tanh c_t) has proj_size features, c_t hidden_size."""
+    recurrent_parity(torch, "LSTM", proj_size=3, num_layers=num_layers, bidirectional=bidirectional,
+                     batch_first=batch_first, with_state=with_state)
+
+
+def test_projection_unbatched_single_step_and_no_bias(torch):
+    recurrent_parity(torch, "LSTM", proj_size=2, unbatched=True, with_state=True, num_layers=2, bidirectional=True)
+    recurrent_parity(torch, "LSTM", proj_size=1, T=1, B=1, with_state=True, bias=False)
+
+
+def test_projection_gradcheck():
+    m = nnref.LSTM(2, 3, num_layers=2, bidirectional=True, proj_size=2, dtype=np.float64)
+    rng = np.random.default_rng(2)
+    x = dev(rng.normal(size=(3, 2, 2)))
+    state = (dev(rng.normal(size=(4, 2, 2))), dev(rng.normal(size=(4, 2, 3))))
+    assert gradcheck(m, x, state)
+
+
+def test_dropout_in_eval_is_torchs(torch):
+    recurrent_parity(torch, "LSTM", dropout=0.5, num_layers=3, bidirectional=True, with_state=True)
+
+
+@pytest.mark.parametrize("p", [0.3, 1.0])
+def test_dropout_in_train_is_torchs_with_the_same_mask(torch, p):
+    """Training with dropout p: layer 1 reads mask * out_0 / (1 - p) (zeros for p = 1), layer 2's
+    output is not dropped. Built in torch from single layers and the mask nnref drew; outputs,
+    input and every parameter gradient agree."""
+    T, B, I, H, L = 4, 3, 3, 5, 3
+    ours = nnref.LSTM(I, H, num_layers=L, dropout=p, bidirectional=True, dtype=np.float64).train()
+    rng = np.random.default_rng(0)
+    x, d_out = rng.normal(size=(T, B, I)), rng.normal(size=(T, B, 2 * H))
+    nnref.manual_seed(11)
+    out, _ = ours(dev(x))
+    dx = ours.backward(dev(d_out))
+    nnref.manual_seed(11)                      # the same draws: the masks nnref used, in order
+    masks = [nnref.backend.asnumpy(dropout_mask((T, B, 2 * H), p)) for _ in range(L - 1)]
+    state = ours.state_dict()
+    layers = []
+    for k in range(L):
+        ref = torch.nn.LSTM(I if k == 0 else 2 * H, H, bidirectional=True).double()
+        ref.load_state_dict({n: torch.tensor(nnref.backend.asnumpy(state[n.replace("_l0", f"_l{k}")]))
+                             for n in ref.state_dict()})
+        layers.append(ref)
+    xt = torch.tensor(x, requires_grad=True)
+    h = xt
+    for k, ref in enumerate(layers):
+        if k:
+            scale = 0.0 if p == 1 else 1 / (1 - p)
+            h = h * torch.tensor(masks[k - 1].astype(np.float64) * scale)
+        h, _ = ref(h)
+    h.backward(torch.tensor(d_out))
+    assert_close(out, h, what="output")
+    assert_close(dx, xt.grad, what="input gradient")
+    for name, prm in ours.named_parameters():
+        k = int(name.split("_l")[1][0])
+        theirs = dict(layers[k].named_parameters())[name.replace(f"_l{k}", "_l0")]
+        assert_close(prm.grad, theirs.grad, what=f"gradient of {name}")
+
+
+def test_dropout_in_train_gradient_is_numerical():
+    """Under a fixed mask (the same seed before every forward) backward is the derivative."""
+    m = nnref.LSTM(2, 3, num_layers=2, dropout=0.4, proj_size=2, dtype=np.float64).train()
+    rng = np.random.default_rng(4)
+    x, d_out = dev(rng.normal(size=(4, 2, 2))), dev(rng.normal(size=(4, 2, 2)))
 
     def loss():
-        a2, c2, tc2, h2 = z * scale, *(np.empty((B, H)) for _ in range(3))
-        lstm_cell_forward(a2, c_prev, c2, tc2, h2)
-        return float((h2 * dh).sum() + (c2 * dc_in).sum())
+        nnref.manual_seed(5)
+        return float((m(x)[0] * d_out).sum())
 
-    dz, dc = np.empty_like(z), dc_in.copy()
-    lstm_cell_backward(dh, dc, a, c_prev, tc, dz)
-    assert_close(dz, numerical_gradient(loss, z), rtol=1e-6, atol=1e-8, what="d pre-activations (not halved)")
-    assert_close(dc, numerical_gradient(loss, c_prev), rtol=1e-6, atol=1e-8, what="dc_prev")
-    assert scale.ravel().tolist() == [0.5, 0.5, 0.5, 1.0]
+    loss()
+    m.zero_grad()
+    dx = m.backward(d_out)
+    assert_close(dx, numerical_gradient(loss, x), rtol=1e-6, atol=1e-8, what="dx")
+    W = m.weight_ih_l1
+    assert_close(W.grad, numerical_gradient(loss, W.data), rtol=1e-6, atol=1e-8, what="dW_ih_l1")
+    nnref.manual_seed(5)
+    dropped, _ = m(x)
+    assert float(abs(nnref.backend.asnumpy(dropped) - nnref.backend.asnumpy(m.eval()(x)[0])).max()) > 1e-3
 
 
-def test_gate_blocks_reorder_to_i_f_o_g_and_back():
-    H = 2
-    W = np.arange(4 * H * 3).reshape(4 * H, 3)                  # rows: i i f f g g o o (PyTorch)
-    blocks = gate_blocks(W)
-    assert blocks.shape == (4, H, 3)
-    for k, torch_block in enumerate(ORDER):
-        assert (blocks[k] == W[torch_block * H:(torch_block + 1) * H]).all()
-    assert [blocks[k, 0, 0] // (3 * H) for k in range(4)] == [0, 1, 3, 2]      # i, f, o, g
-    assert (torch_rows(blocks) == W).all() and (torch_rows(gate_blocks(W[:, 0])) == W[:, 0]).all()
+def test_reference_cell_matches_the_formulas_and_differences():
+    """lstm_cell_forward is the page's formulas (i, f, g, o in torch's row order); its backward
+    equals central differences, with and without the projection W_hr."""
+    rng = np.random.default_rng(5)
+    B, I, H, P = 3, 2, 4, 2
+    sig = lambda v: 1 / (1 + np.exp(-v))
+    for W_hr in (None, rng.normal(size=(P, H))):
+        n_h = H if W_hr is None else P
+        x, h_prev, c_prev = rng.normal(size=(B, I)), rng.normal(size=(B, n_h)), rng.normal(size=(B, H))
+        W_ih, W_hh = rng.normal(size=(4 * H, I)), rng.normal(size=(4 * H, n_h))
+        b_ih, b_hh = rng.normal(size=4 * H), rng.normal(size=4 * H)
+        z = x @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh
+        i, f, g, o = sig(z[:, :H]), sig(z[:, H:2 * H]), np.tanh(z[:, 2 * H:3 * H]), sig(z[:, 3 * H:])
+        h, c, cache = lstm_cell_forward(x, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh, W_hr)
+        m = o * np.tanh(f * c_prev + i * g)
+        assert_close(c, f * c_prev + i * g, what="c_t")
+        assert_close(h, m if W_hr is None else m @ W_hr.T, what="h_t")
+        dh, dc = rng.normal(size=h.shape), rng.normal(size=c.shape)
+
+        def loss():
+            h2, c2, _ = lstm_cell_forward(x, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh, W_hr)
+            return float((h2 * dh).sum() + (c2 * dc).sum())
+
+        dx, dh_prev, dc_prev, dW_ih, dW_hh, db, dW_hr = lstm_cell_backward(dh, dc, cache, W_ih, W_hh, W_hr)
+        for got, wrt, what in [(dx, x, "dx"), (dh_prev, h_prev, "dh_prev"), (dc_prev, c_prev, "dc_prev"),
+                               (dW_ih, W_ih, "dW_ih"), (dW_hh, W_hh, "dW_hh"), (db, b_ih, "db")]:
+            assert_close(got, numerical_gradient(loss, wrt), rtol=1e-6, atol=1e-8, what=what)
+        if W_hr is not None:
+            assert_close(dW_hr, numerical_gradient(loss, W_hr), rtol=1e-6, atol=1e-8, what="dW_hr")
 
 
 def test_float32_and_shapes():
@@ -104,6 +182,17 @@ def test_float32_and_shapes():
     assert m.dh0.shape == m.dc0.shape == (4, 2, 5)
     assert [k for k in m.state_dict()][:4] == ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]
     assert m.weight_ih_l1.shape == (20, 10) and m.weight_hh_l0_reverse.shape == (20, 5)
+
+
+def test_projection_shapes_and_parameter_count(torch):
+    m = nnref.LSTM(3, 5, num_layers=2, bidirectional=True, proj_size=2)
+    ref = torch.nn.LSTM(3, 5, num_layers=2, bidirectional=True, proj_size=2)
+    assert [(k, tuple(v.shape)) for k, v in m.state_dict().items()] == \
+        [(k, tuple(v.shape)) for k, v in ref.state_dict().items()]
+    assert sum(p.data.size for p in m.parameters()) == sum(p.numel() for p in ref.parameters())
+    out, (h_n, c_n) = m(dev(np.ones((7, 2, 3), dtype=np.float32)))
+    assert out.shape == (7, 2, 4) and h_n.shape == (4, 2, 2) and c_n.shape == (4, 2, 5)
+    assert repr(m) == repr(ref)
 
 
 def test_bad_inputs():

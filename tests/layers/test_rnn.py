@@ -15,8 +15,8 @@ def recurrent_parity(torch, kind, *, num_layers=1, bidirectional=False, batch_fi
     """Forward, final states, dx, initial-state gradients and every parameter gradient of
     ``nnref.<kind>`` equal ``torch.nn.<kind>`` in float64 on the same (torch-initialised) weights."""
     args = dict(num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first, **kw)
-    ref = getattr(torch.nn, kind)(I, H, **args).double()
-    ours = load_from_torch(getattr(nnref, kind)(I, H, dtype=np.float64, **args), ref)
+    ref = getattr(torch.nn, kind)(I, H, **args).double().eval()     # eval: dropout off, as in ours below
+    ours = load_from_torch(getattr(nnref, kind)(I, H, dtype=np.float64, **args), ref).eval()
     assert list(ours.state_dict()) == list(ref.state_dict())
     for name, p in ref.named_parameters():  # the check needs non-zero, distinct biases
         if name.startswith("bias"):
@@ -25,9 +25,10 @@ def recurrent_parity(torch, kind, *, num_layers=1, bidirectional=False, batch_fi
     L = num_layers * (2 if bidirectional else 1)
     n_states = 2 if kind == "LSTM" else 1
     x_shape = (T, I) if unbatched else ((B, T, I) if batch_first else (T, B, I))
-    s_shape = (L, H) if unbatched else (L, B, H)
+    sizes = (kw.get("proj_size") or H, H)[:n_states]          # h has proj_size features, c hidden_size
+    s_shapes = [(L, n) if unbatched else (L, B, n) for n in sizes]
     x = rng.normal(size=x_shape)
-    states = [rng.normal(size=s_shape) for _ in range(n_states)]
+    states = [rng.normal(size=s) for s in s_shapes]
     xt = torch.tensor(x, requires_grad=True)
     st_t = [torch.tensor(s, requires_grad=True) for s in states]
 
@@ -42,7 +43,7 @@ def recurrent_parity(torch, kind, *, num_layers=1, bidirectional=False, batch_fi
     for a, e, what in zip(fin, fin_t, ("h_n", "c_n")):
         assert_close(a, e, what=what)
     d_out = rng.normal(size=tuple(out_t.shape))
-    d_fin = [rng.normal(size=s_shape) for _ in range(n_states)]
+    d_fin = [rng.normal(size=s) for s in s_shapes]
     loss = (out_t * torch.tensor(d_out)).sum()
     if d_state:
         loss = loss + sum((f * torch.tensor(d)).sum() for f, d in zip(fin_t, d_fin))
@@ -179,9 +180,9 @@ def test_bad_inputs():
         m(dev(np.zeros((5, 3), dtype=np.float32)), dev(np.zeros((2, 2, 4), dtype=np.float32)))
     with pytest.raises(ValueError, match="nonlinearity must be 'tanh' or 'relu'"):
         nnref.RNN(3, 4, nonlinearity="sigmoid")
-    with pytest.raises(ValueError, match="must be positive"):
+    with pytest.raises(ValueError, match="RNN: hidden_size must be greater than zero"):
         nnref.RNN(3, 0)
-    with pytest.raises(ValueError, match="empty sequence"):
+    with pytest.raises(ValueError, match="RNN: expected a sequence of at least one step"):
         m(dev(np.zeros((0, 2, 3), dtype=np.float32)))
     with pytest.raises(RuntimeError, match="RNN.backward called before forward"):
         nnref.RNN(3, 4).backward(dev(np.zeros((5, 2, 4), dtype=np.float32)))
@@ -192,12 +193,59 @@ def test_bad_inputs():
         m.backward(out, h_n[:1])
 
 
-def test_initial_state_by_keyword_h0_or_hx():
-    """``rnn(x, h0=...)`` (the contract's spelling) and ``rnn(x, hx=...)`` (torch's) are the same call."""
-    rng = np.random.default_rng(5)
-    m = nnref.RNN(3, 4, dtype=np.float64)
-    x, h = dev(rng.normal(size=(2, 1, 3))), dev(rng.normal(size=(1, 1, 4)))
-    a, b = m(x, h0=h), m(x, hx=h)
-    assert_close(a[0], b[0], what="output")
-    with pytest.raises(TypeError, match="pass the initial state once"):
-        m(x, h, h0=h)
+def test_signature_is_torchs(torch):
+    """Constructor and forward parameters: torch 2.13's names, order and defaults."""
+    import inspect
+    import typing
+    for kind in ("RNN", "LSTM", "GRU"):
+        theirs = inspect.signature(typing.get_overloads(getattr(torch.nn, kind).__init__)[0])
+        ours = inspect.signature(getattr(nnref, kind).__init__)
+        assert [(p.name, p.default, p.kind) for p in ours.parameters.values()] == \
+            [(p.name, p.default, p.kind) for p in theirs.parameters.values()], kind
+        assert list(inspect.signature(getattr(nnref, kind).forward).parameters) == ["self", "input", "hx"]
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_constructor_validation_as_torch(torch, kind):
+    """Every argument torch refuses, nnref refuses with the same exception class, naming the layer."""
+    bad = [((4, 2.5), {}, "hidden_size"), ((4.0, 2), {}, "input_size"), ((4, 2, 1.5), {}, "num_layers"),
+           ((4, 0), {}, "hidden_size"), ((0, 2), {}, "input_size"), ((4, 2, 0), {}, "num_layers"),
+           ((4, 2), dict(dropout=1.5), "dropout"), ((4, 2), dict(dropout=-0.1), "dropout")]
+    if kind == "LSTM":
+        bad += [((4, 3), dict(proj_size=3), "proj_size"), ((4, 3), dict(proj_size=-1), "proj_size"),
+                ((4, 3), dict(proj_size=1.5), "proj_size")]
+    for args, kw, what in bad:
+        with pytest.raises(Exception) as theirs:
+            getattr(torch.nn, kind)(*args, **kw)
+        with pytest.raises(theirs.type, match=f"{kind}: {what}"):
+            getattr(nnref, kind)(*args, **kw)
+    with pytest.warns(UserWarning, match="num_layers greater than 1"):
+        getattr(nnref, kind)(4, 2, dropout=0.5)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_empty_batch_as_torch(torch, kind):
+    """B = 0: empty outputs and states of the right shapes, and an empty input gradient."""
+    m = getattr(nnref, kind)(4, 3, num_layers=2, bidirectional=True)
+    out, fin = m(dev(np.zeros((5, 0, 4), dtype=np.float32)))
+    out_t, fin_t = getattr(torch.nn, kind)(4, 3, num_layers=2, bidirectional=True)(torch.zeros(5, 0, 4))
+    assert out.shape == tuple(out_t.shape)
+    for a, e in zip(fin if kind == "LSTM" else [fin], fin_t if kind == "LSTM" else [fin_t]):
+        assert a.shape == tuple(e.shape)
+    assert m.backward(out).shape == (5, 0, 4)
+
+
+@pytest.mark.parametrize("kind", ["RNN", "LSTM", "GRU"])
+def test_outputs_cannot_corrupt_the_cache(kind):
+    """The cache keeps ``out``: what the user gets cannot be changed in place (NumPy), or is a copy."""
+    m = getattr(nnref, kind)(3, 4, dtype=np.float64)
+    rng = np.random.default_rng(0)
+    x, d_out = dev(rng.normal(size=(5, 2, 3))), dev(rng.normal(size=(5, 2, 4)))
+    out, _ = m(x)
+    expected = m.backward(d_out)
+    out, _ = m(x)
+    try:
+        out += 1.0
+    except ValueError:
+        pass                                  # NumPy: read-only
+    assert_close(m.backward(d_out), expected, what="dx after an in-place change of out")

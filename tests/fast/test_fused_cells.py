@@ -1,4 +1,4 @@
-"""The fused GPU cell kernels compute the same formulas as the NumPy cells.
+"""The fused GPU cell kernels compute the same formulas as the NumPy fast path's pointwise steps.
 
 Without a GPU the CUDA source cannot run, but its arithmetic can: ``emulate`` translates
 the kernel body (plain C expressions) to NumPy and runs it over every index ``i`` at once.
@@ -10,9 +10,9 @@ import re
 import numpy as np
 import pytest
 
-from nnref.layers import fused_cells
-from nnref.layers.gru import gru_cell_backward, gru_cell_forward
-from nnref.layers.lstm import lstm_cell_backward, lstm_cell_forward
+from nnref.fast import fused_cells
+from nnref.fast.gru import gru_gates_backward, gru_gates_forward
+from nnref.fast.lstm import lstm_gates_backward, lstm_gates_forward
 
 HEAD = "const ptrdiff_t b = i / H, j = i % H;\n"
 
@@ -63,7 +63,7 @@ def test_lstm_forward_kernel_matches_numpy_cell(rng):
     z = rng.normal(size=(4, B, H))
     c_prev = rng.normal(size=(B, H))
     ref = [z.copy(), np.empty((B, H)), np.empty((B, H)), np.empty((B, H))]
-    lstm_cell_forward(ref[0], c_prev, ref[1], ref[2], ref[3])
+    lstm_gates_forward(ref[0], c_prev, ref[1], ref[2], ref[3])
     got_z, c, tc, h = z.copy(), np.zeros((B, H)), np.zeros((B, H)), np.zeros((B, H))
     emulate(fused_cells.LSTM_FORWARD, H, {"c_prev": c_prev, "c": c, "tc": tc, "h": h,
                                           "zi": got_z[0], "zf": got_z[1], "zo": got_z[2], "zg": got_z[3]}, {})
@@ -77,7 +77,7 @@ def test_lstm_backward_kernel_matches_numpy_cell(rng):
     gates[3] = rng.uniform(-0.9, 0.9, size=(B, H))                  # g = tanh(.)
     dh, dc, c_prev, tc = (rng.normal(size=(B, H)) for _ in range(4))
     want_dz, want_dc = np.empty((4, B, H)), dc.copy()
-    lstm_cell_backward(dh.copy(), want_dc, gates.copy(), c_prev, tc, want_dz, np.empty((2, 4, B, H)))
+    lstm_gates_backward(dh.copy(), want_dc, gates.copy(), c_prev, tc, want_dz, np.empty((2, 4, B, H)))
     dz, got_dc = np.zeros((4, B, H)), dc.copy()
     emulate(fused_cells.LSTM_BACKWARD, H, {"dh": dh, "c_prev": c_prev, "tc": tc, "dc": got_dc,
                                            "ig": gates[0], "fg": gates[1], "og": gates[2], "gg": gates[3],
@@ -91,7 +91,7 @@ def test_gru_forward_kernel_matches_numpy_cell(rng):
     a, gh = rng.normal(size=(B, 3 * H)), rng.normal(size=(B, 3 * H))
     h_prev = rng.normal(size=(B, H))
     want_a, want_h = a.copy(), np.empty((B, H))
-    gru_cell_forward(want_a, gh, h_prev, want_h)
+    gru_gates_forward(want_a, gh, h_prev, want_h)
     got_a, h = a.copy(), np.zeros((B, H))
     emulate(fused_cells.GRU_FORWARD, H, {"h_prev": h_prev, "h": h}, {"a": got_a, "gh": gh.copy()})
     np.testing.assert_allclose(got_a, want_a, rtol=1e-12, atol=1e-14, err_msg="gates")
@@ -104,7 +104,7 @@ def test_gru_backward_kernel_matches_numpy_cell(rng):
     gates[:, 2 * H:] = rng.uniform(-0.9, 0.9, size=(B, H))           # n = tanh(.)
     gh, h_prev, dh = rng.normal(size=(B, 3 * H)), rng.normal(size=(B, H)), rng.normal(size=(B, H))
     want_da, want_dgh, want_dh = np.empty((B, 3 * H)), np.empty((B, 3 * H)), dh.copy()
-    gru_cell_backward(want_dh, gates.copy(), gh, h_prev, want_da, want_dgh)
+    gru_gates_backward(want_dh, gates.copy(), gh, h_prev, want_da, want_dgh)
     da, dgh, got_dh = np.zeros((B, 3 * H)), np.zeros((B, 3 * H)), dh.copy()
     emulate(fused_cells.GRU_BACKWARD, H, {"h_prev": h_prev, "dh": got_dh},
             {"a": gates.copy(), "gh": gh.copy(), "da": da, "dgh": dgh})
@@ -117,7 +117,7 @@ def test_emulator_catches_a_wrong_kernel(rng):
     B, H = 2, 3
     z, c_prev = rng.normal(size=(4, B, H)), rng.normal(size=(B, H))
     want = [z.copy(), np.empty((B, H)), np.empty((B, H)), np.empty((B, H))]
-    lstm_cell_forward(want[0], c_prev, *want[1:])
+    lstm_gates_forward(want[0], c_prev, *want[1:])
     broken = fused_cells.LSTM_FORWARD.replace("c = fg * c_prev + ig * gg", "c = fg * c_prev - ig * gg")
     assert broken != fused_cells.LSTM_FORWARD
     got = [z.copy(), np.zeros((B, H)), np.zeros((B, H)), np.zeros((B, H))]

@@ -1,12 +1,12 @@
-"""The LSTM and GRU cell arithmetic as one CUDA kernel each (CuPy), for the GPU.
+r"""The LSTM and GRU cell arithmetic as one CUDA kernel each (CuPy), for the GPU.
 
 Why: on a GPU every array operation is a kernel launch of a few microseconds, and the
-NumPy-style cells in ``lstm.py`` / ``gru.py`` issue about fifteen of them per time step,
-so a recurrent layer spends its time launching, not computing. Here each step's
-pointwise work, forward or backward, is a single ``cupy.ElementwiseKernel`` over the
-(B, H) hidden units. The formulas are the same as in ``lstm_cell_forward`` and friends
-(which stay the readable reference and the CPU path), with the same in-place contract
-and signatures; ``tests/test_devices.py`` checks both paths agree on a GPU.
+NumPy-style pointwise steps in ``fast/lstm.py`` / ``fast/gru.py`` issue about fifteen of
+them per time step, so a recurrent layer spends its time launching, not computing. Here each
+step's pointwise work, forward or backward, is a single ``cupy.ElementwiseKernel`` over the
+(B, H) hidden units. The formulas are those of ``lstm_gates_forward`` and friends (the CPU
+fast path), with the same in-place contract and signatures; ``tests/fast/test_fused_cells.py``
+checks the arithmetic on CPU, ``tests/test_devices.py`` that both paths agree on a GPU.
 
 Each thread handles one hidden unit ``j`` of one sample ``b``: the LSTM kernels get the four
 gate blocks as separate (B, H) arrays; the GRU kernels read that unit's gates from the row
@@ -32,7 +32,7 @@ def _kernel(name, in_params, out_params, body):
 
 # --8<-- [start:lstm_fused]
 # The gate blocks [i, f, o, g] arrive as four (B, H) arrays; the sigmoid gates' pre-activations
-# come halved (lstm.gate_scale), so sigma(z) = 1/2 tanh(z/2) + 1/2 takes them as they are.
+# come halved (fast.lstm.gate_scale), so sigma(z) = 1/2 tanh(z/2) + 1/2 takes them as they are.
 LSTM_FORWARD = """
 const T ig = T(0.5) * tanh(zi) + T(0.5), fg = T(0.5) * tanh(zf) + T(0.5);
 const T og = T(0.5) * tanh(zo) + T(0.5), gg = tanh(zg);
@@ -52,14 +52,14 @@ dc = dct * fg;                                       // dL/dc_{t-1}
 """
 
 
-def lstm_cell_forward(z, c_prev, c, tc, h):
-    """Fused ``lstm.lstm_cell_forward``: same arguments, same in-place results."""
+def lstm_gates_forward(z, c_prev, c, tc, h):
+    """Fused ``fast.lstm.lstm_gates_forward``: same arguments, same in-place results."""
     k = _kernel("lstm_cell_forward", "T c_prev", "T zi, T zf, T zo, T zg, T c, T tc, T h", LSTM_FORWARD)
     k(c_prev, z[0], z[1], z[2], z[3], c, tc, h)
 
 
-def lstm_cell_backward(dh, dc, gates, c_prev, tc, dz):
-    """Fused ``lstm.lstm_cell_backward`` (needs no scratch): ``dc`` becomes ∂L/∂c_{t-1}; returns it."""
+def lstm_gates_backward(dh, dc, gates, c_prev, tc, dz):
+    """Fused ``fast.lstm.lstm_gates_backward`` (needs no scratch): ``dc`` becomes ∂L/∂c_{t-1}; returns it."""
     k = _kernel("lstm_cell_backward", "T dh, T c_prev, T tc, T ig, T fg, T og, T gg",
                 "T dc, T dzi, T dzf, T dzo, T dzg", LSTM_BACKWARD)
     k(dh, c_prev, tc, gates[0], gates[1], gates[2], gates[3], dc, dz[0], dz[1], dz[2], dz[3])
@@ -88,14 +88,14 @@ dh = d * zg;                                             // the direct path to h
 """
 
 
-def gru_cell_forward(a, gh, h_prev, h):
-    """Fused ``gru.gru_cell_forward``: same arguments, same in-place results."""
+def gru_gates_forward(a, gh, h_prev, h):
+    """Fused ``fast.gru.gru_gates_forward``: same arguments, same in-place results."""
     k = _kernel("gru_cell_forward", "raw T gh, T h_prev, int64 H", "raw T a, T h", GRU_FORWARD)
     k(gh, h_prev, h.shape[-1], a, h)
 
 
-def gru_cell_backward(dh, a, gh, h_prev, da, dgh):
-    """Fused ``gru.gru_cell_backward``: ``dh`` becomes the direct path ``dh * z``; returns it."""
+def gru_gates_backward(dh, a, gh, h_prev, da, dgh):
+    """Fused ``fast.gru.gru_gates_backward``: ``dh`` becomes the direct path ``dh * z``; returns it."""
     k = _kernel("gru_cell_backward", "raw T a, raw T gh, T h_prev, int64 H", "T dh, raw T da, raw T dgh",
                 GRU_BACKWARD)
     k(a, gh, h_prev, dh.shape[-1], dh, da, dgh)
