@@ -1,4 +1,4 @@
-"""Activation functions: elementwise non-linearities and their derivatives.
+r"""Activation functions: elementwise non-linearities and their derivatives.
 
 Each comes as a pure pair ``xxx_forward(x) -> (y, cache)`` / ``xxx_backward(dy, cache) -> dx``
 and as a ``Module``. All keep the input's shape and float dtype.
@@ -6,18 +6,19 @@ and as a ``Module``. All keep the input's shape and float dtype.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 from ..backend import get_array_module, is_cupy_array
-from ..checks import backward_cache, check_float
+from ..checks import backward_cache, check_float, read_only_output
 from ..module import Module
 
 
 # --8<-- [start:relu]
 def relu_forward(x):
-    """ReLU, elementwise; the cache is ``x``:
+    r"""ReLU, elementwise; the cache is ``x``:
 
     $$
-    \\mathrm{ReLU}(x) = \\max(0, x)
+    \mathrm{ReLU}(x) = \max(0, x)
     $$
     """
     xp = get_array_module(x)
@@ -25,10 +26,10 @@ def relu_forward(x):
 
 
 def relu_backward(dy, x, grad_at_zero=0.0):
-    """ReLU's derivative, with a chosen value at 0:
+    r"""ReLU's derivative, with a chosen value at 0:
 
     $$
-    \\mathrm{ReLU}'(x) = 1\\ (x>0),\\quad 0\\ (x<0),\\quad g_0\\ (x=0)
+    \mathrm{ReLU}'(x) = 1\ (x>0),\quad 0\ (x<0),\quad g_0\ (x=0)
     $$
 
     At ``x == 0`` ReLU has no derivative; any ``g_0`` in [0, 1] is a subgradient.
@@ -42,45 +43,57 @@ def relu_backward(dy, x, grad_at_zero=0.0):
 
 
 # --8<-- [start:leaky_relu]
+class LeakyReLUCache(NamedTuple):
+    x: object
+    negative_slope: float
+
+
 def leaky_relu_forward(x, negative_slope=0.01):
-    """Leaky ReLU with slope ``a = negative_slope`` below 0:
+    r"""Leaky ReLU with slope ``a = negative_slope`` below 0:
 
     $$
-    \\mathrm{LeakyReLU}(x) = x\\ (x>0),\\quad a x\\ (x\\le 0)
+    \mathrm{LeakyReLU}(x) = x\ (x>0),\quad a x\ (x\le 0)
     $$
     """
     xp = get_array_module(x)
-    return xp.where(x > 0, x, negative_slope * x), (x, negative_slope)
+    return xp.where(x > 0, x, negative_slope * x), LeakyReLUCache(x, negative_slope)
 
 
-def leaky_relu_backward(dy, cache):
-    """Derivative 1 for x > 0 and ``a`` for x <= 0 (PyTorch takes ``a`` at 0)."""
-    x, a = cache
+def leaky_relu_backward(dy, cache: LeakyReLUCache):
+    r"""Derivative 1 for x > 0 and ``a`` for x <= 0 (PyTorch takes ``a`` at 0)."""
     xp = get_array_module(dy)
-    return xp.where(x > 0, dy, a * dy)
+    return xp.where(cache.x > 0, dy, cache.negative_slope * dy)
 # --8<-- [end:leaky_relu]
 
 
 # --8<-- [start:sigmoid]
-def sigmoid_forward(x):
-    """The logistic sigmoid; the cache is the output:
+def sigmoid(x):
+    r"""The logistic sigmoid, accurate in both tails:
 
     $$
-    \\sigma(x) = \\frac{1}{1+e^{-x}} = \\tfrac12\\left(1+\\tanh\\tfrac{x}{2}\\right)
+    \sigma(x) = \frac{1}{1+e^{-x}} = \frac{e^{x}}{1+e^{x}}
     $$
 
-    The tanh form cannot overflow for large ``|x|``.
+    Both forms are used with $e^{-|x|} \le 1$, which never overflows: the first for
+    $x \ge 0$, the second for $x < 0$, where $1 - \sigma(-x)$ would round tiny values to 0
+    (``sigmoid(-20)`` is about 2.06e-9 in float32, as in PyTorch).
     """
     xp = get_array_module(x)
-    y = 0.5 * (1 + xp.tanh(0.5 * x))
+    e = xp.exp(-xp.abs(x))                          # e^{-|x|} in (0, 1]
+    return xp.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+def sigmoid_forward(x):
+    r"""The sigmoid layer's forward pass; the cache is the output $y = \sigma(x)$."""
+    y = sigmoid(x)
     return y, y
 
 
 def sigmoid_backward(dy, y):
-    """Sigmoid's derivative from its output ``y``:
+    r"""Sigmoid's derivative from its output ``y``:
 
     $$
-    \\sigma'(x) = \\sigma(x)\\,(1-\\sigma(x))
+    \sigma'(x) = \sigma(x)\,(1-\sigma(x))
     $$
     """
     return dy * y * (1 - y)
@@ -89,10 +102,10 @@ def sigmoid_backward(dy, y):
 
 # --8<-- [start:tanh]
 def tanh_forward(x):
-    """Hyperbolic tangent; the cache is the output:
+    r"""Hyperbolic tangent; the cache is the output:
 
     $$
-    \\tanh(x) = \\frac{e^x - e^{-x}}{e^x + e^{-x}}
+    \tanh(x) = \frac{e^x - e^{-x}}{e^x + e^{-x}}
     $$
     """
     xp = get_array_module(x)
@@ -101,10 +114,10 @@ def tanh_forward(x):
 
 
 def tanh_backward(dy, y):
-    """Tanh's derivative from its output ``y``:
+    r"""Tanh's derivative from its output ``y``:
 
     $$
-    \\tanh'(x) = 1 - \\tanh^2(x)
+    \tanh'(x) = 1 - \tanh^2(x)
     $$
     """
     return dy * (1 - y * y)
@@ -112,11 +125,17 @@ def tanh_backward(dy, y):
 
 
 # --8<-- [start:softplus]
+class SoftplusCache(NamedTuple):
+    x: object
+    beta: float
+    threshold: float
+
+
 def softplus_forward(x, beta=1.0, threshold=20.0):
-    """Softplus, a smooth ReLU:
+    r"""Softplus, a smooth ReLU:
 
     $$
-    \\mathrm{Softplus}(x) = \\frac{1}{\\beta}\\log\\left(1 + e^{\\beta x}\\right)
+    \mathrm{Softplus}(x) = \frac{1}{\beta}\log\left(1 + e^{\beta x}\right)
     $$
 
     A smooth ReLU: it tends to ``max(0, x)`` as ``beta`` grows. Where ``beta*x > threshold``
@@ -126,25 +145,24 @@ def softplus_forward(x, beta=1.0, threshold=20.0):
     bx = beta * x
     # logaddexp(0, bx) = log(1 + e^{bx}) without overflow
     y = xp.where(bx > threshold, x, xp.logaddexp(0, bx) / beta).astype(x.dtype, copy=False)
-    return y, (x, beta, threshold)
+    return y, SoftplusCache(x, beta, threshold)
 
 
-def softplus_backward(dy, cache):
-    """The logistic function of ``beta*x`` (exactly 1 above the threshold):
+def softplus_backward(dy, cache: SoftplusCache):
+    r"""The logistic function of ``beta*x`` (exactly 1 above the threshold):
 
     $$
-    \\mathrm{Softplus}'(x) = \\sigma(\\beta x)
+    \mathrm{Softplus}'(x) = \sigma(\beta x)
     $$
     """
-    x, beta, threshold = cache
     xp = get_array_module(dy)
-    bx = beta * x
-    return xp.where(bx > threshold, dy, dy * 0.5 * (1 + xp.tanh(0.5 * bx)))
+    bx = cache.beta * cache.x
+    return xp.where(bx > cache.threshold, dy, dy * sigmoid(bx))
 # --8<-- [end:softplus]
 
 
 def _erf(x):
-    """erf from SciPy (CPU) or CuPy's SciPy (GPU): NumPy itself has no erf."""
+    r"""erf from SciPy (CPU) or CuPy's SciPy (GPU): NumPy itself has no erf."""
     if is_cupy_array(x):
         from cupyx.scipy.special import erf
     else:
@@ -153,32 +171,38 @@ def _erf(x):
 
 
 # --8<-- [start:gelu]
+class GELUCache(NamedTuple):
+    x: object
+    approximate: str
+    s: object             # tanh(...) for the tanh form, Phi(x) for the exact one
+
+
 def gelu_forward(x, approximate="none"):
-    """GELU, exact (erf) or with ``approximate='tanh'``:
+    r"""GELU, exact (erf) or with ``approximate='tanh'``:
 
     $$
-    \\mathrm{GELU}(x) = x\\,\\Phi(x) = \\tfrac{x}{2}\\left(1+\\mathrm{erf}\\tfrac{x}{\\sqrt2}\\right)
+    \mathrm{GELU}(x) = x\,\Phi(x) = \tfrac{x}{2}\left(1+\mathrm{erf}\tfrac{x}{\sqrt2}\right)
     $$
 
     ``approximate='tanh'``:
 
     $$
-    \\tfrac{x}{2}\\left(1+\\tanh\\left(\\sqrt{2/\\pi}\\,(x+0.044715x^3)\\right)\\right)
+    \tfrac{x}{2}\left(1+\tanh\left(\sqrt{2/\pi}\,(x+0.044715x^3)\right)\right)
     $$
     """
     xp = get_array_module(x)
     if approximate == "tanh":
         t = xp.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3))
-        return 0.5 * x * (1 + t), (x, approximate, t)
-    cdf = 0.5 * (1 + _erf(x / math.sqrt(2)))
-    return x * cdf, (x, approximate, cdf)
+        return 0.5 * x * (1 + t), GELUCache(x, approximate, t)
+    cdf = (0.5 * (1 + _erf(x / math.sqrt(2)))).astype(x.dtype, copy=False)   # SciPy's erf widens float16
+    return x * cdf, GELUCache(x, approximate, cdf)
 
 
-def gelu_backward(dy, cache):
-    """Derivative of the exact form (the tanh form is differentiated the same way):
+def gelu_backward(dy, cache: GELUCache):
+    r"""Derivative of the exact form (the tanh form is differentiated the same way):
 
     $$
-    \\mathrm{GELU}'(x) = \\Phi(x) + x\\,\\varphi(x)
+    \mathrm{GELU}'(x) = \Phi(x) + x\,\varphi(x)
     $$
     """
     x, approximate, s = cache
@@ -192,16 +216,44 @@ def gelu_backward(dy, cache):
 # --8<-- [end:gelu]
 
 
+def writable_input(x, who: str):
+    r"""``x`` itself, for a layer with ``inplace=True`` that will write its output into it;
+    ``ValueError`` naming ``who`` when ``x`` is read-only (e.g. the output of Sigmoid or Tanh,
+    whose backward needs it unchanged)."""
+    if not getattr(getattr(x, "flags", None), "writeable", True):
+        raise ValueError(f"{who}(inplace=True): the input is read-only (it is probably the output "
+                         f"of a layer that keeps it for backward, e.g. Sigmoid or Tanh); "
+                         f"use inplace=False or pass a copy")
+    return x
+
+
 class _Activation(Module):
-    """Shared plumbing: check the input, keep the cache, refuse ``backward`` before ``forward``."""
+    r"""Shared plumbing: check the input, keep the cache, refuse ``backward`` before ``forward``.
+
+    ``inplace`` layers write the result into the input, as PyTorch does. Their cache then sees
+    the output where it kept the input; ``_cache_survives_inplace`` says whether the backward
+    formula still holds on it, otherwise the cache keeps a copy of the input.
+    """
+    inplace = False
 
     def __init__(self):
         super().__init__()
         self._cache = None
 
-    def forward(self, x):
-        check_float(x, type(self).__name__)
-        y, cache = self._forward(x)
+    def _cache_survives_inplace(self):
+        return False
+
+    def forward(self, input):
+        who = type(self).__name__
+        check_float(input, who)
+        if not self.inplace:
+            y, cache = self._forward(input)
+        else:
+            writable_input(input, who)
+            source = input if self._cache_survives_inplace() else input.copy()
+            y, cache = self._forward(source)
+            input[...] = y
+            y = input
         self._cache = (cache, y.shape)
         return y
 
@@ -210,13 +262,17 @@ class _Activation(Module):
 
 
 class ReLU(_Activation):
-    """``torch.nn.ReLU``. ``grad_at_zero`` (in [0, 1]) is the subgradient used at x == 0; 0 like PyTorch."""
+    r"""``torch.nn.ReLU(inplace=False)``. ``grad_at_zero`` (keyword-only, in [0, 1]) is the
+    subgradient used at x == 0; 0 like PyTorch."""
 
-    def __init__(self, grad_at_zero: float = 0.0):
+    def __init__(self, inplace: bool = False, *, grad_at_zero: float = 0.0):
         super().__init__()
         if not 0.0 <= grad_at_zero <= 1.0:
             raise ValueError(f"ReLU: grad_at_zero must be a subgradient in [0, 1], got {grad_at_zero}")
-        self.grad_at_zero = grad_at_zero
+        self.inplace, self.grad_at_zero = bool(inplace), grad_at_zero
+
+    def _cache_survives_inplace(self):
+        return self.grad_at_zero == 0      # y > 0 exactly where x > 0, but y == 0 hides x == 0
 
     def _forward(self, x):
         return relu_forward(x)
@@ -225,15 +281,20 @@ class ReLU(_Activation):
         return relu_backward(dy, x, self.grad_at_zero)
 
     def extra_repr(self):
-        return "" if self.grad_at_zero == 0 else f"grad_at_zero={self.grad_at_zero}"
+        parts = ["inplace=True"] if self.inplace else []
+        parts += [f"grad_at_zero={self.grad_at_zero}"] if self.grad_at_zero != 0 else []
+        return ", ".join(parts)
 
 
 class LeakyReLU(_Activation):
-    """``torch.nn.LeakyReLU(negative_slope=0.01)``."""
+    r"""``torch.nn.LeakyReLU(negative_slope=0.01, inplace=False)``."""
 
-    def __init__(self, negative_slope: float = 0.01):
+    def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
-        self.negative_slope = negative_slope
+        self.negative_slope, self.inplace = negative_slope, bool(inplace)
+
+    def _cache_survives_inplace(self):
+        return self.negative_slope >= 0   # then y > 0 exactly where x > 0
 
     def _forward(self, x):
         return leaky_relu_forward(x, self.negative_slope)
@@ -242,31 +303,33 @@ class LeakyReLU(_Activation):
         return leaky_relu_backward(dy, cache)
 
     def extra_repr(self):
-        return f"negative_slope={self.negative_slope}"
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
 
 
 class Sigmoid(_Activation):
-    """``torch.nn.Sigmoid``."""
+    r"""``torch.nn.Sigmoid()``. The output is read-only: backward needs it unchanged."""
 
     def _forward(self, x):
-        return sigmoid_forward(x)
+        y, cache = sigmoid_forward(x)
+        return read_only_output(y), cache
 
     def _backward(self, dy, y):
         return sigmoid_backward(dy, y)
 
 
 class Tanh(_Activation):
-    """``torch.nn.Tanh``."""
+    r"""``torch.nn.Tanh()``. The output is read-only: backward needs it unchanged."""
 
     def _forward(self, x):
-        return tanh_forward(x)
+        y, cache = tanh_forward(x)
+        return read_only_output(y), cache
 
     def _backward(self, dy, y):
         return tanh_backward(dy, y)
 
 
 class Softplus(_Activation):
-    """``torch.nn.Softplus(beta=1, threshold=20)``."""
+    r"""``torch.nn.Softplus(beta=1.0, threshold=20.0)``."""
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
         super().__init__()
@@ -285,7 +348,7 @@ class Softplus(_Activation):
 
 
 class GELU(_Activation):
-    """``torch.nn.GELU(approximate='none')``; ``approximate='tanh'`` for the tanh form."""
+    r"""``torch.nn.GELU(approximate='none')``; ``approximate='tanh'`` for the tanh form."""
 
     def __init__(self, approximate: str = "none"):
         super().__init__()

@@ -1,171 +1,251 @@
-"""Pooling layers: ``torch.nn.MaxPool2d`` and ``torch.nn.AvgPool2d``.
+r"""Pooling layers: ``torch.nn.MaxPool2d`` and ``torch.nn.AvgPool2d``.
 
-A pooling window of KH x KW positions is handled as KH*KW strided views of the (padded)
-input, one per offset ``(u, v)`` inside the window: view ``(u, v)`` holds, for every output
-position ``(i, j)``, the input element ``(i*S_h + u, j*S_w + v)``. Reducing over the views
-(max or sum) pools every window at once, and the backward pass writes through the same
-views, so nothing is ever copied into a window-shaped array.
+A pooling window of KH x KW positions (spread ``dilation`` apart) is handled as KH*KW strided
+views of the (padded) input, one per offset ``(u, v)`` inside the window: view ``(u, v)`` holds,
+for every output position ``(i, j)``, the input element ``(i S_h + u D_h, j S_w + v D_w)``.
+Reducing over the views (max or sum) pools every window at once, and the backward pass writes
+through the same views, so nothing is ever copied into a window-shaped array.
 """
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
 from ..backend import get_array_module
 from ..checks import backward_cache, check_float, check_ndim
 from ..module import Module
-from .conv import _pair
+from .window import output_size, pair
+
+
+class Window(NamedTuple):
+    """Where the windows lie: each field is an (H, W) pair."""
+    kernel: tuple
+    stride: tuple
+    padding: tuple
+    dilation: tuple
+    out_size: tuple       # (OH, OW), from window.output_size
+    in_size: tuple        # (H, W) of the input, before padding
+
+
+def make_window(in_size, kernel, stride, padding=(0, 0), dilation=(1, 1), ceil_mode=False):
+    r"""The ``Window`` of an input of spatial size ``in_size`` (H, W)."""
+    out = tuple(output_size(i, k, s, p, d, ceil_mode)
+                for i, k, s, p, d in zip(in_size, kernel, stride, padding, dilation))
+    return Window(tuple(kernel), tuple(stride), tuple(padding), tuple(dilation), out, tuple(in_size))
 
 
 # --8<-- [start:pool_views]
-def pool_views(a, kernel, stride, out_size):
-    """The KH*KW strided views of ``a`` (..., H, W), in row-major window order: view ``u*KW + v``
-    has shape (..., OH, OW) and holds ``a[..., i*S_h + u, j*S_w + v]``."""
-    (KH, KW), (sh, sw), (OH, OW) = kernel, stride, out_size
-    return [a[..., u:u + sh * OH:sh, v:v + sw * OW:sw] for u in range(KH) for v in range(KW)]
+def pool_views(a, w: Window):
+    r"""The KH*KW strided views of the padded ``a`` (..., Hp, Wp), in row-major window order:
+    view ``u*KW + v`` has shape (..., OH, OW) and holds ``a[..., i*S_h + u*D_h, j*S_w + v*D_w]``."""
+    (KH, KW), (sh, sw), (dh, dw), (OH, OW) = w.kernel, w.stride, w.dilation, w.out_size
+    return [a[..., u * dh:u * dh + sh * (OH - 1) + 1:sh, v * dw:v * dw + sw * (OW - 1) + 1:sw]
+            for u in range(KH) for v in range(KW)]
 # --8<-- [end:pool_views]
 
 
-def _padded(x, padding, value):
+def _pads(w: Window):
+    r"""Padding per side as ((top, bottom), (left, right)): ``padding`` on both sides, plus, on the
+    bottom/right, room for a last ``ceil_mode`` window that hangs over the edge."""
+    pads = []
+    for i, k, s, p, d, o in zip(w.in_size, w.kernel, w.stride, w.padding, w.dilation, w.out_size):
+        need = (o - 1) * s + d * (k - 1) + 1           # extent that the windows cover
+        pads.append((p, max(p, need - i - p)))
+    return tuple(pads)
+
+
+def padded(x, w: Window, value):
+    r"""``x`` (N, C, H, W) padded with ``value`` (``-inf`` for max, 0 for the average)."""
     xp = get_array_module(x)
-    ph, pw = padding
-    if not (ph or pw):
+    pads = _pads(w)
+    if pads == ((0, 0), (0, 0)):
         return x
-    return xp.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
+    return xp.pad(x, ((0, 0), (0, 0)) + pads, constant_values=value)
 
 
-def _out_size(shape, kernel, stride, padding):
-    (KH, KW), (sh, sw), (ph, pw) = kernel, stride, padding
-    return (shape[2] + 2 * ph - KH) // sh + 1, (shape[3] + 2 * pw - KW) // sw + 1
+def scatter(parts, x_shape, w: Window):
+    r"""``dx`` (N, C, H, W) from one gradient array per window offset, written through the views.
 
-
-def _scatter(dy_parts, x_shape, kernel, stride, padding, out_size):
-    """``dx`` (N, C, H, W) from one gradient array per window offset, written through the views.
-
-    When the windows tile the padded input exactly (stride == kernel, no remainder) each
-    element is written once and needs no zeroing; overlapping windows must add.
+    When the windows tile the padded input exactly (stride == kernel, no dilation, no remainder)
+    each element is written once and needs no zeroing; overlapping windows must add.
     """
-    xp = get_array_module(dy_parts[0])
-    (ph, pw), (N, C, H, W) = padding, x_shape
-    Hp, Wp = H + 2 * ph, W + 2 * pw
-    tiles = tuple(stride) == tuple(kernel) and (Hp, Wp) == (out_size[0] * stride[0], out_size[1] * stride[1])
-    overlap = stride[0] < kernel[0] or stride[1] < kernel[1]
-    dxpad = (xp.empty if tiles else xp.zeros)((N, C, Hp, Wp), dtype=dy_parts[0].dtype)
-    for view, part in zip(pool_views(dxpad, kernel, stride, out_size), dy_parts):
+    xp = get_array_module(parts[0])
+    (pt, pb), (pl, pr) = _pads(w)
+    N, C, H, W = x_shape
+    Hp, Wp = H + pt + pb, W + pl + pr
+    tiles = (w.stride == w.kernel and w.dilation == (1, 1)
+             and (Hp, Wp) == (w.out_size[0] * w.stride[0], w.out_size[1] * w.stride[1]))
+    overlap = any(s < d * (k - 1) + 1 for s, k, d in zip(w.stride, w.kernel, w.dilation))
+    dxpad = (xp.empty if tiles else xp.zeros)((N, C, Hp, Wp), dtype=parts[0].dtype)
+    for view, part in zip(pool_views(dxpad, w), parts):
         if overlap:
             view += part
         else:
             view[...] = part
-    return dxpad[:, :, ph:ph + H, pw:pw + W]
+    return dxpad[:, :, pt:pt + H, pl:pl + W]
+
+
+class MaxPoolCache(NamedTuple):
+    winner: object        # (N, C, OH, OW) offset u*KW + v of each window's maximum
+    x_shape: tuple
+    window: Window
 
 
 # --8<-- [start:maxpool_forward]
-def maxpool2d_forward(x, kernel, stride, padding=(0, 0)):
-    """Max over each window; padding counts as $-\\infty$ (it never wins).
+def maxpool2d_forward(x, w: Window):
+    r"""Max over each window; padding counts as $-\infty$ (it never wins).
 
-    Shapes: ``x`` (N, C, H, W) -> ``y`` (N, C, OH, OW), ``OH = (H + 2P - K) // S + 1``.
+    Shapes: ``x`` (N, C, H, W) -> ``y`` (N, C, OH, OW), OH from ``window.output_size``.
 
     $$
-    y_{n,c,i,j} = \\max_{u,v}\\; \\tilde x_{n,c,\\,iS_h+u,\\,jS_w+v}
+    y_{n,c,i,j} = \max_{u,v}\; \tilde x_{n,c,\,iS_h+uD_h,\,jS_w+vD_w}
     $$
 
     ``winner`` (uint8) records the offset ``u*KW + v`` of the maximum. The comparison is
     strict, so on a tie the *first* maximum in row-major window order keeps the index, as in
-    PyTorch.
+    PyTorch; a NaN wins over every number (the last NaN of a window, as in PyTorch).
     """
     xp = get_array_module(x)
-    out_size = _out_size(x.shape, kernel, stride, padding)
-    views = pool_views(_padded(x, padding, -np.inf), kernel, stride, out_size)
+    views = pool_views(padded(x, w, -np.inf), w)
     index = np.uint8 if len(views) <= 256 else np.int32
     y = views[0].copy()
     winner = xp.zeros(y.shape, dtype=index)
     for k, view in enumerate(views[1:], start=1):
         better = view > y                            # strict: an equal later value does not win
-        xp.maximum(y, view, out=y)
+        xp.maximum(y, view, out=y)                   # NaN propagates into y
         winner += better * (index(k) - winner)       # winner = k where better (arithmetic, no mask)
-    return y, (winner, x.shape, kernel, stride, padding, out_size)
+    if xp.isnan(y).any():                            # rare: point each NaN window at its last NaN
+        for k, view in enumerate(views):
+            winner[xp.isnan(view)] = k
+    return y, MaxPoolCache(winner, x.shape, w)
 # --8<-- [end:maxpool_forward]
 
 
 # --8<-- [start:maxpool_backward]
-def maxpool2d_backward(dy, cache):
-    """The whole gradient of each window goes to its (first) maximum:
+def maxpool2d_backward(dy, cache: MaxPoolCache):
+    r"""The whole gradient of each window goes to its (first) maximum:
 
     $$
-    \\frac{\\partial L}{\\partial \\tilde x_{n,c,\\,iS_h+u,\\,jS_w+v}} \\mathrel{+}=
-    \\mathrm{d}y_{n,c,i,j}\\,[\\,\\text{winner}_{n,c,i,j} = u K_W + v\\,]
+    \frac{\partial L}{\partial \tilde x_{n,c,\,iS_h+uD_h,\,jS_w+vD_w}} \mathrel{+}=
+    \mathrm{d}y_{n,c,i,j}\,[\,\text{winner}_{n,c,i,j} = u K_W + v\,]
     $$
     """
-    winner, x_shape, kernel, stride, padding, out_size = cache
-    parts = [dy * (winner == k) for k in range(kernel[0] * kernel[1])]
-    return _scatter(parts, x_shape, kernel, stride, padding, out_size)
+    KH, KW = cache.window.kernel
+    parts = [dy * (cache.winner == k) for k in range(KH * KW)]
+    return scatter(parts, cache.x_shape, cache.window)
 # --8<-- [end:maxpool_backward]
 
 
-# --8<-- [start:avgpool]
-def avgpool2d_forward(x, kernel, stride, padding=(0, 0), count_include_pad=True):
-    """Mean over each window; padding adds zeros.
+# --8<-- [start:max_indices]
+def max_indices(cache: MaxPoolCache):
+    r"""PyTorch's ``return_indices``: the flat index ``h*W + w`` of each maximum in its (H, W) plane.
 
     $$
-    y_{n,c,i,j} = \\frac{1}{D_{ij}} \\sum_{u,v} \\tilde x_{n,c,\\,iS_h+u,\\,jS_w+v}
+    h = iS_h + uD_h - P_h,\qquad w = jS_w + vD_w - P_w,\qquad u = \lfloor k / K_W \rfloor,\ v = k \bmod K_W
     $$
-
-    $D_{ij} = K_H K_W$ when ``count_include_pad`` (PyTorch's default); otherwise the number of
-    window positions that fall on the real input, not on padding.
     """
+    xp = get_array_module(cache.winner)
+    w = cache.window
+    k = cache.winner.astype(np.int64)
+    (OH, OW), W = w.out_size, w.in_size[1]
+    rows = xp.arange(OH)[:, None] * w.stride[0] + (k // w.kernel[1]) * w.dilation[0] - w.padding[0]
+    cols = xp.arange(OW) * w.stride[1] + (k % w.kernel[1]) * w.dilation[1] - w.padding[1]
+    return rows * W + cols                           # (N, C, OH, OW) int64
+# --8<-- [end:max_indices]
+
+
+class AvgPoolCache(NamedTuple):
+    divisor: object       # scalar, or (OH, OW): what each window's sum was divided by
+    x_shape: tuple
+    window: Window
+
+
+# --8<-- [start:avgpool]
+def avg_divisor(x, w: Window, count_include_pad=True, divisor_override=None):
+    r"""$D_{ij}$, what window $(i, j)$'s sum is divided by, as PyTorch does it: ``divisor_override``
+    if given; else the number of window positions on the input and its padding
+    (``count_include_pad``) or on the input alone. A ``ceil_mode`` window hanging over the padded
+    edge counts only what it covers."""
+    if divisor_override is not None:
+        return divisor_override
     xp = get_array_module(x)
-    out_size = _out_size(x.shape, kernel, stride, padding)
-    views = pool_views(_padded(x, padding, 0), kernel, stride, out_size)
+    (H, W), (ph, pw) = w.in_size, w.padding
+    counted = xp.ones((H + 2 * ph, W + 2 * pw) if count_include_pad else (H, W), dtype=x.dtype)
+    if not count_include_pad:
+        counted = xp.pad(counted, ((ph, ph), (pw, pw)))
+    (_, bottom), (_, right) = _pads(w)               # the ceil_mode overhang counts for nothing
+    counted = xp.pad(counted, ((0, bottom - ph), (0, right - pw)))
+    return sum(pool_views(counted, w))               # (OH, OW)
+
+
+def avgpool2d_forward(x, w: Window, count_include_pad=True, divisor_override=None):
+    r"""Mean over each window; padding adds zeros.
+
+    $$
+    y_{n,c,i,j} = \frac{1}{D_{ij}} \sum_{u,v} \tilde x_{n,c,\,iS_h+u,\,jS_w+v}
+    $$
+    """
+    views = pool_views(padded(x, w, 0), w)
     y = views[0].copy()
     for view in views[1:]:
         y += view
-    if count_include_pad or padding == (0, 0):
-        divisor = kernel[0] * kernel[1]
-    else:  # count real pixels: pool a mask of ones that is zero on the padding
-        ones = _padded(xp.ones((1, 1) + tuple(x.shape[2:]), dtype=x.dtype), padding, 0)
-        divisor = sum(pool_views(ones, kernel, stride, out_size))
+    divisor = avg_divisor(x, w, count_include_pad, divisor_override)
     y /= divisor
-    return y, (divisor, x.shape, kernel, stride, padding, out_size)
+    return y, AvgPoolCache(divisor, x.shape, w)
 
 
-def avgpool2d_backward(dy, cache):
-    """Each window position receives $\\mathrm{d}y_{n,c,i,j} / D_{ij}$."""
-    divisor, x_shape, kernel, stride, padding, out_size = cache
-    part = dy / divisor
-    return _scatter([part] * (kernel[0] * kernel[1]), x_shape, kernel, stride, padding, out_size)
+def avgpool2d_backward(dy, cache: AvgPoolCache):
+    r"""Each window position receives $\mathrm{d}y_{n,c,i,j} / D_{ij}$."""
+    KH, KW = cache.window.kernel
+    part = dy / cache.divisor
+    return scatter([part] * (KH * KW), cache.x_shape, cache.window)
 # --8<-- [end:avgpool]
 
 
 class _Pool2d(Module):
-    """Shared arguments and checks; ``stride`` defaults to ``kernel_size`` as in PyTorch."""
+    r"""Shared arguments and checks; ``stride`` defaults to ``kernel_size`` as in PyTorch."""
 
-    def __init__(self, kernel_size, stride=None, padding=0):
+    def __init__(self, kernel_size, stride, padding, dilation, ceil_mode):
         super().__init__()
         who = type(self).__name__
-        self.kernel_size = _pair(kernel_size, "kernel_size", who, 1)
-        self.stride = self.kernel_size if stride is None else _pair(stride, "stride", who, 1)
-        self.padding = _pair(padding, "padding", who, 0)
-        if any(2 * p > k for p, k in zip(self.padding, self.kernel_size)):
+        self.kernel_size = pair(kernel_size, "kernel_size", who, 1)
+        self.stride = self.kernel_size if stride is None else pair(stride, "stride", who, 1)
+        self.padding = pair(padding, "padding", who, 0)
+        self.dilation = pair(dilation, "dilation", who, 1)
+        self.ceil_mode = bool(ceil_mode)
+        if any(p > k // 2 for p, k in zip(self.padding, self.kernel_size)):
             raise ValueError(f"{who}: padding {self.padding} must be at most half of kernel_size "
                              f"{self.kernel_size} (a window may not lie entirely on padding)")
         self._cache = None
 
-    def _check(self, x):
+    def _window(self, x):
         who = type(self).__name__
         check_float(x, who)
         check_ndim(x, who, (3, 4), "(N, C, H, W) or unbatched (C, H, W)")
-        (KH, KW), (ph, pw) = self.kernel_size, self.padding
-        if x.shape[-2] + 2 * ph < KH or x.shape[-1] + 2 * pw < KW:
-            raise ValueError(f"{who}: input of spatial size {tuple(x.shape[-2:])} (with padding "
-                             f"{self.padding}) is smaller than the kernel {self.kernel_size}")
+        if 0 in x.shape[-3:]:
+            raise ValueError(f"{who}: expected non-empty channel and spatial axes, got shape {tuple(x.shape)}")
+        w = make_window(x.shape[-2:], self.kernel_size, self.stride, self.padding, self.dilation,
+                        self.ceil_mode)
+        if min(w.out_size) < 1:
+            raise ValueError(f"{who}: input of spatial size {tuple(x.shape[-2:])} gives output size "
+                             f"{w.out_size}: too small for kernel_size {self.kernel_size}, "
+                             f"dilation {self.dilation}, padding {self.padding}")
+        for i, k, s, p, d, o in zip(w.in_size, w.kernel, w.stride, w.padding, w.dilation, w.out_size):
+            taps = np.arange(o)[:, None] * s + np.arange(k) * d - p      # input index of each tap
+            if not ((taps >= 0) & (taps < i)).any(axis=1).all():
+                # PyTorch returns -inf there and sends the gradient to an unrelated element
+                raise ValueError(f"{who}: with dilation {self.dilation} and padding {self.padding} a "
+                                 f"window lies entirely on padding for input size {tuple(x.shape[-2:])}")
+        return w
 
     def _run(self, forward, x, *args):
-        """``forward`` on ``x`` (N, C, H, W) or one unbatched (C, H, W), saving what backward needs."""
-        self._check(x)
+        r"""``forward`` on ``x`` (N, C, H, W) or one unbatched (C, H, W), saving what backward needs."""
+        w = self._window(x)
         unbatched = x.ndim == 3
-        y, cache = forward(x[None] if unbatched else x, self.kernel_size, self.stride, self.padding, *args)
-        y = y[0] if unbatched else y
-        self._cache = ((cache, unbatched), y.shape)
-        return y
+        y, cache = forward(x[None] if unbatched else x, w, *args)
+        self._cache = ((cache, unbatched), y.shape[1:] if unbatched else y.shape)
+        return (y[0] if unbatched else y), cache, unbatched
 
     def _run_backward(self, backward, dy):
         cache, unbatched = backward_cache(self._cache, dy, type(self).__name__)
@@ -173,28 +253,50 @@ class _Pool2d(Module):
         return dx[0] if unbatched else dx
 
     def extra_repr(self):
-        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"ceil_mode={self.ceil_mode}")
 
 
 class MaxPool2d(_Pool2d):
-    """``torch.nn.MaxPool2d(kernel_size, stride=None, padding=0)``; no parameters."""
+    r"""``torch.nn.MaxPool2d``; no parameters. With ``return_indices`` the call returns
+    ``(output, indices)``, the indices flat in each (H, W) plane as in PyTorch; ``backward``
+    takes the output's gradient either way."""
 
-    def forward(self, x):
-        return self._run(maxpool2d_forward, x)
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
+                 ceil_mode=False):
+        super().__init__(kernel_size, stride, padding, dilation, ceil_mode)
+        self.return_indices = bool(return_indices)
+
+    def forward(self, input):
+        y, cache, unbatched = self._run(maxpool2d_forward, input)
+        if not self.return_indices:
+            return y
+        indices = max_indices(cache)
+        return y, (indices[0] if unbatched else indices)
 
     def backward(self, dy):
         return self._run_backward(maxpool2d_backward, dy)
 
+    def extra_repr(self):
+        return super().extra_repr() + f", dilation={self.dilation}"
+
 
 class AvgPool2d(_Pool2d):
-    """``torch.nn.AvgPool2d(kernel_size, stride=None, padding=0, count_include_pad=True)``."""
+    r"""``torch.nn.AvgPool2d``; no parameters."""
 
-    def __init__(self, kernel_size, stride=None, padding=0, count_include_pad: bool = True):
-        super().__init__(kernel_size, stride, padding)
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                 divisor_override=None):
+        super().__init__(kernel_size, stride, padding, 1, ceil_mode)
+        if divisor_override is not None and (
+                not isinstance(divisor_override, (int, np.integer)) or isinstance(divisor_override, bool)
+                or divisor_override == 0):
+            raise ValueError(f"AvgPool2d: divisor_override must be a non-zero int or None, "
+                             f"got {divisor_override!r}")
         self.count_include_pad = bool(count_include_pad)
+        self.divisor_override = None if divisor_override is None else int(divisor_override)
 
-    def forward(self, x):
-        return self._run(avgpool2d_forward, x, self.count_include_pad)
+    def forward(self, input):
+        return self._run(avgpool2d_forward, input, self.count_include_pad, self.divisor_override)[0]
 
     def backward(self, dy):
         return self._run_backward(avgpool2d_backward, dy)

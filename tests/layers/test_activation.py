@@ -77,3 +77,55 @@ def test_errors():
         nnref.Tanh()(dev(np.arange(3)))
     with pytest.raises(RuntimeError, match="Sigmoid.backward called before forward"):
         nnref.Sigmoid().backward(dev(np.ones(3)))
+
+
+@pytest.mark.parametrize("name,make,make_ref", CASES, ids=[c[0] for c in CASES])
+def test_float16_stays_float16(torch, name, make, make_ref):
+    x = np.linspace(-3, 3, 12).astype(np.float16)
+    y = make()(dev(x))
+    assert y.dtype == np.float16
+    assert_close(y, make_ref(torch)(torch.tensor(x)).float(), rtol=2e-3, atol=2e-3, what=f"{name} float16")
+
+
+def test_sigmoid_tails_match_torch(torch):
+    from nnref.layers.activation import sigmoid
+    for dtype, x in ((np.float32, [-20.0, -88.0, 20.0]), (np.float64, [-40.0, -700.0, 40.0])):
+        ours = sigmoid(dev(np.array(x, dtype=dtype)))
+        theirs = torch.sigmoid(torch.tensor(x, dtype=getattr(torch, np.dtype(dtype).name)))
+        assert_close(ours, theirs, rtol=1e-6 if dtype == np.float32 else 1e-14, atol=0, what=f"{dtype} tails")
+        assert float(ours[0]) > 0                        # 1 - sigma(20) would round to 0
+
+
+@pytest.mark.parametrize("name,make,make_ref", [
+    ("ReLU", lambda: nnref.ReLU(inplace=True), lambda t: t.nn.ReLU(inplace=True)),
+    ("LeakyReLU", lambda: nnref.LeakyReLU(0.2, True), lambda t: t.nn.LeakyReLU(0.2, True)),
+    ("LeakyReLU-negative", lambda: nnref.LeakyReLU(-0.5, True), lambda t: t.nn.LeakyReLU(-0.5)),
+    ("ReLU-g0", lambda: nnref.ReLU(True, grad_at_zero=1.0), None),
+], ids=["ReLU", "LeakyReLU", "LeakyReLU-negative", "ReLU-g0"])
+def test_inplace_writes_into_the_input_and_backward_stays_right(torch, name, make, make_ref):
+    x = _input()
+    dy = np.random.default_rng(1).normal(size=x.shape)
+    m, xd = make(), dev(x.copy())
+    y = m(xd)
+    assert y is xd                                       # the result lives in the input, as in torch
+    if make_ref is None:                                 # grad_at_zero=1: compare with the non-inplace layer
+        ref = nnref.ReLU(grad_at_zero=1.0)
+        expected_y, _ = ref(dev(x)), None
+        expected_dx = ref.backward(dev(dy))
+    else:
+        xt = torch.tensor(x, requires_grad=True)
+        yt = make_ref(torch)(xt.clone())
+        yt.backward(torch.tensor(dy))
+        expected_y, expected_dx = yt, xt.grad
+    assert_close(xd, expected_y, what=f"{name} output")
+    assert_close(m.backward(dev(dy)), expected_dx, what=f"{name} gradient")
+
+
+@pytest.mark.parametrize("cls", [nnref.Sigmoid, nnref.Tanh])
+def test_kept_output_is_read_only(cls):
+    y = cls()(dev(np.linspace(-2, 2, 5)))
+    if hasattr(y.flags, "writeable"):                    # NumPy; CuPy gets a copy instead
+        with pytest.raises(ValueError):
+            y += 1
+        with pytest.raises(ValueError, match=r"ReLU\(inplace=True\): the input is read-only"):
+            nnref.ReLU(inplace=True)(y)

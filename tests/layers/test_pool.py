@@ -53,7 +53,7 @@ def test_maxpool_matches_torch_including_ties(torch, case, kind, seed):
 def test_avgpool_matches_torch(torch, case, count_include_pad, seed):
     shape, k, s, p = case
     x = np.random.default_rng(seed).normal(size=shape)
-    y, dx, yt, dxt = _run(torch, nnref.AvgPool2d(k, s, p, count_include_pad),
+    y, dx, yt, dxt = _run(torch, nnref.AvgPool2d(k, s, p, count_include_pad=count_include_pad),
                           lambda t: torch.nn.functional.avg_pool2d(t, k, s, p, count_include_pad=count_include_pad),
                           x, seed)
     assert_close(y, yt, what="output")
@@ -99,7 +99,7 @@ def test_dtype_kept_and_no_parameters(cls):
 @pytest.mark.parametrize("cls", [nnref.MaxPool2d, nnref.AvgPool2d])
 def test_errors_name_the_layer(cls):
     name = cls.__name__
-    with pytest.raises(ValueError, match=rf"{name}: input of spatial size \(2, 5\).*smaller than the kernel"):
+    with pytest.raises(ValueError, match=rf"{name}: input of spatial size \(2, 5\) gives output size .*too small"):
         cls(3)(dev(np.zeros((1, 1, 2, 5))))
     with pytest.raises(ValueError, match=rf"{name}: expected input of shape \(N, C, H, W\)"):
         cls(2)(dev(np.zeros((4, 4))))
@@ -127,3 +127,108 @@ def test_unbatched_input_matches_torch(torch, name):
     assert_close(y, yt, what="output")
     assert_close(dx, dxt, what="input gradient")
 
+
+
+@st.composite
+def option_cases(draw):
+    """Every option at once: dilation, ceil_mode (last windows hanging over the edge), padding."""
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    stride = draw(st.tuples(st.integers(1, 3), st.integers(1, 3)))
+    dilation = draw(st.tuples(st.integers(1, 3), st.integers(1, 3)))
+    ph, pw = draw(st.integers(0, kh // 2)), draw(st.integers(0, kw // 2))
+    h = draw(st.integers(max(1, dilation[0] * (kh - 1) + 1 - 2 * ph), 10))
+    w = draw(st.integers(max(1, dilation[1] * (kw - 1) + 1 - 2 * pw), 10))
+    return (draw(st.integers(0, 2)), 2, h, w), (kh, kw), stride, (ph, pw), dilation, draw(st.booleans())
+
+
+def _all_on_padding(shape, k, s, p, d, ceil):
+    """Whether some window covers only padding (possible with dilation; nnref refuses it)."""
+    from nnref.layers.window import output_size
+    for i, kk, ss, pp, dd in zip(shape[2:], k, s, p, d):
+        o = output_size(i, kk, ss, pp, dd, ceil)
+        taps = np.arange(o)[:, None] * ss + np.arange(kk) * dd - pp
+        if not ((taps >= 0) & (taps < i)).any(axis=1).all():
+            return True
+    return False
+
+
+@FEW
+@given(case=option_cases(), kind=st.sampled_from(sorted(INPUTS)), seed=st.integers(0, 2**16))
+def test_maxpool_options_and_indices_match_torch(torch, case, kind, seed):
+    shape, k, s, p, d, ceil = case
+    if _all_on_padding(shape, k, s, p, d, ceil):
+        with pytest.raises(ValueError, match="MaxPool2d: .* window lies entirely on padding"):
+            nnref.MaxPool2d(k, s, p, d, ceil_mode=ceil)(dev(np.zeros(shape)))
+        return
+    x = INPUTS[kind](np.random.default_rng(seed), shape)
+    m = nnref.MaxPool2d(k, s, p, d, return_indices=True, ceil_mode=ceil)
+    xt = torch.tensor(x, requires_grad=True)
+    yt, it = torch.nn.functional.max_pool2d(xt, k, s, p, d, ceil_mode=ceil, return_indices=True)
+    dy = np.random.default_rng(seed + 1).normal(size=tuple(yt.shape))
+    yt.backward(torch.tensor(dy))
+    y, indices = m(dev(x))
+    assert_close(y, yt, what="output")
+    assert asnumpy(indices).dtype == np.int64
+    np.testing.assert_array_equal(asnumpy(indices), it.numpy(), err_msg="indices")
+    assert_close(m.backward(dev(dy)), xt.grad, what="input gradient")
+
+
+@FEW
+@given(case=option_cases(), count_include_pad=st.booleans(), divisor=st.sampled_from([None, 1, 3, -2]),
+       seed=st.integers(0, 2**16))
+def test_avgpool_options_match_torch(torch, case, count_include_pad, divisor, seed):
+    shape, k, s, p, _, ceil = case
+    if shape[2] + 2 * p[0] < k[0] or shape[3] + 2 * p[1] < k[1]:
+        return                                           # drawn for a dilated window: too small here
+    x = np.random.default_rng(seed).normal(size=shape)
+    y, dx, yt, dxt = _run(torch, nnref.AvgPool2d(k, s, p, ceil, count_include_pad, divisor),
+                          torch.nn.AvgPool2d(k, s, p, ceil, count_include_pad, divisor), x, seed)
+    assert_close(y, yt, what="output")
+    assert_close(dx, dxt, what="input gradient")
+
+
+def test_ceil_mode_window_over_the_edge_divisor(torch):
+    """H = W = 5, kernel 2, stride 2: ceil_mode adds a third window covering one column/row
+    (torch divides its sum by the positions it covers, 1 or 2, not by 4)."""
+    x = np.random.default_rng(2).normal(size=(1, 1, 5, 5))
+    y = nnref.AvgPool2d(2, ceil_mode=True)(dev(x))
+    assert_close(y, torch.nn.AvgPool2d(2, ceil_mode=True)(torch.tensor(x)), what="output")
+    assert y.shape == (1, 1, 3, 3)
+
+
+def test_nan_propagates_and_gets_the_gradient(torch):
+    x = np.array([[[[1.0, np.nan, 3.0, np.nan], [0.0, 5.0, np.nan, 2.0]]]])
+    m, ref = nnref.MaxPool2d((1, 4), return_indices=True), torch.nn.MaxPool2d((1, 4), return_indices=True)
+    y, dx, yt, dxt = _run(torch, m, lambda t: ref(t)[0], x, 0)
+    y, indices = y
+    assert_close(y, yt, what="output")
+    np.testing.assert_array_equal(asnumpy(indices), ref(torch.tensor(x))[1].numpy())
+    assert_close(dx, dxt, what="input gradient")
+
+
+@pytest.mark.parametrize("name", ["MaxPool2d", "AvgPool2d"])
+def test_empty_batch_and_float16(torch, name):
+    y = getattr(nnref, name)(2)(dev(np.zeros((0, 2, 4, 4))))
+    assert y.shape == tuple(getattr(torch.nn, name)(2)(torch.zeros(0, 2, 4, 4)).shape) == (0, 2, 2, 2)
+    x = np.random.default_rng(0).normal(size=(2, 3, 4, 4)).astype(np.float16)
+    m = getattr(nnref, name)(2)
+    y = m(dev(x))
+    assert y.dtype == np.float16 and m.backward(y).dtype == np.float16
+    assert_close(y, getattr(torch.nn, name)(2)(torch.tensor(x)), rtol=1e-3, atol=1e-3, what="float16 output")
+
+
+def test_unbatched_indices(torch):
+    x = np.random.default_rng(4).normal(size=(2, 5, 6))
+    y, indices = nnref.MaxPool2d(2, return_indices=True)(dev(x))
+    yt, it = torch.nn.MaxPool2d(2, return_indices=True)(torch.tensor(x))
+    assert indices.shape == (2, 2, 3)
+    np.testing.assert_array_equal(asnumpy(indices), it.numpy())
+
+
+def test_option_errors():
+    with pytest.raises(ValueError, match="AvgPool2d: divisor_override must be a non-zero int"):
+        nnref.AvgPool2d(2, divisor_override=0)
+    with pytest.raises(ValueError, match="MaxPool2d: dilation"):
+        nnref.MaxPool2d(2, dilation=0)
+    with pytest.raises(ValueError, match="MaxPool2d: expected non-empty channel"):
+        nnref.MaxPool2d(2)(dev(np.zeros((2, 0, 4, 4))))
