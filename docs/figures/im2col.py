@@ -28,7 +28,7 @@ def compute(x, w):
     conv = nnref.Conv2d(1, w.shape[0], 3, bias=False, dtype=np.float64)
     conv.weight.data[...] = nnref.backend.asarray(w[:, None])
     xb = nnref.backend.asarray(x[None, None])
-    cols, _ = im2col(xb, (3, 3))
+    cols = im2col(xb, (3, 3))                              # (C*KH*KW, N*OH*OW)
     y = nnref.asnumpy(conv(xb))[0]                          # (F, OH, OW)
     cols = nnref.asnumpy(cols)
     assert np.array_equal(w.reshape(len(w), -1) @ cols, y.reshape(len(w), -1)), "im2col picture != Conv2d"

@@ -1,0 +1,75 @@
+"""The diagrams drawn from code (``docs/figures/<name>.py`` -> ``<name>.svg``) and the pages that show them.
+
+Each script runs into a temporary folder (as ``hooks/figures.py`` runs it at build time) and
+must write its SVG: well-formed XML whose text elements carry the expected Chinese labels as
+text (the reader's browser draws them, so the build machine needs no CJK font), with no
+mathtext placeholder glyph standing for a character matplotlib could not draw. Every page
+that should show a diagram references it with non-empty alt text. No site build here.
+"""
+import re
+import runpy
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIGURES = ROOT / "docs" / "figures"
+SVG = "{http://www.w3.org/2000/svg}"
+
+# name -> (page that shows it, labels its text must contain)
+DIAGRAMS = {
+    "conv_window": ("cnn/conv.md", ["补零后的输入", "卷积核", "输出 y", "stride=2", "同色的窗口算出同色的输出格"]),
+    "im2col": ("cnn/conv.md", ["cols（9×4）", "每个窗口按行展平", "每个卷积核展平成一行", "Y = W · cols（2×4）",
+                               "im2col"]),
+    "maxpool_gradient": ("cnn/pool.md", ["输入 x", "输出 y", "上游梯度 dy", "输入的梯度 dx", "并列",
+                                         "MaxPool2d(2)"]),
+    "residual_block": ("cnn/resnet.md", ["残差分支 F(x)", "捷径 s(x)", "downsample", "conv1", "bn2",
+                                         "反向：g 经捷径"]),
+    "rnn_unrolled": ("rnn/rnn.md", ["前向", "参数共享", "反向（BPTT）"]),
+    "lstm_cell": ("lstm/lstm.md", ["遗忘门", "输入门", "输出门", "反向：只乘 f", "tanh"]),
+    "gru_cell": ("lstm/gru.md", ["更新门", "重置门", "候选状态", "连偏置一起", "1−"]),
+    "bilstm": ("lstm/bilstm.md", ["正向", "反向", "h_n[0]", "h_n[1]", "拼接", "layer × 2 + direction"]),
+}
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def draw(name, out_dir, monkeypatch):
+    """Run ``docs/figures/<name>.py`` as the build hook does; returns the SVG's text elements."""
+    matplotlib.use("Agg")
+    monkeypatch.setenv("NNREF_FIGURE_DIR", str(out_dir))
+    monkeypatch.setattr(sys, "path", list(sys.path))     # the script prepends its folder
+    with matplotlib.rc_context():                        # the script sets fonts; keep them out of other tests
+        runpy.run_path(str(FIGURES / f"{name}.py"), run_name="__main__")
+    svg = out_dir / f"{name}.svg"
+    assert svg.is_file(), f"{name}.py wrote no {name}.svg"
+    root = ET.parse(svg).getroot()                       # raises on malformed XML
+    assert root.tag == f"{SVG}svg"
+    return ["".join(t.itertext()) for t in root.iter(f"{SVG}text")]
+
+
+@pytest.mark.parametrize("name", sorted(DIAGRAMS))
+def test_figure_script_writes_svg_with_its_labels(name, tmp_path, monkeypatch):
+    texts = draw(name, tmp_path, monkeypatch)
+    missing = [want for want in DIAGRAMS[name][1] if not any(want in t for t in texts)]
+    assert not missing, f"{name}.svg lacks the labels {missing}; its texts: {texts}"
+    assert any(CJK.search(t) for t in texts), f"{name}.svg has no Chinese text"
+    # mathtext draws a character it has no glyph for as '¤': Chinese inside $...$ would show that
+    assert not [t for t in texts if "¤" in t], f"{name}.svg has placeholder glyphs"
+
+
+@pytest.mark.parametrize("name", sorted(DIAGRAMS))
+def test_page_shows_figure_with_alt_text(name):
+    page = DIAGRAMS[name][0]
+    text = (ROOT / "docs" / page).read_text(encoding="utf-8")
+    refs = re.findall(r"!\[([^\]]*)\]\(\.\./figures/" + re.escape(name) + r"\.svg\)", text)
+    assert refs, f"docs/{page} does not show ../figures/{name}.svg"
+    assert all(alt.strip() for alt in refs), f"docs/{page} shows {name}.svg without alt text"
+
+
+def test_every_diagram_script_is_listed():
+    """A new ``docs/figures/*.py`` drawn with ``_diagram`` needs an entry above (its page and labels)."""
+    scripts = {p.stem for p in FIGURES.glob("[!_]*.py") if "from _diagram import" in p.read_text(encoding="utf-8")}
+    assert scripts == set(DIAGRAMS), f"listed {sorted(DIAGRAMS)}, found {sorted(scripts)}"
