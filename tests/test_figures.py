@@ -64,7 +64,8 @@ def test_figure_script_writes_svg_with_its_labels(name, tmp_path, monkeypatch):
 def test_page_shows_figure_with_alt_text(name):
     page = DIAGRAMS[name][0]
     text = (ROOT / "docs" / page).read_text(encoding="utf-8")
-    refs = re.findall(r"!\[([^\]]*)\]\(\.\./figures/" + re.escape(name) + r"\.svg\)", text)
+    # alt text may hold balanced brackets, as in h_n[0]
+    refs = re.findall(r"!\[((?:[^\[\]]|\[[^\[\]]*\])*)\]\(\.\./figures/" + re.escape(name) + r"\.svg\)", text)
     assert refs, f"docs/{page} does not show ../figures/{name}.svg"
     assert all(alt.strip() for alt in refs), f"docs/{page} shows {name}.svg without alt text"
 
