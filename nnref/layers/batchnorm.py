@@ -152,10 +152,17 @@ class _BatchNorm(Module):
         x, who = input, type(self).__name__
         check_float(x, who)
         check_ndim(x, who, self._ndims, self._layout)
-        check_size(x, who, 1, self.num_features, "channels")
         xp = get_array_module(x, *(p.data for p in self.parameters()), self.running_mean)  # one device
+        if x.size == 0:     # torch returns any empty input as it is, whatever its channel count
+            if self.training and self.track_running_stats:
+                self.num_batches_tracked[...] += 1          # and counts it, statistics unchanged
+            self._cache = (BatchNormCache(x, None, None, False), x.shape)
+            return x.copy()
+        if self.affine or self.track_running_stats:   # else nothing has C entries: torch takes any C
+            check_size(x, who, 1, self.num_features, "channels")
+        C = x.shape[1]
         batch_stats = self.training or not self.track_running_stats
-        if batch_stats and x.size == self.num_features:
+        if batch_stats and x.size == C:
             raise ValueError(f"{who}: expected more than 1 value per channel when training, "
                              f"got input of shape {tuple(x.shape)}")
         factor = self.momentum
@@ -165,12 +172,9 @@ class _BatchNorm(Module):
                 factor = 1.0 / float(self.num_batches_tracked)
         # float16 is normalised in float32, as torch accumulates it (its squares overflow float16)
         dt = np.dtype(np.float32) if x.dtype == np.float16 else x.dtype
-        C = self.num_features
         gamma = xp.ones(C, dtype=dt) if self.weight is None else self.weight.data.astype(dt, copy=False)
         beta = xp.zeros(C, dtype=dt) if self.bias is None else self.bias.data.astype(dt, copy=False)
-        if x.size == 0:                          # an empty batch: empty output, statistics unchanged (torch)
-            y, cache = x.copy(), BatchNormCache(x.astype(dt), gamma, xp.zeros(C, dtype=dt), False)
-        elif batch_stats:                        # running statistics, if any, updated in place
+        if batch_stats:                        # running statistics, if any, updated in place
             y, cache = fast.batchnorm_forward(x.astype(dt, copy=False), gamma, beta, self.running_mean,
                                               self.running_var, factor, self.eps, True)
         else:
@@ -183,6 +187,8 @@ class _BatchNorm(Module):
 
     def backward(self, dy):
         cache = backward_cache(self._cache, dy, type(self).__name__)
+        if dy.size == 0:                         # an empty input: γ and β get zero gradients
+            return dy.copy()
         dx, dgamma, dbeta = fast.batchnorm_backward(dy.astype(cache.x_hat.dtype, copy=False), cache)
         if self.weight is not None:
             self.weight.accumulate(dgamma)

@@ -113,6 +113,8 @@ class Embedding(Module):
                 raise ValueError(f"Embedding: {what} must be a positive integer, got {n}")
         V, D = int(num_embeddings), int(embedding_dim)
         if padding_idx is not None:
+            if isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer)):
+                raise TypeError(f"Embedding: padding_idx must be an int or None, got {padding_idx!r}")
             if not -V <= padding_idx < V:
                 raise ValueError(f"Embedding: padding_idx must lie in [-{V}, {V}), got {padding_idx}")
             padding_idx = int(padding_idx) % V            # negative: counted from the end, as torch

@@ -290,3 +290,19 @@ def test_device_and_dtype_arguments():
         nnref.BatchNorm1d(3, dtype=np.int32)
     with pytest.raises(ValueError, match="BatchNorm2d: device must be None, 'cpu' or 'cuda'"):
         nnref.BatchNorm2d(3, device="tpu")
+
+
+def test_empty_or_unchecked_channels_follow_torch(torch):
+    """torch returns any empty input unchanged (whatever its channel count, counting the batch in
+    training), and without affine parameters or running statistics it accepts any channel count."""
+    for training in (True, False):
+        m, ref = nnref.BatchNorm1d(7), torch.nn.BatchNorm1d(7)
+        m.train(training), ref.train(training)
+        y = m(dev(np.zeros((4, 0), np.float32)))
+        assert y.shape == tuple(ref(torch.zeros(4, 0)).shape) == (4, 0)
+        assert int(m.num_batches_tracked) == int(ref.num_batches_tracked)
+        assert m.backward(y).shape == (4, 0) and float(abs(m.weight.grad).sum()) == 0
+    plain = nnref.BatchNorm2d(3, affine=False, track_running_stats=False)
+    x = np.random.default_rng(8).normal(size=(2, 5, 3, 3))
+    yt = torch.nn.BatchNorm2d(3, affine=False, track_running_stats=False)(torch.tensor(x))
+    assert_close(plain(dev(x)), yt, what="5 channels through BatchNorm2d(3) without parameters or buffers")
