@@ -1,10 +1,12 @@
 r"""MkDocs hook: draw the pages' figures from code at build time.
 
 Each ``docs/figures/<name>.py`` is run with matplotlib's Agg backend and must save
-``<name>.png`` (or several PNGs) into the folder given by the environment variable
-``NNREF_FIGURE_DIR``; the PNGs are added to the site as ``figures/<file>.png``. A page
-shows one with ``![说明](../figures/<name>.png)``. Plots therefore always come from the
-current code; nothing drawn by hand is committed.
+``<name>.png`` or ``<name>.svg`` (or several) into the folder given by the environment
+variable ``NNREF_FIGURE_DIR``; they are added to the site as ``figures/<file>``. A page shows
+one with ``![说明](../figures/<name>.svg)``. Diagrams are SVG with their text kept as text
+(``docs/figures/_diagram.py``, the scripts' shared helpers, not run itself), so the reader's
+browser draws the Chinese labels. Plots therefore always come from the current code; nothing
+drawn by hand is committed.
 
 A script's PNGs are kept in ``.cache/figures/<key>/``, where ``key`` hashes the script and
 every file under ``nnref/``: during ``mkdocs serve`` a save re-draws only the figures whose
@@ -25,10 +27,10 @@ CACHE = ROOT / ".cache" / "figures"
 
 
 def library_digest() -> bytes:
-    """One hash of every file under ``nnref/`` (names and contents)."""
+    """One hash of every file under ``nnref/`` and of the scripts' shared helpers ``docs/figures/_*.py``."""
     h = hashlib.sha256()
-    for path in sorted(p for p in (ROOT / "nnref").rglob("*")
-                       if p.is_file() and "__pycache__" not in p.parts):
+    for path in sorted([p for p in (ROOT / "nnref").rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+                       + list(FIGURES.glob("_*.py"))):
         h.update(path.relative_to(ROOT).as_posix().encode() + b"\0")
         h.update(hashlib.sha256(path.read_bytes()).digest())
     return h.digest()
@@ -46,7 +48,8 @@ def render(script: Path, out_dir: Path):
     import matplotlib.pyplot as plt
     os.environ["NNREF_FIGURE_DIR"] = str(out_dir)
     try:
-        runpy.run_path(str(script), run_name="__main__")
+        with matplotlib.rc_context():  # a script's style settings end with it
+            runpy.run_path(str(script), run_name="__main__")
     except Exception as exc:
         raise PluginError(f"figure script {script.name} failed: {exc!r}") from exc
     finally:
@@ -70,9 +73,9 @@ def drawn(script: Path, library: bytes) -> Path:
 
 def on_files(files, config):
     library = library_digest()
-    for script in sorted(FIGURES.glob("*.py")):
-        for png in sorted(drawn(script, library).glob("*.png")):
-            files.append(File.generated(config, f"figures/{png.name}", abs_src_path=str(png)))
+    for script in sorted(FIGURES.glob("[!_]*.py")):     # _*.py: shared helpers
+        for image in sorted(p for p in drawn(script, library).iterdir() if p.suffix in (".png", ".svg")):
+            files.append(File.generated(config, f"figures/{image.name}", abs_src_path=str(image)))
     # the scripts themselves are code, not pages
     for f in list(files):
         if f.src_uri.startswith("figures/") and f.src_uri.endswith(".py"):
