@@ -142,11 +142,15 @@ def is_concept_page(src_uri: str) -> bool:
 
 
 def on_files(files, config):
+    from mkdocs.exceptions import PluginError
     from mkdocs.structure.files import File
     options = snippet_options(Path(config["config_file_path"]).resolve().parent)
     for f in list(files):
         if is_concept_page(f.src_uri):
-            nb = page_notebook(Path(f.abs_src_path), options)
+            try:
+                nb = page_notebook(Path(f.abs_src_path), options)
+            except Exception as exc:  # e.g. a snippet section that no longer exists
+                raise PluginError(f"page_notebooks: cannot build the notebook of {f.src_uri}: {exc}") from exc
             files.append(File.generated(config, f.src_uri[:-3] + ".ipynb", content=nbformat.writes(nb)))
     return files
 
