@@ -19,14 +19,14 @@ from .backend import get_array_module
 
 # --8<-- [start:clip_grad_norm]
 def clip_grad_norm(parameters, max_norm: float) -> float:
-    """Scale all gradients together so that their joint 2-norm is at most ``max_norm``.
+    r"""Scale all gradients together so that their joint 2-norm is at most ``max_norm``.
 
     $$
-    \\|g\\| = \\sqrt{\\sum_p \\sum_i g_{p,i}^2},\\qquad
-    g \\leftarrow g \\cdot \\min\\left(1,\\ \\frac{\\text{max\\_norm}}{\\|g\\| + 10^{-6}}\\right)
+    \|g\| = \sqrt{\sum_p \sum_i g_{p,i}^2},\qquad
+    g \leftarrow g \cdot \min\left(1,\ \frac{\text{max\_norm}}{\|g\| + 10^{-6}}\right)
     $$
 
-    The direction of the update is kept, only its length shrinks. Returns $\\|g\\|$ before
+    The direction of the update is kept, only its length shrinks. Returns $\|g\|$ before
     clipping (``inf`` or ``nan`` when a gradient is not finite; then nothing is scaled).
     """
     if not max_norm > 0:

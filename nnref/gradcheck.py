@@ -8,25 +8,26 @@ from __future__ import annotations
 import numpy as np
 
 from .backend import asnumpy, get_array_module, RNG
+from .checks import check_array
 from .module import Module
 
 
 # --8<-- [start:differences]
 def forward_difference(f, x, h=1e-6):
-    """Forward difference, with error $O(h)$:
+    r"""Forward difference, with error $O(h)$:
 
     $$
-    f'(x) \\approx \\frac{f(x+h) - f(x)}{h}
+    f'(x) \approx \frac{f(x+h) - f(x)}{h}
     $$
     """
     return (f(x + h) - f(x)) / h
 
 
 def central_difference(f, x, h=1e-6):
-    """Central difference, with error $O(h^2)$:
+    r"""Central difference, with error $O(h^2)$:
 
     $$
-    f'(x) \\approx \\frac{f(x+h) - f(x-h)}{2h}
+    f'(x) \approx \frac{f(x+h) - f(x-h)}{2h}
     $$
     """
     return (f(x + h) - f(x - h)) / (2 * h)
@@ -35,13 +36,13 @@ def central_difference(f, x, h=1e-6):
 
 # --8<-- [start:numerical_gradient]
 def numerical_gradient(f, x, h=1e-6):
-    """Central-difference gradient of a scalar function ``f()`` with respect to array ``x``.
+    r"""Central-difference gradient of a scalar function ``f()`` with respect to array ``x``.
 
     ``x`` is changed in place one element at a time (and restored), so ``f`` may read it
     from anywhere, e.g. a layer's weight. Returns an array of ``x``'s shape:
 
     $$
-    \\frac{\\partial f}{\\partial x_i} \\approx \\frac{f(x + h e_i) - f(x - h e_i)}{2h}
+    \frac{\partial f}{\partial x_i} \approx \frac{f(x + h e_i) - f(x - h e_i)}{2h}
     $$
     """
     xp = get_array_module(x)
@@ -76,9 +77,9 @@ def _like(tree, make):
 
 
 def gradient_errors(module: Module, x, *args, h=1e-6, seed=0):
-    """Compare ``module.backward`` with central differences of ``module.forward``.
+    r"""Compare ``module.backward`` with central differences of ``module.forward``.
 
-    The scalar under test is $L = \\sum_k \\langle y_k, r_k \\rangle$ over every output
+    The scalar under test is $L = \sum_k \langle y_k, r_k \rangle$ over every output
     array $y_k$ (tuples such as ``(out, (h_n, c_n))`` included) with fixed random $r_k$.
     ``x`` must be float64, and so must the module's parameters. ``args`` go to ``forward``
     after ``x`` and are held fixed.
@@ -86,6 +87,7 @@ def gradient_errors(module: Module, x, *args, h=1e-6, seed=0):
     Returns ``{name: max |analytic - numeric| / max(1, max |numeric|)}`` for ``'input'``
     and every named parameter.
     """
+    check_array(x, "gradcheck")
     if x.dtype != np.float64 or any(p.dtype != np.float64 for p in module.parameters()):
         raise TypeError("gradcheck needs float64 input and parameters: float32 differences are too coarse")
     y = module(x, *args)

@@ -1,6 +1,6 @@
-"""L1 and L2 penalties on the weights: values, gradients, and the L1 proximal step.
+r"""L1 and L2 penalties on the weights: values, gradients, and the L1 proximal step.
 
-The notes' conventions: L1 adds $\\lambda\\sum_i |w_i|$ to the loss, L2 adds $\\lambda\\sum_i w_i^2$.
+The notes' conventions: L1 adds $\lambda\sum_i |w_i|$ to the loss, L2 adds $\lambda\sum_i w_i^2$.
 Their gradients are added into ``p.grad`` before the optimiser step, so an L2 penalty with
 coefficient ``lam`` gives exactly the step of ``SGD(weight_decay=2 * lam)`` (torch adds
 ``weight_decay * w`` to the gradient, which is the gradient of ``(weight_decay / 2) * ||w||^2``).
@@ -20,10 +20,10 @@ from .module import parameter_list
 
 # --8<-- [start:l1]
 def l1_penalty(w, lam):
-    """The L1 penalty of the parameters:
+    r"""The L1 penalty of the parameters:
 
     $$
-    R_1(w) = \\lambda \\sum_i |w_i|
+    R_1(w) = \lambda \sum_i |w_i|
     $$
     """
     xp = get_array_module(w)
@@ -31,13 +31,13 @@ def l1_penalty(w, lam):
 
 
 def l1_grad(w, lam):
-    """Gradient of the L1 penalty:
+    r"""Gradient of the L1 penalty:
 
     $$
-    \\frac{\\partial R_1}{\\partial w_i} = \\lambda\\,\\mathrm{sign}(w_i)
+    \frac{\partial R_1}{\partial w_i} = \lambda\,\mathrm{sign}(w_i)
     $$
 
-    $|w|$ has no derivative at 0; any value in $[-\\lambda, \\lambda]$ is a subgradient there and
+    $|w|$ has no derivative at 0; any value in $[-\lambda, \lambda]$ is a subgradient there and
     ``sign(0) = 0`` picks the middle one (as ``torch.sign`` and autograd of ``abs`` do).
     """
     xp = get_array_module(w)
@@ -47,10 +47,10 @@ def l1_grad(w, lam):
 
 # --8<-- [start:l2]
 def l2_penalty(w, lam):
-    """The L2 penalty of the parameters:
+    r"""The L2 penalty of the parameters:
 
     $$
-    R_2(w) = \\lambda \\sum_i w_i^2
+    R_2(w) = \lambda \sum_i w_i^2
     $$
 
     (the notes' convention, no 1/2)."""
@@ -58,10 +58,10 @@ def l2_penalty(w, lam):
 
 
 def l2_grad(w, lam):
-    """Gradient of the L2 penalty:
+    r"""Gradient of the L2 penalty:
 
     $$
-    \\frac{\\partial R_2}{\\partial w_i} = 2\\lambda\\, w_i
+    \frac{\partial R_2}{\partial w_i} = 2\lambda\, w_i
     $$
 
     Added to the gradient before ``w -= lr * g`` this is SGD's ``weight_decay = 2 * lam``.
@@ -72,10 +72,10 @@ def l2_grad(w, lam):
 
 # --8<-- [start:soft_threshold]
 def soft_threshold(w, t):
-    """The proximal step of $t\\sum_i|w_i|$: $\\arg\\min_z \\tfrac12\\|z - w\\|^2 + t\\|z\\|_1$.
+    r"""The proximal step of $t\sum_i|w_i|$: $\arg\min_z \tfrac12\|z - w\|^2 + t\|z\|_1$.
 
     $$
-    \\mathrm{prox}(w)_i = \\mathrm{sign}(w_i)\\,\\max(|w_i| - t,\\ 0)
+    \mathrm{prox}(w)_i = \mathrm{sign}(w_i)\,\max(|w_i| - t,\ 0)
     $$
 
     Applied after a plain gradient step with ``t = lr * lam`` (ISTA), it sets small weights
@@ -111,13 +111,13 @@ class _Penalty:
 
 
 class L1Penalty(_Penalty):
-    """$\\lambda\\sum|w|$ over ``params``: ``value()`` and ``backward()`` (adds $\\lambda\\,\\mathrm{sign}(w)$)."""
+    r"""$\lambda\sum|w|$ over ``params``: ``value()`` and ``backward()`` (adds $\lambda\,\mathrm{sign}(w)$)."""
 
     _penalty, _grad = staticmethod(l1_penalty), staticmethod(l1_grad)
 
 
 class L2Penalty(_Penalty):
-    """$\\lambda\\sum w^2$ over ``params``: ``value()`` and ``backward()`` (adds $2\\lambda w$).
+    r"""$\lambda\sum w^2$ over ``params``: ``value()`` and ``backward()`` (adds $2\lambda w$).
 
     Equivalent to ``SGD(..., weight_decay=2 * lam)`` on the same parameters.
     """

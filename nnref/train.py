@@ -1,4 +1,4 @@
-"""The training loop: mini-batches, gradient accumulation, penalties, clipping, early stopping.
+r"""The training loop: mini-batches, gradient accumulation, penalties, clipping, early stopping.
 
 ``fit(model, loss_fn, optimizer, (x, y), (x_val, y_val), epochs=..., batch_size=...)`` runs the
 usual loop and returns a :class:`History` of per-epoch losses and metrics:
@@ -11,19 +11,22 @@ usual loop and returns a :class:`History` of per-epoch losses and metrics:
   adds its gradient once per step, ``clip_grad_norm`` then bounds the total gradient norm;
 - validation runs in ``model.eval()`` mode; :class:`EarlyStopping` watches the validation loss;
 - a loss, gradient or weight that stops being finite raises :class:`TrainingDiverged` naming the
-  epoch and step, with the weights put back to the last ones at which everything was finite;
+  epoch and step, with weights, buffers and optimiser state put back to the end of the last
+  finished step; Ctrl-C does the same and re-raises ``KeyboardInterrupt`` with ``exc.history``;
 - a tqdm progress bar is shown only when stdout and stderr are terminals (``progress=None``).
 """
 from __future__ import annotations
 
 import math
 import sys
+from typing import NamedTuple
 
 import numpy as np
 from tqdm import tqdm
 
 from .backend import RNG, get_array_module
 from .clip import clip_grad_norm as _clip_grad_norm
+from .checks import check_array
 from .module import Module
 
 
@@ -61,7 +64,16 @@ def batches(n: int, batch_size: int, shuffle: bool = True, seed=None, drop_last:
 
 
 def accuracy(pred, target) -> float:
-    """Share of rows whose largest logit is the target class (indices, or one-hot / probabilities)."""
+    """Share of rows whose largest score is the target class. ``pred``: (N, C) scores;
+    ``target``: (N,) class indices or (N, C) one-hot / probabilities."""
+    check_array(pred, "accuracy", "pred")
+    check_array(target, "accuracy", "target")
+    if pred.ndim != 2:
+        raise ValueError(f"accuracy: expected pred of shape (N, C), one score per class, got shape "
+                         f"{tuple(pred.shape)}; for one score per sample compare (pred > threshold) yourself")
+    if tuple(target.shape) not in ((pred.shape[0],), tuple(pred.shape)):
+        raise ValueError(f"accuracy: expected target of shape ({pred.shape[0]},) or {tuple(pred.shape)}, "
+                         f"got {tuple(target.shape)}")
     labels = target.argmax(axis=1) if target.ndim == 2 else target
     return float((pred.argmax(axis=1) == labels).mean())
 
@@ -86,19 +98,19 @@ def _metric_fns(metrics):
 
 # --8<-- [start:accumulate]
 def accumulate_gradients(model, loss_fn, micro_batches, metrics=None):
-    """Forward and backward over ``micro_batches = [(x_1, y_1), ..., (x_k, y_k)]``, adding into
-    every ``p.grad`` the gradient of the loss of their union (a batch of $N = \\sum_i n_i$ rows).
+    r"""Forward and backward over ``micro_batches = [(x_1, y_1), ..., (x_k, y_k)]``, adding into
+    every ``p.grad`` the gradient of the loss of their union (a batch of $N = \sum_i n_i$ rows).
 
     A mean-reduced loss of the union is the size-weighted mean of the micro-batch losses, and
     differentiation is linear, so
 
     $$
-    L = \\sum_{i=1}^{k} \\frac{n_i}{N} L_i \\quad\\Longrightarrow\\quad
-    \\frac{\\partial L}{\\partial \\theta} = \\sum_{i=1}^{k} \\frac{n_i}{N}
-    \\frac{\\partial L_i}{\\partial \\theta}:
+    L = \sum_{i=1}^{k} \frac{n_i}{N} L_i \quad\Longrightarrow\quad
+    \frac{\partial L}{\partial \theta} = \sum_{i=1}^{k} \frac{n_i}{N}
+    \frac{\partial L_i}{\partial \theta}:
     $$
 
-    each $\\partial L_i/\\partial \\hat y$ is scaled by $n_i/N$ ($=1/k$ for equal sizes) before
+    each $\partial L_i/\partial \hat y$ is scaled by $n_i/N$ ($=1/k$ for equal sizes) before
     ``model.backward``. With ``reduction='sum'`` the weights are 1. Returns
     ``(L, {name: size-weighted mean of metric})``. ``p.grad`` is not cleared first.
     """
@@ -206,8 +218,8 @@ def _check_data(data, who):
     if not (isinstance(data, (tuple, list)) and len(data) == 2):
         raise ValueError(f"fit: {who} must be a pair (x, y) of arrays, got {type(data).__name__}")
     x, y = data
-    if not (hasattr(x, "shape") and hasattr(y, "shape")):
-        raise TypeError(f"fit: {who} must hold arrays, got {type(x).__name__} and {type(y).__name__}")
+    check_array(x, "fit", f"{who}'s inputs")
+    check_array(y, "fit", f"{who}'s targets")
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"fit: {who} has {x.shape[0]} inputs but {y.shape[0]} targets")
     if x.shape[0] == 0:
@@ -253,22 +265,111 @@ def _progress_enabled(progress) -> bool:
     return bool(progress)
 
 
-def fit(model, loss_fn, optimizer, train_data, val_data=None, *, epochs: int = 10, batch_size: int = 32,
-        accumulation_steps: int = 1, shuffle: bool = True, seed=None, early_stopping=None,
-        clip_grad_norm=None, penalty=None, metrics=None, progress=None) -> History:
-    """Train ``model`` and return a :class:`History`.
 
-    One optimiser step uses ``accumulation_steps`` micro-batches of ``batch_size`` samples
-    (see :func:`accumulate_gradients`); then the ``penalty`` gradients are added, the total
-    gradient norm is clipped to ``clip_grad_norm`` (if given) and ``optimizer.step()`` runs.
-    After each epoch the model is evaluated on ``val_data`` in ``eval()`` mode; ``metrics``
-    (names such as ``"accuracy"``, functions, or a dict name -> function) are recorded for
-    training (averaged over the epoch's batches, in training mode) and validation.
+class StepRule(NamedTuple):
+    """What every optimiser step of :func:`fit` does besides forward and backward."""
+    penalties: list          # L1Penalty / L2Penalty objects: their gradients are added
+    clip_grad_norm: float | None
+    metrics: dict            # name -> function(pred, target)
 
-    ``train_loss`` is the data loss without the penalty, so it compares with ``val_loss``.
-    A non-finite loss, gradient or weight raises :class:`TrainingDiverged`.
+
+# --8<-- [start:train_step]
+def train_step(model, loss_fn, optimizer, micro_batches, rule: StepRule):
+    """One optimiser step on ``micro_batches``. Returns ``(loss, metrics, problem)``: ``problem``
+    is None, or says what stopped being finite (then the caller must undo the step)."""
+    model.zero_grad()
+    loss, scores = accumulate_gradients(model, loss_fn, micro_batches, rule.metrics)
+    for pen in rule.penalties:
+        pen.backward()
+    if not math.isfinite(loss):
+        return loss, scores, f"the training loss became {loss}"
+    if not _all_finite(p.grad for p in model.parameters()):
+        return loss, scores, "a gradient became NaN or infinite"
+    if rule.clip_grad_norm is not None:
+        _clip_grad_norm(model.parameters(), rule.clip_grad_norm)
+    optimizer.step()
+    if not _all_finite(p.data for p in model.parameters()):
+        return loss, scores, "a weight became NaN or infinite after the update"
+    return loss, scores, None
+# --8<-- [end:train_step]
+
+
+# --8<-- [start:snapshot]
+class Snapshot(NamedTuple):
+    """Everything a step changes: parameters and buffers (``state_dict``) and the optimiser's state."""
+    step: int                # the state *before* this optimiser step (counting from 1)
+    model: dict
+    optimizer: dict
+
+
+def snapshot(model, optimizer, step) -> Snapshot:
+    return Snapshot(step, {k: v.copy() for k, v in model.state_dict().items()}, optimizer.state_dict())
+
+
+def restore(model, optimizer, saved: Snapshot):
+    """Put back parameters, buffers (BatchNorm's running statistics) and optimiser state together."""
+    model.load_state_dict(saved.model)
+    optimizer.load_state_dict(saved.optimizer)
+# --8<-- [end:snapshot]
+
+
+# --8<-- [start:train_epoch]
+def train_epoch(model, loss_fn, optimizer, data, steps, rule, history, epoch, bar):
+    """One epoch: ``steps`` is a list of index-array lists, one list (of micro-batches) per step.
+
+    Before each step the model and optimiser state is saved. A step that makes the loss, a
+    gradient or a weight non-finite, or that Ctrl-C interrupts, is undone: the state goes back to
+    the end of the last finished step, then :class:`TrainingDiverged` (or the interrupt) is raised.
+    Returns the epoch's size-weighted mean loss and metrics, keyed ``train_<name>``.
     """
-    x, y = _check_data(train_data, "train_data")
+    x, y = data
+    mean = getattr(loss_fn, "reduction", "mean") == "mean"
+    sums = dict.fromkeys(["loss", *rule.metrics], 0.0)
+    for b, group in enumerate(steps, 1):
+        before = snapshot(model, optimizer, history.steps + 1)
+        micro = [(_take(x, idx), _take(y, idx)) for idx in group]
+        try:
+            loss, scores, problem = train_step(model, loss_fn, optimizer, micro, rule)
+        except KeyboardInterrupt:
+            restore(model, optimizer, before)     # never leave a half-updated model behind
+            raise
+        if problem:
+            restore(model, optimizer, before)
+            raise _diverged(problem, epoch, before.step, b, len(steps), history)
+        history.steps = before.step
+        share = sum(len(idx) for idx in group) / x.shape[0]
+        sums["loss"] += (share if mean else 1.0) * loss     # the epoch's loss, reduced like loss_fn
+        for name in rule.metrics:
+            sums[name] += share * scores[name]
+        bar.update(1)
+        bar.set_postfix(epoch=epoch, loss=f"{loss:.4g}", refresh=False)
+    return {f"train_{k}": v for k, v in sums.items()}
+# --8<-- [end:train_epoch]
+
+
+def _diverged(problem, epoch, step, batch, per_epoch, history):
+    where = f"epoch {epoch}, step {step} (batch {batch} of {per_epoch} in the epoch)"
+    if step > 1:
+        kept = (f"weights, buffers and optimiser state are back to their values after step {step - 1}, "
+                "the last step that finished with finite values")
+    else:
+        kept = "no step had finished, so the weights are the initial ones"
+    return TrainingDiverged(f"fit: {problem} at {where}; {kept}. Try a smaller learning rate "
+                            "or clip_grad_norm.", epoch, step, history)
+
+
+# --8<-- [start:validate]
+def validate(model, loss_fn, val_data, batch_size, rule, early_stopping):
+    """Validation loss and metrics (``val_<name>``) in ``eval()`` mode, and whether to stop now."""
+    val = evaluate(model, loss_fn, val_data, batch_size, rule.metrics)
+    stop = early_stopping is not None and early_stopping.update(val["loss"], model)
+    return {f"val_{k}": v for k, v in val.items()}, stop
+# --8<-- [end:validate]
+
+
+def _check_fit_arguments(train_data, val_data, epochs, batch_size, accumulation_steps, early_stopping,
+                         clip_grad_norm):
+    _check_data(train_data, "train_data")
     if early_stopping is not None and val_data is None:
         raise ValueError("fit: early_stopping watches the validation loss; pass val_data")
     if val_data is not None:
@@ -281,75 +382,60 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, *, epochs: int = 1
         raise ValueError(f"fit: accumulation_steps must be an integer >= 1, got {accumulation_steps!r}")
     if clip_grad_norm is not None and not clip_grad_norm > 0:
         raise ValueError(f"fit: clip_grad_norm must be > 0, got {clip_grad_norm!r}")
-    fns = _metric_fns(metrics)
+
+
+# --8<-- [start:fit]
+def fit(model, loss_fn, optimizer, train_data, val_data=None, *, epochs: int = 10, batch_size: int = 32,
+        accumulation_steps: int = 1, shuffle: bool = True, seed=None, early_stopping=None,
+        clip_grad_norm=None, penalty=None, metrics=None, progress=None) -> History:
+    """Train ``model`` for ``epochs`` passes over ``train_data = (x, y)``; returns a :class:`History`.
+
+    Each step: :func:`train_step` on ``accumulation_steps`` micro-batches of ``batch_size``.
+    Each epoch: :func:`train_epoch`, then :func:`validate` on ``val_data`` (if given).
+    Divergence: :class:`TrainingDiverged`, model and optimiser rolled back (see :func:`train_epoch`).
+    ``KeyboardInterrupt`` (Ctrl-C): the interrupted step is undone (with early stopping the best
+    epoch's weights are loaded) and the interrupt is re-raised carrying ``exc.history``, the
+    :class:`History` of the finished epochs.
+    """
+    _check_fit_arguments(train_data, val_data, epochs, batch_size, accumulation_steps, early_stopping,
+                         clip_grad_norm)
     penalties = [] if penalty is None else list(penalty) if isinstance(penalty, (list, tuple)) else [penalty]
-    params = model.parameters()
-    rng = RNG(seed)
-    n = x.shape[0]
-    mean = getattr(loss_fn, "reduction", "mean") == "mean"
+    rule = StepRule(penalties, clip_grad_norm, _metric_fns(metrics))
+    n, rng, history = train_data[0].shape[0], RNG(seed), History()
     if early_stopping is not None:
         early_stopping.reset()
-    steps_per_epoch = len(batches(n, batch_size, shuffle=False)[::accumulation_steps])
-    history = History()
-    good, good_step = None, None   # the weights before the last step whose loss and gradients were finite
-    bar = tqdm(total=epochs * steps_per_epoch, disable=not _progress_enabled(progress),
-               unit="step", leave=False, file=sys.stderr)
-
-    def diverged(what, epoch, batch):
-        where = f"epoch {epoch}, step {history.steps} (batch {batch} of {steps_per_epoch} in the epoch)"
-        if good is not None:
-            for p, g in zip(params, good):
-                p.data[...] = g
-            kept = (f"the weights were restored to those before step {good_step}, the last at which "
-                    "the loss and gradients were finite")
-        else:
-            kept = "no step had succeeded, so the weights are the initial ones"
-        bar.close()
-        return TrainingDiverged(f"fit: {what} at {where}; {kept}. Try a smaller learning rate "
-                                "or clip_grad_norm.", epoch, history.steps, history)
-
+    per_epoch = len(batches(n, batch_size, shuffle=False)[::accumulation_steps])
+    bar = tqdm(total=epochs * per_epoch, disable=not _progress_enabled(progress), unit="step",
+               leave=False, file=sys.stderr)
     try:
         for epoch in range(1, epochs + 1):
             model.train()
             order = batches(n, batch_size, shuffle=shuffle, seed=rng)
-            sums = dict.fromkeys(["loss", *fns], 0.0)
-            for b, start in enumerate(range(0, len(order), accumulation_steps), 1):
-                group = order[start:start + accumulation_steps]
-                history.steps += 1
-                model.zero_grad()
-                micro = [(_take(x, idx), _take(y, idx)) for idx in group]
-                loss, scores = accumulate_gradients(model, loss_fn, micro, fns)
-                for pen in penalties:
-                    pen.backward()
-                if not math.isfinite(loss):
-                    raise diverged(f"the training loss became {loss}", epoch, b)
-                if not _all_finite(p.grad for p in params):
-                    raise diverged("a gradient became NaN or infinite", epoch, b)
-                if clip_grad_norm is not None:
-                    _clip_grad_norm(params, clip_grad_norm)
-                good, good_step = [p.data.copy() for p in params], history.steps
-                optimizer.step()
-                if not _all_finite(p.data for p in params):
-                    raise diverged("a weight became NaN or infinite after the update", epoch, b)
-                share = sum(len(idx) for idx in group) / n
-                sums["loss"] += (share if mean else 1.0) * loss   # the epoch's loss, reduced like loss_fn
-                for name in fns:
-                    sums[name] += share * scores[name]
-                bar.update(1)
-                bar.set_postfix(epoch=epoch, loss=f"{loss:.4g}", refresh=False)
-            record = {f"train_{k}": v for k, v in sums.items()}
+            steps = [order[i:i + accumulation_steps] for i in range(0, len(order), accumulation_steps)]
+            record = train_epoch(model, loss_fn, optimizer, train_data, steps, rule, history, epoch, bar)
             stop = False
             if val_data is not None:
-                val = evaluate(model, loss_fn, val_data, batch_size, fns)
-                record.update({f"val_{k}": v for k, v in val.items()})
-                if early_stopping is not None:
-                    stop = early_stopping.update(val["loss"], model)
+                val, stop = validate(model, loss_fn, val_data, batch_size, rule, early_stopping)
+                record.update(val)
             history.append(**record)
             if stop:
                 break
+    except KeyboardInterrupt as exc:
+        _interrupted(model, history, early_stopping, exc)
+        raise
     finally:
         bar.close()
+    _finish(model, history, early_stopping)
+    return history
+# --8<-- [end:fit]
+
+
+def _interrupted(model, history, early_stopping, exc):
+    _finish(model, history, early_stopping)
+    exc.history = history
+
+
+def _finish(model, history, early_stopping):
     if early_stopping is not None:
         early_stopping.restore(model)
         history.stopped_epoch, history.best_epoch = early_stopping.stopped_epoch, early_stopping.best_epoch
-    return history

@@ -34,3 +34,9 @@ def test_gradcheck_catches_a_wrong_input_gradient():
 def test_gradcheck_needs_float64():
     with pytest.raises(TypeError, match="gradcheck needs float64"):
         gradcheck(nnref.Linear(2, 2), dev(np.ones((1, 2), np.float32)))
+
+
+def test_python_lists_are_refused():
+    import nnref
+    with pytest.raises(TypeError, match="gradcheck: expected an array for input, got list"):
+        nnref.gradcheck(nnref.Linear(2, 1, dtype=np.float64), [[1.0, 2.0]])

@@ -295,12 +295,13 @@ class _Recorder(nnref.SGD):
 
     def __init__(self, params, lr, poison_step=None, **kw):
         super().__init__(params, lr, **kw)
-        self.before, self.norms, self.poison_step = [], [], poison_step
+        self.before, self.after, self.norms, self.poison_step = [], [], [], poison_step
 
     def step(self):
         self.before.append([backend.asnumpy(p.data).copy() for p in self.params])
         self.norms.append(math.sqrt(sum(float((p.grad ** 2).sum()) for p in self.params)))
         super().step()
+        self.after.append([backend.asnumpy(p.data).copy() for p in self.params])
         if len(self.before) == self.poison_step:
             self.params[0].data[0, 0] = np.inf
 
@@ -325,10 +326,10 @@ def test_nan_loss_stops_naming_the_step_and_keeps_the_last_good_weights():
         fit(model, _NanAt(5), opt, (x, y), epochs=4, batch_size=4)
     assert isinstance(err.value, FloatingPointError)
     assert (err.value.epoch, err.value.step) == (2, 5)
-    assert "before step 4" in str(err.value)
-    assert err.value.history.epochs == 1
-    # the weights step 4 started from: the last at which the loss and gradients were finite
-    for a, b in zip(_weights(model), opt.before[3]):
+    assert "after step 4" in str(err.value)
+    assert err.value.history.epochs == 1 and err.value.history.steps == 4
+    # the weights step 5 started from: the end of the last finished step
+    for a, b in zip(_weights(model), opt.after[3]):
         assert (a == b).all()
 
 
@@ -336,7 +337,7 @@ def test_nan_on_the_first_step_keeps_the_initial_weights():
     x, y = _data(8)
     model = _mlp()
     initial = _weights(model)
-    with pytest.raises(TrainingDiverged, match="step 1 .*initial ones"):
+    with pytest.raises(TrainingDiverged, match="step 1 .*no step had finished.*initial ones"):
         fit(model, _NanAt(1), nnref.SGD(model.parameters(), lr=0.1), (x, y), epochs=1, batch_size=4)
     for a, b in zip(_weights(model), initial):
         assert (a == b).all()
@@ -348,9 +349,17 @@ def test_infinite_weights_after_an_update_are_rolled_back():
     opt = _Recorder(model.parameters(), lr=0.1, poison_step=3)
     with pytest.raises(TrainingDiverged, match="weight became NaN or infinite .* epoch 1, step 3") as err:
         fit(model, nnref.CrossEntropyLoss(), opt, (x, y), epochs=2, batch_size=4)
-    assert "before step 3" in str(err.value)
+    assert "after step 2" in str(err.value)
     for a, b in zip(_weights(model), opt.before[2]):
         assert (a == b).all()
+
+
+def _weights_after_one_step(x, y):
+    nnref.manual_seed(7)
+    model = _mlp()
+    fit(model, nnref.MSELoss(), nnref.SGD(model.parameters(), lr=0.1), (x[:4], y[:4]), epochs=1,
+        batch_size=4, shuffle=False)
+    return _weights(model)
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")   # the overflow is the point
@@ -358,12 +367,13 @@ def test_infinite_gradient_is_caught_before_the_update():
     x, y = _data(8)
     y = dev(np.random.default_rng(0).normal(size=(8, 3)))
     y[5, 0] = np.inf       # an infinite target: the loss is inf, so is its gradient
+    nnref.manual_seed(7)
     model = _mlp()
-    initial = _weights(model)
-    with pytest.raises(TrainingDiverged, match="step 2"):
-        fit(model, nnref.MSELoss(), nnref.SGD(model.parameters(), lr=0.1), (x, y), epochs=1,
-            batch_size=4, shuffle=False)
-    for a, b in zip(_weights(model), initial):   # step 1 ran; step 2 goes back to where step 1 started
+    opt = _Recorder(model.parameters(), lr=0.1)
+    with pytest.raises(TrainingDiverged, match="loss became inf at epoch 1, step 2"):
+        fit(model, nnref.MSELoss(), opt, (x, y), epochs=1, batch_size=4, shuffle=False)
+    assert len(opt.before) == 1                   # step 2 never reached the optimiser
+    for a, b in zip(_weights(model), _weights_after_one_step(x, y)):
         assert (a == b).all()
 
 
@@ -457,6 +467,126 @@ def test_progress_bar_shows_on_a_terminal_and_can_be_switched_off(monkeypatch):
     assert err.getvalue() == ""
 
 
+def _bn_mlp():
+    nnref.manual_seed(3)
+    return nnref.Sequential(nnref.Linear(5, 7, dtype=np.float64), nnref.BatchNorm1d(7, dtype=np.float64),
+                            nnref.ReLU(), nnref.Linear(7, 3, dtype=np.float64))
+
+
+def _state(model, opt):
+    return ({k: backend.asnumpy(v).copy() for k, v in model.state_dict().items()},
+            {i: {k: backend.asnumpy(v).copy() if hasattr(v, "shape") else v for k, v in s.items()}
+             for i, s in opt.state_dict()["state"].items()})
+
+
+def _assert_same_state(a, b):
+    (ma, oa), (mb, ob) = a, b
+    assert list(ma) == list(mb) and list(oa) == list(ob)
+    for k in ma:
+        assert (ma[k] == mb[k]).all(), f"{k} differs"
+    for i in oa:
+        for k in oa[i]:
+            assert np.all(oa[i][k] == ob[i][k]), f"optimiser state {i}.{k} differs"
+
+
+class _Watched(nnref.Module):
+    """Wraps a model and records the model and optimiser state at the start of every forward pass."""
+
+    def __init__(self, inner):
+        super().__init__()
+        self.inner, self.opt, self.states = inner, None, []
+
+    def forward(self, x):
+        self.states.append(_state(self.inner, self.opt))
+        return self.inner(x)
+
+    def backward(self, dy):
+        return self.inner.backward(dy)
+
+
+class _BadAt(nnref.CrossEntropyLoss):
+    """Cross-entropy that returns NaN (or raises KeyboardInterrupt) at call ``at``."""
+
+    def __init__(self, at, what):
+        super().__init__()
+        self.calls, self.at, self.what = 0, at, what
+
+    def forward(self, input, target):
+        self.calls += 1
+        loss = super().forward(input, target)
+        if self.calls == self.at:
+            if self.what == "nan":
+                return math.nan
+            raise KeyboardInterrupt
+        return loss
+
+
+def _watched(opt_cls, **kw):
+    model = _Watched(_bn_mlp())
+    model.opt = opt_cls(model.parameters(), **kw)
+    return model, model.opt
+
+
+def test_divergence_rolls_back_weights_buffers_and_optimiser_state_together():
+    """NaN at step 5: parameters, BatchNorm running statistics and Adam's moments and step count are
+    all as they were when step 5 began (its forward pass had already moved the running stats)."""
+    x, y = _data(12)
+    model, opt = _watched(nnref.Adam, lr=0.05)
+    with pytest.raises(TrainingDiverged, match="step 5 .*after step 4"):
+        fit(model, _BadAt(5, "nan"), opt, (x, y), epochs=3, batch_size=4)
+    assert opt.state_dict()["state"][0]["step"] == 4
+    _assert_same_state(_state(model.inner, opt), model.states[4])
+
+
+class _PoisonedAdam(nnref.Adam):
+    def step(self):
+        super().step()
+        if self.state_dict()["state"][0]["step"] == 3:
+            self.params[0].data[0, 0] = np.inf
+
+
+def test_non_finite_weights_roll_back_the_optimiser_step_too():
+    x, y = _data(12)
+    model, opt = _watched(_PoisonedAdam, lr=0.05)
+    with pytest.raises(TrainingDiverged, match="weight became NaN or infinite .* step 3 .*after step 2"):
+        fit(model, nnref.CrossEntropyLoss(), opt, (x, y), epochs=2, batch_size=4)
+    assert opt.state_dict()["state"][0]["step"] == 2
+    _assert_same_state(_state(model.inner, opt), model.states[2])
+
+
+def test_keyboard_interrupt_returns_the_history_and_undoes_the_half_step():
+    x, y = _data(12)
+    model, opt = _watched(nnref.SGD, lr=0.1, momentum=0.9)
+    with pytest.raises(KeyboardInterrupt) as err:     # 3 steps per epoch: step 8 is in epoch 3
+        fit(model, _BadAt(8, "interrupt"), opt, (x, y), epochs=5, batch_size=4)
+    h = err.value.history
+    assert isinstance(h, History) and h.epochs == 2 and h.steps == 7 and len(h.train_loss) == 2
+    _assert_same_state(_state(model.inner, opt), model.states[7])
+
+
+def test_keyboard_interrupt_with_early_stopping_keeps_the_best_weights():
+    x, y = _data(12)
+    xv, yv = _data(12, seed=1)
+    model, opt = _watched(nnref.SGD, lr=0.1)
+    stopper = EarlyStopping(patience=50)
+    with pytest.raises(KeyboardInterrupt) as err:     # in epoch 5 (3 training + 3 validation batches each)
+        fit(model, _BadAt(4 * 6 + 2, "interrupt"), opt, (x, y), (xv, yv), epochs=10, batch_size=4,
+            early_stopping=stopper)
+    h = err.value.history
+    assert h.epochs == 4 and h.best_epoch == stopper.best_epoch and h.best_epoch is not None
+    for k, v in model.state_dict().items():
+        assert (backend.asnumpy(v) == backend.asnumpy(stopper.best_state[k])).all(), k
+
+
+def test_accuracy_refuses_one_score_per_sample_and_lists():
+    with pytest.raises(ValueError, match=r"accuracy: expected pred of shape \(N, C\).*got shape \(4,\)"):
+        accuracy(dev(np.zeros(4)), dev(np.zeros(4, dtype=np.int64)))
+    with pytest.raises(ValueError, match=r"accuracy: expected target of shape \(4,\) or \(4, 3\)"):
+        accuracy(dev(np.zeros((4, 3))), dev(np.zeros(3, dtype=np.int64)))
+    with pytest.raises(TypeError, match="accuracy: expected an array for target, got list"):
+        accuracy(dev(np.zeros((2, 3))), [0, 1])
+
+
 # -- bad arguments --------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("kwargs,match", [
@@ -483,6 +613,8 @@ def test_fit_rejects_bad_data():
         fit(model, nnref.CrossEntropyLoss(), opt, x)
     with pytest.raises(ValueError, match="val_data has 8 inputs but 3"):
         fit(model, nnref.CrossEntropyLoss(), opt, (x, y), (x, y[:3]))
+    with pytest.raises(TypeError, match="fit: expected an array for train_data's targets, got list"):
+        fit(model, nnref.CrossEntropyLoss(), opt, (x, [0] * 8))
 
 
 def test_history_is_empty_for_zero_epochs():
