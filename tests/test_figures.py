@@ -1,4 +1,4 @@
-"""The diagrams drawn from code (``docs/figures/<name>.py`` -> ``<name>.svg``) and the pages that show them.
+r"""The diagrams drawn from code (``docs/figures/<name>.py`` -> ``<name>.svg``) and the pages that show them.
 
 Each script runs into a temporary folder (as ``hooks/figures.py`` runs it at build time) and
 must write its SVG: well-formed XML whose text elements carry the expected Chinese labels as

@@ -1,7 +1,7 @@
 r"""Shared drawing helpers for the diagrams in ``docs/figures/`` (boxes, arrows, grids, SVG output).
 
-Not a figure: ``hooks/figures.py`` runs every script here, and this one draws nothing. A diagram
-script imports it with ``sys.path.insert(0, str(Path(__file__).resolve().parent))``.
+Not a figure: ``hooks/figures.py`` skips ``_*.py`` (and hashes it into every figure's cache key).
+A diagram script imports it with ``sys.path.insert(0, str(Path(__file__).resolve().parent))``.
 
 Diagrams are SVG with their text kept as text (``svg.fonttype = "none"``): the reader's browser
 draws the Chinese labels with its own fonts, so the build machine needs no CJK font and nothing

@@ -47,20 +47,20 @@ def main():
     fig, ax = canvas(7.2, 3.9)
     x0, top = 0.3, 3.45
 
-    label(ax, x0 + n * cell / 2, 3.75, "补零后的输入（5×5，padding=1）", fontsize=11)
+    label(ax, x0 + n * cell / 2, 3.75, f"补零后的输入（{H}×{H}，padding={P}）", fontsize=11)
     grid(ax, x0, top, xpad, cell, pad_colors, fontsize=11)
     for (i, j), color in SHOWN.items():
         # window of output (i, j) starts at padded row i*S, column j*S; insets keep overlapping outlines apart
         inset = {RED: 0.03, BLUE: 0.07, GREEN: 0.03}[color]
         outline(ax, x0 + j * S * cell + inset, top - i * S * cell - inset, KS * cell - 2 * inset,
                 KS * cell - 2 * inset, color=color, lw=2.5)
-    label(ax, x0 + n * cell / 2, top - n * cell - 0.22, "灰色 = 填充的 0；窗口每次移动 stride=2 格", fontsize=10,
+    label(ax, x0 + n * cell / 2, top - n * cell - 0.22, f"灰色 = 填充的 0；窗口每次移动 stride={S} 格", fontsize=10,
           color="0.25")
 
     kx, ox = 3.75, 5.65
-    label(ax, kx + 1.5 * cell, 3.75, "卷积核 w（3×3）", fontsize=11)
+    label(ax, kx + 1.5 * cell, 3.75, f"卷积核 w（{KS}×{KS}）", fontsize=11)
     grid(ax, kx, top, K.astype(int), cell, fontsize=11)
-    label(ax, ox + 1.5 * cell, 3.75, "输出 y（3×3）", fontsize=11)
+    label(ax, ox + 1.5 * cell, 3.75, f"输出 y（{y.shape[0]}×{y.shape[1]}）", fontsize=11)
     colors = [[LIGHT[SHOWN[i, j]] if (i, j) in SHOWN else "white" for j in range(3)] for i in range(3)]
     grid(ax, ox, top, y.astype(int), cell, colors, fontsize=11)
     label(ax, kx, 1.7, f"y[i, j] = Σ（窗口 ⊙ w）\n"

@@ -53,7 +53,7 @@ def main():
 
     # cols: one column per window, in the windows' colours
     cx0, ctop = 3.1, 4.3
-    label(ax, cx0 + 2 * c, 4.55, "cols（9×4）", fontsize=11)
+    label(ax, cx0 + 2 * c, 4.55, "cols（{}×{}）".format(*cols.shape), fontsize=11)
     tint = [[LIGHT[color] for color in COLORS] for _ in range(9)]
     grid(ax, cx0, ctop, cols.astype(int), c, tint, fontsize=9)
     for k in range(4):
@@ -66,11 +66,11 @@ def main():
     # W (2 x 9) to the left of Y (2 x 4): row f of Y = kernel f's row times each column
     ytop = ctop - 9 * c - 0.45
     wx0 = cx0 - 0.25 - 9 * c
-    label(ax, wx0 + 4.5 * c, ytop + 0.22, "W（2×9）：每个卷积核展平成一行", fontsize=10)
+    label(ax, wx0 + 4.5 * c, ytop + 0.22, "W（{}×{}）：每个卷积核展平成一行".format(len(W), W[0].size), fontsize=10)
     grid(ax, wx0, ytop, W.reshape(2, -1).astype(int), c, [[LIGHT[ORANGE]] * 9, [LIGHT[GREY]] * 9], fontsize=9)
     label(ax, cx0 - 0.125, ytop - c, "×", fontsize=12)
     grid(ax, cx0, ytop, Y.astype(int), c, [[LIGHT[ORANGE]] * 4, [LIGHT[GREY]] * 4], fontsize=9)
-    label(ax, cx0 + 2 * c, ytop - 2 * c - 0.2, "Y = W · cols（2×4）", fontsize=10)
+    label(ax, cx0 + 2 * c, ytop - 2 * c - 0.2, "Y = W · cols（{}×{}）".format(*Y.shape), fontsize=10)
 
     # reshape each row of Y into one output map
     mx = cx0 + 4 * c + 0.7
