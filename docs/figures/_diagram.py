@@ -48,10 +48,11 @@ def canvas(width, height):
     return fig, ax
 
 
-def box(ax, x, y, w, h, text="", color=BLUE, fill=None, fontsize=11, rounded=True, lw=1.5, zorder=2, **text_kw):
+def box(ax, x, y, w, h, text="", color=BLUE, fill=None, fontsize=11, rounded=True, lw=1.5, ls="-", zorder=2,
+        **text_kw):
     """A box of size ``w`` x ``h`` centred at (x, y) with ``text`` in the middle."""
     style = "round,pad=0,rounding_size=0.08" if rounded else "square,pad=0"
-    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle=style, lw=lw, ec=color,
+    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle=style, lw=lw, ls=ls, ec=color,
                                 fc=LIGHT.get(color, "white") if fill is None else fill, zorder=zorder))
     if text:
         label(ax, x, y, text, fontsize=fontsize, **text_kw)

@@ -42,9 +42,9 @@ def main():
 
     # the shortcut: identity, or downsample when the shape changes
     line(ax, [(mx, 6.1), (sx, 6.1), (sx, 4.55)], head=False)
-    box(ax, sx, 4.1, 1.9, 0.9, "downsample\n1×1 conv，stride s\n+ BN", color=GREY, fontsize=9, lw=1.2,
+    # dashed: present only when the shape changes
+    box(ax, sx, 4.1, 1.9, 0.9, "downsample\n1×1 conv，stride s\n+ BN", color=GREY, fontsize=9, lw=1.2, ls="--",
         linespacing=1.4)
-    ax.patches[-1].set_linestyle("--")              # dashed: present only when the shape changes
     line(ax, [(sx, 3.65), (sx, plus_y), (mx + 0.17, plus_y)])
     label(ax, sx - 0.1, 5.25, "捷径 s(x)", fontsize=10, ha="right")
     label(ax, sx, 3.35, "形状改变时才有；\n否则 s(x) = x（恒等）", fontsize=9, color="0.25", linespacing=1.4,
