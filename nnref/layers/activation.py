@@ -322,7 +322,8 @@ class Tanh(_Activation):
 
     def _forward(self, x):
         y, cache = tanh_forward(x)
-        return read_only_output(y), cache
+        y = get_array_module(x).asarray(y)        # NumPy's tanh of a 0-d array is a scalar
+        return read_only_output(y), y
 
     def _backward(self, dy, y):
         return tanh_backward(dy, y)

@@ -1,4 +1,4 @@
-"""Dropout: zero each activation with probability ``p`` while training.
+r"""Dropout: zero each activation with probability ``p`` while training.
 
 Two forms, both in the literature:
 
@@ -17,11 +17,14 @@ import numpy as np
 from ..backend import backend_of, default_rng, get_array_module, to_backend
 from ..checks import backward_cache, check_float
 from ..module import Module
+from .activation import writable_input
 
 MODES = ("inverted", "classic")
 
 
 def _check_p(p, who="Dropout"):
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{who}: p must be a number in [0, 1], got {p!r} ({type(p).__name__})")
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"{who}: p is the probability of dropping an element and must lie in "
                          f"[0, 1], got {p}")
@@ -34,7 +37,7 @@ def _check_mode(mode, who="Dropout"):
 
 # --8<-- [start:dropout_mask]
 def dropout_mask(shape, p, like=None, rng=None):
-    """A boolean keep-mask of ``shape``: each element is True (kept) with probability ``1-p``.
+    r"""A boolean keep-mask of ``shape``: each element is True (kept) with probability ``1-p``.
 
     Drawn on the host by ``rng`` (default: :func:`nnref.backend.default_rng`) and moved to the
     device of ``like``, so one seed gives the same mask on CPU and GPU.
@@ -47,15 +50,15 @@ def dropout_mask(shape, p, like=None, rng=None):
 
 # --8<-- [start:dropout_forward]
 def dropout_forward(x, p, mask=None, mode="inverted", training=True):
-    """Dropout with an explicit keep-``mask`` (1/True = keep, same shape as ``x``).
+    r"""Dropout with an explicit keep-``mask`` (1/True = keep, same shape as ``x``).
 
-    Training, with $m_i \\in \\{0, 1\\}$, $P(m_i = 1) = 1-p$:
+    Training, with $m_i \in \{0, 1\}$, $P(m_i = 1) = 1-p$:
 
     $$
-    \\text{inverted: } y = \\frac{m \\odot x}{1-p}, \\qquad \\text{classic: } y = m \\odot x
+    \text{inverted: } y = \frac{m \odot x}{1-p}, \qquad \text{classic: } y = m \odot x
     $$
 
-    Evaluation (``mask`` unused): inverted $y = x$, classic $y = (1-p)\\,x$. Without a mask,
+    Evaluation (``mask`` unused): inverted $y = x$, classic $y = (1-p)\,x$. Without a mask,
     training draws one (and ``p = 0`` returns ``x`` itself).
     Returns ``(y, cache)``; the cache is the factor that multiplied ``x``.
     """
@@ -75,10 +78,10 @@ def dropout_forward(x, p, mask=None, mode="inverted", training=True):
 
 # --8<-- [start:dropout_backward]
 def dropout_backward(dy, cache):
-    """Gradient of dropout: the same mask and scale as the forward pass:
+    r"""Gradient of dropout: the same mask and scale as the forward pass:
 
     $$
-    \\frac{\\partial L}{\\partial x} = \\frac{\\partial L}{\\partial y} \\odot \\text{factor}
+    \frac{\partial L}{\partial x} = \frac{\partial L}{\partial y} \odot \text{factor}
     $$
 
     the same mask and scale as the forward pass: dropped elements get no gradient.
@@ -89,35 +92,42 @@ def dropout_backward(dy, cache):
 
 
 class Dropout(Module):
-    """``torch.nn.Dropout(p=0.5)``; ``mode='classic'`` gives the non-inverted form of the notes.
+    r"""``torch.nn.Dropout(p=0.5, inplace=False)``; the keyword-only ``mode='classic'`` gives
+    the non-inverted form of the notes.
 
-    ``forward(x, mask=None)``: in training a fresh keep-mask is drawn from
-    :func:`nnref.backend.default_rng` unless ``mask`` (boolean or 0/1, shape of ``x``) is given,
-    which makes a pass reproducible (tests, pages, gradient checks). In ``eval()`` mode the mask
-    is ignored. The mask of the last training pass is kept in ``last_mask``.
+    ``forward(input, *, mask=None)``: in training a fresh keep-mask is drawn from
+    :func:`nnref.backend.default_rng` unless ``mask`` (boolean or 0/1, shape of the input) is
+    given, which makes a pass reproducible (tests, pages, gradient checks). In ``eval()`` mode
+    the mask is ignored. The mask of the last training pass is kept in ``last_mask``.
+    ``inplace=True`` writes the result into the input, as PyTorch does.
     """
 
-    def __init__(self, p: float = 0.5, mode: str = "inverted"):
+    def __init__(self, p: float = 0.5, inplace: bool = False, *, mode: str = "inverted"):
         super().__init__()
         _check_p(p)
         _check_mode(mode)
-        self.p, self.mode = float(p), mode
+        self.p, self.inplace, self.mode = float(p), bool(inplace), mode
         self.last_mask = None
         self._cache = None
 
-    def forward(self, x, mask=None):
-        check_float(x, "Dropout")
+    def forward(self, input, *, mask=None):
+        check_float(input, "Dropout")
         if self.training:
             if mask is None:
-                if self.p > 0:   # p = 0 needs no mask: the output is x itself
-                    mask = dropout_mask(x.shape, self.p, like=x)
+                if self.p > 0:   # p = 0 needs no mask: the output is the input itself
+                    mask = dropout_mask(input.shape, self.p, like=input)
             else:
-                get_array_module(x, mask)  # TypeError if the mask sits on another device
-                if tuple(mask.shape) != tuple(x.shape):
-                    raise ValueError(f"Dropout: mask must have the input's shape {tuple(x.shape)}, "
+                get_array_module(input, mask)  # TypeError if the mask sits on another device
+                if tuple(mask.shape) != tuple(input.shape):
+                    raise ValueError(f"Dropout: mask must have the input's shape {tuple(input.shape)}, "
                                      f"got {tuple(mask.shape)}")
             self.last_mask = mask
-        y, cache = dropout_forward(x, self.p, mask, self.mode, self.training)
+        if self.inplace:
+            writable_input(input, "Dropout")
+        y, cache = dropout_forward(input, self.p, mask, self.mode, self.training)
+        if self.inplace and y is not input:            # the cache is the factor, not the input
+            input[...] = y
+            y = input
         self._cache = (cache, y.shape)
         return y
 
@@ -125,4 +135,5 @@ class Dropout(Module):
         return dropout_backward(dy, backward_cache(self._cache, dy, "Dropout"))
 
     def extra_repr(self):
-        return f"p={self.p}" + ("" if self.mode == "inverted" else f", mode={self.mode!r}")
+        return (f"p={self.p}, inplace={self.inplace}"
+                + ("" if self.mode == "inverted" else f", mode={self.mode!r}"))

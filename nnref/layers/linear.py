@@ -1,13 +1,30 @@
-"""The weight matrix: a fully connected (affine) layer ``y = x W^T + b``."""
+r"""The weight matrix: a fully connected (affine) layer ``y = x W^T + b``.r"""
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
-from ..backend import default_rng, get_array_module
-from ..checks import backward_cache, check_float, check_ndim, check_size
+from ..backend import default_rng, device_backend, get_array_module, to_backend
+from ..checks import backward_cache, check_float, check_ndim, check_size, param_dtype
 from ..module import Module, Parameter
+
+
+class LinearCache(NamedTuple):
+    x: object             # (N, *, in)
+    W: object             # (out, in)
+    has_bias: bool
+
+
+def check_count(value, name: str, who: str, minimum: int = 0):
+    r"""``value`` as an int: ``TypeError`` naming ``who`` and ``name`` unless it is an int (not a
+    bool), ``ValueError`` when it is below ``minimum``."""
+    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{who}: {name} must be an int, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{who}: {name} must be at least {minimum}, got {value}")
+    return int(value)
 
 
 # --8<-- [start:linear_forward]
@@ -19,16 +36,16 @@ def linear_forward(x, W, b=None):
     $$
     y = x W^\\top + b
     $$
-    """
+    r"""
     y = x @ W.T
     if b is not None:
         y = y + b
-    return y, (x, W, b is not None)
+    return y, LinearCache(x, W, b is not None)
 # --8<-- [end:linear_forward]
 
 
 # --8<-- [start:linear_backward]
-def linear_backward(dy, cache):
+def linear_backward(dy, cache: LinearCache):
     """Gradients of ``linear_forward``; ``dy`` has the shape of ``y``.
 
     $$
@@ -38,7 +55,7 @@ def linear_backward(dy, cache):
     $$
 
     Returns ``(dx, dW, db)``; ``db`` is None when there was no bias.
-    """
+    r"""
     x, W, has_bias = cache
     dx = dy @ W
     dy2 = dy.reshape(-1, dy.shape[-1])  # leading axes (N, *) act as one batch axis
@@ -49,32 +66,35 @@ def linear_backward(dy, cache):
 
 
 class Linear(Module):
-    """``torch.nn.Linear``: ``weight`` (out_features, in_features), ``bias`` (out_features,).
+    r"""``torch.nn.Linear(in_features, out_features, bias=True, device=None, dtype=None)``:
+    ``weight`` (out_features, in_features), ``bias`` (out_features,).
 
-    Both start as U(-1/sqrt(in_features), 1/sqrt(in_features)), PyTorch's default.
+    Both start as U(-1/sqrt(in_features), 1/sqrt(in_features)), PyTorch's default, drawn on the
+    host by :func:`nnref.backend.default_rng` and moved to ``device`` (None: the default backend).
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=np.float32):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None):
         super().__init__()
-        if in_features <= 0 or out_features <= 0:
-            raise ValueError(f"Linear: in_features and out_features must be positive, "
-                             f"got {in_features} and {out_features}")
-        self.in_features, self.out_features = in_features, out_features
-        bound = 1.0 / math.sqrt(in_features)
-        rng = default_rng()
-        self.weight = Parameter(rng.uniform((out_features, in_features), -bound, bound, dtype=dtype))
-        self.register_parameter(
-            "bias", Parameter(rng.uniform((out_features,), -bound, bound, dtype=dtype)) if bias else None)
+        self.in_features = check_count(in_features, "in_features", "Linear")
+        self.out_features = check_count(out_features, "out_features", "Linear")
+        where, dtype = device_backend(device, "Linear"), param_dtype(dtype, "Linear")
+        bound = 1.0 / math.sqrt(in_features) if in_features else 0.0   # torch: 0 without inputs
+        host = default_rng().host
+
+        def uniform(shape):
+            return Parameter(to_backend(host.uniform(-bound, bound, shape).astype(dtype), where))
+        self.weight = uniform((out_features, in_features))
+        self.register_parameter("bias", uniform((out_features,)) if bias else None)
         self._cache = None
 
-    def forward(self, x):
-        check_float(x, "Linear")
-        check_ndim(x, "Linear", range(1, 33), "(*, in_features)")
-        check_size(x, "Linear", -1, self.in_features, "input features")
-        get_array_module(x, self.weight.data)  # TypeError if x and the weights sit on different devices
-        W = self.weight.data.astype(x.dtype, copy=False)  # compute in the input's dtype
-        b = None if self.bias is None else self.bias.data.astype(x.dtype, copy=False)
-        y, cache = linear_forward(x, W, b)
+    def forward(self, input):
+        check_float(input, "Linear")
+        check_ndim(input, "Linear", range(1, 33), "(*, in_features)")
+        check_size(input, "Linear", -1, self.in_features, "input features")
+        get_array_module(input, self.weight.data)  # TypeError if x and the weights sit on different devices
+        W = self.weight.data.astype(input.dtype, copy=False)  # compute in the input's dtype
+        b = None if self.bias is None else self.bias.data.astype(input.dtype, copy=False)
+        y, cache = linear_forward(input, W, b)
         self._cache = (cache, y.shape)
         return y
 

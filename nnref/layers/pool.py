@@ -28,7 +28,7 @@ class Window(NamedTuple):
     in_size: tuple        # (H, W) of the input, before padding
 
 
-def make_window(in_size, kernel, stride, padding=(0, 0), dilation=(1, 1), ceil_mode=False):
+def make_window(in_size, kernel, stride, padding, dilation, ceil_mode):
     r"""The ``Window`` of an input of spatial size ``in_size`` (H, W)."""
     out = tuple(output_size(i, k, s, p, d, ceil_mode)
                 for i, k, s, p, d in zip(in_size, kernel, stride, padding, dilation))

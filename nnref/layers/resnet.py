@@ -1,4 +1,4 @@
-"""Residual networks: torchvision's ``BasicBlock`` and a small ResNet for small images.
+r"""Residual networks: torchvision's ``BasicBlock`` and a small ResNet for small images.
 
 A residual block outputs ``relu(F(x) + shortcut(x))``. The shortcut is the identity, or a
 1x1 convolution with batch norm (``downsample``) when the block changes the number of
@@ -9,24 +9,22 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
-from ..backend import default_rng, get_array_module
-from ..checks import backward_cache, check_float, check_ndim, check_size, need_cache
+from ..backend import default_rng, device_backend, get_array_module, to_backend
+from ..checks import backward_cache, check_float, check_ndim, check_size, need_cache, param_dtype
 from ..module import Module, Sequential
 from .activation import relu_backward, relu_forward
 from .batchnorm import BatchNorm2d
 from .conv import Conv2d
-from .linear import Linear
+from .linear import Linear, check_count
 
 
 # --8<-- [start:basic_block]
 class BasicBlock(Module):
-    """``torchvision.models.resnet.BasicBlock(in_channels, out_channels, stride)``:
+    r"""``torchvision.models.resnet.BasicBlock(in_channels, out_channels, stride)``:
 
     $$
-    H(x) = \\mathrm{ReLU}\\big(F(x) + s(x)\\big),\\qquad
-    F = \\mathrm{BN}_2 \\circ \\mathrm{conv}_2 \\circ \\mathrm{ReLU} \\circ \\mathrm{BN}_1 \\circ \\mathrm{conv}_1
+    H(x) = \mathrm{ReLU}\big(F(x) + s(x)\big),\qquad
+    F = \mathrm{BN}_2 \circ \mathrm{conv}_2 \circ \mathrm{ReLU} \circ \mathrm{BN}_1 \circ \mathrm{conv}_1
     $$
 
     ``conv1`` is 3x3 with ``stride``, ``conv2`` 3x3 with stride 1, both without bias (the batch
@@ -35,16 +33,20 @@ class BasicBlock(Module):
     BatchNorm2d(out))``.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, dtype=np.float32):
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, *, device=None, dtype=None):
         super().__init__()
-        self.in_channels, self.out_channels, self.stride = in_channels, out_channels, stride
-        self.conv1 = Conv2d(in_channels, out_channels, 3, stride, 1, bias=False, dtype=dtype)
-        self.bn1 = BatchNorm2d(out_channels, dtype=dtype)
-        self.conv2 = Conv2d(out_channels, out_channels, 3, 1, 1, bias=False, dtype=dtype)
-        self.bn2 = BatchNorm2d(out_channels, dtype=dtype)
+        self.in_channels = check_count(in_channels, "in_channels", "BasicBlock", 1)
+        self.out_channels = check_count(out_channels, "out_channels", "BasicBlock", 1)
+        self.stride = check_count(stride, "stride", "BasicBlock", 1)
+        on = dict(device=device, dtype=dtype)
+        self.conv1 = Conv2d(in_channels, out_channels, kernel_size=3, stride=stride, padding=1, bias=False, **on)
+        self.bn1 = BatchNorm2d(out_channels, **on)
+        self.conv2 = Conv2d(out_channels, out_channels, kernel_size=3, stride=1, padding=1, bias=False, **on)
+        self.bn2 = BatchNorm2d(out_channels, **on)
         if stride != 1 or in_channels != out_channels:
-            self.downsample = Sequential(Conv2d(in_channels, out_channels, 1, stride, bias=False, dtype=dtype),
-                                         BatchNorm2d(out_channels, dtype=dtype))
+            self.downsample = Sequential(
+                Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False, **on),
+                BatchNorm2d(out_channels, **on))
         else:
             self.downsample = None
         self._cache = None
@@ -74,7 +76,7 @@ class BasicBlock(Module):
 
 
 class ResNet(Module):
-    """A small ResNet for small images, laid out as torchvision's (``conv1``, ``bn1``,
+    r"""A small ResNet for small images, laid out as torchvision's (``conv1``, ``bn1``,
     ``layer1``..., ``fc``) with the CIFAR stem of He et al. (2015): a 3x3 convolution instead
     of 7x7 plus max pooling.
 
@@ -85,26 +87,30 @@ class ResNet(Module):
     """
 
     def __init__(self, layers=(2, 2, 2), channels=(16, 32, 64), in_channels: int = 3,
-                 num_classes: int = 10, dtype=np.float32):
+                 num_classes: int = 10, *, device=None, dtype=None):
         super().__init__()
         if len(layers) != len(channels) or not layers or min(layers) < 1:
             raise ValueError(f"ResNet: layers and channels must be equally long, non-empty, with "
                              f"at least one block per stage; got {layers} and {channels}")
-        self.conv1 = Conv2d(in_channels, channels[0], 3, 1, 1, bias=False, dtype=dtype)
-        self.bn1 = BatchNorm2d(channels[0], dtype=dtype)
+        check_count(in_channels, "in_channels", "ResNet", 1)
+        check_count(num_classes, "num_classes", "ResNet", 1)
+        on = dict(device=device, dtype=dtype)
+        self.conv1 = Conv2d(in_channels, channels[0], kernel_size=3, stride=1, padding=1, bias=False, **on)
+        self.bn1 = BatchNorm2d(channels[0], **on)
         self.stages, previous = [], channels[0]
         for i, (n, c) in enumerate(zip(layers, channels)):
-            blocks = [BasicBlock(previous, c, 1 if i == 0 else 2, dtype)]
-            blocks += [BasicBlock(c, c, 1, dtype) for _ in range(n - 1)]
+            blocks = [BasicBlock(previous, c, 1 if i == 0 else 2, **on)]
+            blocks += [BasicBlock(c, c, 1, **on) for _ in range(n - 1)]
             setattr(self, f"layer{i + 1}", Sequential(*blocks))
             self.stages.append(getattr(self, f"layer{i + 1}"))
             previous = c
-        self.fc = Linear(previous, num_classes, dtype=dtype)
-        rng = default_rng()
+        self.fc = Linear(previous, num_classes, **on)
+        host, where, dt = default_rng().host, device_backend(device, "ResNet"), param_dtype(dtype, "ResNet")
         for m in self.modules():
             if isinstance(m, Conv2d):
                 fan_out = m.out_channels * m.kernel_size[0] * m.kernel_size[1]
-                m.weight.data = rng.normal(m.weight.shape, 0.0, math.sqrt(2.0 / fan_out), dtype=dtype)
+                w = host.normal(0.0, math.sqrt(2.0 / fan_out), m.weight.shape)
+                m.weight.data = to_backend(w, where, dt)
         self._cache = None
 
     def forward(self, x):

@@ -103,7 +103,7 @@ def test_classic_and_inverted_equal_in_expectation():
         bound = 5 * np.abs(nnref.asnumpy(x)) * np.sqrt(p * (1 - p) / reps) / (1 - p) + 1e-12
         assert (np.abs(mean - expected) <= bound).all(), mode
     # the two eval outputs differ by exactly the factor 1 - p
-    assert_close(nnref.Dropout(p, "classic").eval()(x), (1 - p) * nnref.asnumpy(x), what="classic eval")
+    assert_close(nnref.Dropout(p, mode="classic").eval()(x), (1 - p) * nnref.asnumpy(x), what="classic eval")
 
 
 def test_masks_differ_between_calls_and_follow_the_seed():
@@ -128,7 +128,11 @@ def test_mask_function_draws_on_the_host():
 def test_gradcheck_with_fixed_mask(mode):
     x = np.random.default_rng(8).normal(size=(4, 6))
     mask = dev(_fixed_mask(x.shape, 0.5))
-    assert gradcheck(nnref.Dropout(0.5, mode=mode), dev(x), mask)
+
+    class FixedMask(nnref.Dropout):                  # mask is keyword-only; gradcheck passes none
+        def forward(self, input):
+            return super().forward(input, mask=mask)
+    assert gradcheck(FixedMask(0.5, mode=mode), dev(x))
 
 
 def test_pure_functions_need_only_numpy():
@@ -168,7 +172,45 @@ def test_dropout_errors():
 
 
 def test_repr_and_no_state():
-    assert repr(nnref.Dropout(0.2)) == "Dropout(p=0.2)"
-    assert repr(nnref.Dropout(0.2, mode="classic")) == "Dropout(p=0.2, mode='classic')"
+    assert repr(nnref.Dropout(0.2)) == "Dropout(p=0.2, inplace=False)"            # torch's repr
+    assert repr(nnref.Dropout(0.2, mode="classic")) == "Dropout(p=0.2, inplace=False, mode='classic')"
     assert nnref.Dropout().state_dict() == {}
     assert nnref.layers.Dropout is nnref.Dropout
+
+
+@pytest.mark.parametrize("mode", ["inverted", "classic"])
+def test_inplace_writes_into_the_input(mode):
+    x = np.random.default_rng(5).normal(size=(4, 6))
+    mask = dev(_fixed_mask(x.shape, 0.5))
+    expected = nnref.Dropout(0.5, mode=mode)
+    y_expected = expected(dev(x), mask=mask)
+    dy = dev(np.random.default_rng(6).normal(size=x.shape))
+    m, xd = nnref.Dropout(0.5, inplace=True, mode=mode), dev(x.copy())
+    y = m(xd, mask=mask)
+    assert y is xd
+    assert_close(xd, y_expected, what="in-place output")
+    assert_close(m.backward(dy), expected.backward(dy), what="in-place gradient")
+
+
+def test_inplace_matches_torch_in_eval_and_at_p_one(torch):
+    x = np.random.default_rng(7).normal(size=(3, 5))
+    for p, train in ((0.4, False), (1.0, True)):
+        m, ref = nnref.Dropout(p, True), torch.nn.Dropout(p, True)
+        m.train(train), ref.train(train)
+        xd, xt = dev(x.copy()), torch.tensor(x)
+        m(xd), ref(xt)
+        assert_close(xd, xt, what=f"input after in-place p={p} train={train}")
+
+
+def test_inplace_refuses_a_read_only_input():
+    y = nnref.Sigmoid()(dev(np.zeros((2, 3))))
+    if hasattr(y.flags, "writeable"):
+        with pytest.raises(ValueError, match=r"Dropout\(inplace=True\): the input is read-only"):
+            nnref.Dropout(0.5, inplace=True)(y)
+
+
+def test_p_type_and_float16():
+    with pytest.raises(TypeError, match="Dropout: p must be a number"):
+        nnref.Dropout("0.5")
+    x = dev(np.ones((4, 4), np.float16))
+    assert nnref.Dropout(0.5)(x).dtype == np.float16

@@ -47,3 +47,16 @@ def test_errors():
         nnref.Flatten(2, 1)(dev(np.zeros((2, 3, 4))))
     with pytest.raises(RuntimeError, match="Flatten.backward called before forward"):
         nnref.Flatten().backward(dev(np.zeros((2, 3))))
+
+
+def test_rejects_lists_and_non_int_dims():
+    with pytest.raises(TypeError, match="Flatten: expected a NumPy or CuPy array, got list"):
+        nnref.Flatten()([[1.0, 2.0], [3.0, 4.0]])
+    with pytest.raises(TypeError, match="Flatten: start_dim must be an int"):
+        nnref.Flatten(1.0)
+
+
+def test_empty_batch_and_any_dtype(torch):
+    x = np.zeros((0, 3, 4))
+    assert nnref.Flatten()(dev(x)).shape == tuple(torch.nn.Flatten()(torch.tensor(x)).shape) == (0, 12)
+    assert nnref.Flatten()(dev(np.ones((2, 3, 4), np.float16))).dtype == np.float16

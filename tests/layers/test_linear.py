@@ -63,5 +63,33 @@ def test_linear_errors():
         m(dev(np.ones((4, 5), np.float32)))
     with pytest.raises(TypeError, match="Linear: expected a floating-point array"):
         m(dev(np.ones((4, 3), np.int64)))
-    with pytest.raises(ValueError, match="in_features and out_features must be positive"):
-        nnref.Linear(0, 2)
+    with pytest.raises(ValueError, match="Linear: out_features must be at least 0, got -2"):
+        nnref.Linear(3, -2)
+    with pytest.raises(TypeError, match=r"Linear: in_features must be an int, got 2.5"):
+        nnref.Linear(2.5, 3)
+    with pytest.raises(TypeError, match=r"Linear: out_features must be an int, got True"):
+        nnref.Linear(3, True)
+    with pytest.raises(TypeError, match="Linear: dtype must be a floating-point dtype"):
+        nnref.Linear(3, 2, dtype=np.int32)
+    with pytest.raises(ValueError, match="Linear: device must be None, 'cpu' or 'cuda'"):
+        nnref.Linear(3, 2, device="tpu")
+
+
+def test_zero_in_features_gives_the_bias_like_torch(torch):
+    ref = torch.nn.Linear(0, 3).double()
+    m = load_from_torch(nnref.Linear(0, 3, dtype=np.float64), ref)
+    x = np.zeros((2, 0))
+    assert_close(m(dev(x)), ref(torch.tensor(x)), what="output")
+
+
+def test_device_and_dtype():
+    m = nnref.Linear(3, 2, device="cpu", dtype="float64")
+    assert type(m.weight.data) is np.ndarray and m.weight.dtype == np.float64 and m.bias.dtype == np.float64
+    assert nnref.Linear(3, 2).weight.dtype == np.float32
+
+
+def test_float16_input_stays_float16(torch):
+    m = nnref.Linear(3, 2)
+    x = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float16)
+    y = m(dev(x))
+    assert y.dtype == np.float16 and m.backward(y).dtype == np.float16

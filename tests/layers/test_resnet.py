@@ -167,3 +167,16 @@ def test_errors():
         nnref.ResNet()(dev(np.zeros((1, 1, 8, 8), np.float32)))
     with pytest.raises(ValueError, match="ResNet: layers and channels"):
         nnref.ResNet((2, 2), (16,))
+    with pytest.raises(ValueError, match="ResNet: num_classes must be at least 1, got 0"):
+        nnref.ResNet(num_classes=0)
+    with pytest.raises(TypeError, match="ResNet: in_channels must be an int"):
+        nnref.ResNet(in_channels=3.0)
+    with pytest.raises(TypeError, match="BasicBlock: stride must be an int"):
+        nnref.BasicBlock(2, 2, 1.5)
+
+
+def test_device_and_dtype_reach_every_parameter():
+    m = nnref.ResNet((1, 1), (2, 4), in_channels=1, num_classes=3, device="cpu", dtype=np.float64)
+    assert {type(p.data) for p in m.parameters()} == {np.ndarray}
+    assert {p.dtype for p in m.parameters()} == {np.dtype(np.float64)}
+    assert {v.dtype for v in m.state_dict().values() if v.dtype.kind == "f"} == {np.dtype(np.float64)}
