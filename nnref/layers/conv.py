@@ -38,8 +38,13 @@ def receptive_field(layers):
 # --8<-- [end:receptive_field]
 
 
+def pairs(stride, padding, dilation):
+    r"""Each of ``stride``, ``padding``, ``dilation`` as an (h, w) pair; an int means both axes."""
+    return pair(stride, "stride", "conv2d"), pair(padding, "padding", "conv2d"), pair(dilation, "dilation", "conv2d")
+
+
 # --8<-- [start:conv_naive]
-def conv2d_naive_forward(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+def conv2d_naive_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     r"""The definition, one output element at a time (slow; a reference).
 
     Shapes: ``x`` (N, C, H, W), ``w`` (F, C/G, KH, KW), ``b`` (F,) -> ``y`` (N, F, OH, OW).
@@ -53,7 +58,7 @@ def conv2d_naive_forward(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(
     is the group of kernel f: it sees only that group's C/G input channels.
     """
     xp = get_array_module(x, w)
-    (SH, SW), (PH, PW), (DH, DW) = stride, padding, dilation
+    (SH, SW), (PH, PW), (DH, DW) = pairs(stride, padding, dilation)
     N, C, H, W = x.shape
     F, C_g, KH, KW = w.shape
     OH, OW = output_size(H, KH, SH, PH, DH), output_size(W, KW, SW, PW, DW)
@@ -71,14 +76,14 @@ def conv2d_naive_forward(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(
     return y
 
 
-def conv2d_naive_backward(dy, x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+def conv2d_naive_backward(dy, x, w, stride=1, padding=0, dilation=1, groups=1):
     r"""Gradients of the definition, again one output element at a time.
 
     Each $y_{n,f,i,j}$ sends $\mathrm{d}y_{n,f,i,j}$ back to the patch and the kernel it was made of.
     Returns ``(dx, dw, db)``.
     """
     xp = get_array_module(dy, x, w)
-    (SH, SW), (PH, PW), (DH, DW) = stride, padding, dilation
+    (SH, SW), (PH, PW), (DH, DW) = pairs(stride, padding, dilation)
     N, C, H, W = x.shape
     F, C_g, KH, KW = w.shape
     x_pad = xp.pad(x, ((0, 0), (0, 0), (PH, PH), (PW, PW)))
@@ -98,7 +103,7 @@ def conv2d_naive_backward(dy, x, w, stride=(1, 1), padding=(0, 0), dilation=(1, 
 
 
 # --8<-- [start:im2col]
-def im2col(x, kernel, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+def im2col(x, kernel, stride=1, padding=0, dilation=1):
     r"""Unfold every window of ``x`` (N, C, H, W) into a column of ``cols`` (C*KH*KW, N*OH*OW).
 
     Row $(c, u, v)$ and column $(n, i, j)$ hold $\tilde x_{n,c,\,iS_H + uD_H,\,jS_W + vD_W}$.
@@ -106,7 +111,7 @@ def im2col(x, kernel, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
     the padded input (rows $uD_H,\ uD_H + S_H,\ \dots$), so one copy per offset fills them.
     """
     xp = get_array_module(x)
-    (KH, KW), (SH, SW), (PH, PW), (DH, DW) = kernel, stride, padding, dilation
+    (KH, KW), ((SH, SW), (PH, PW), (DH, DW)) = kernel, pairs(stride, padding, dilation)
     N, C, H, W = x.shape
     OH, OW = output_size(H, KH, SH, PH, DH), output_size(W, KW, SW, PW, DW)
     x_pad = xp.pad(x, ((0, 0), (0, 0), (PH, PH), (PW, PW)))              # (N, C, H+2P_H, W+2P_W)
@@ -121,7 +126,7 @@ def im2col(x, kernel, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
 
 
 # --8<-- [start:col2im]
-def col2im(dcols, x_shape, kernel, stride=(1, 1), padding=(0, 0), dilation=(1, 1)):
+def col2im(dcols, x_shape, kernel, stride=1, padding=0, dilation=1):
     r"""The adjoint of :func:`im2col`: add each column back onto the window it came from.
 
     ``dcols`` (C*KH*KW, N*OH*OW) -> ``dx`` of shape ``x_shape`` (N, C, H, W). A pixel covered
@@ -130,7 +135,7 @@ def col2im(dcols, x_shape, kernel, stride=(1, 1), padding=(0, 0), dilation=(1, 1
     """
     xp = get_array_module(dcols)
     N, C, H, W = x_shape
-    (KH, KW), (SH, SW), (PH, PW), (DH, DW) = kernel, stride, padding, dilation
+    (KH, KW), ((SH, SW), (PH, PW), (DH, DW)) = kernel, pairs(stride, padding, dilation)
     OH, OW = output_size(H, KH, SH, PH, DH), output_size(W, KW, SW, PW, DW)
     d = dcols.reshape(C, KH, KW, N, OH, OW)
     dx_pad = xp.zeros((N, C, H + 2 * PH, W + 2 * PW), dtype=dcols.dtype)
@@ -155,7 +160,7 @@ class ConvCache(NamedTuple):
     groups: int
 
 
-def conv2d_forward(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
+def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     r"""Convolution (cross-correlation) as one matrix product per group of channels.
 
     Shapes: ``x`` (N, C, H, W), ``w`` (F, C/G, KH, KW), ``b`` (F,) or None -> ``y`` (N, F, OH, OW).
@@ -170,6 +175,7 @@ def conv2d_forward(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1),
     ``cols_g`` is group g's block of rows of :func:`im2col`'s ``cols`` (its rows are ordered
     by channel first). Returns ``(y, cache)``.
     """
+    stride, padding, dilation = pairs(stride, padding, dilation)
     N, C, H, W = x.shape
     F, C_g, KH, KW = w.shape
     G = groups
@@ -336,6 +342,9 @@ class Conv2d(Module):
 
     def _check_fits(self, x, pads):
         size = tuple(x.shape[-2:])
+        if 0 in size and (self.padding_mode != "zeros" or x.ndim == 3 or x.shape[0] > 0):   # torch's rule
+            raise ValueError(f"Conv2d: expected an image of height and width >= 1 (or, with zero padding, "
+                             f"an empty batch), got input of shape {tuple(x.shape)}")
         extent = tuple(d * (k - 1) + 1 for d, k in zip(self.dilation, self.kernel_size))
         if any(s + a + b < e for s, (a, b), e in zip(size, pads, extent)):
             dilated = f" dilated by {self.dilation} (extent {extent})" if self.dilation != (1, 1) else ""

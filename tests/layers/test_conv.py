@@ -132,6 +132,16 @@ def test_empty_batch_gives_empty_output_like_torch(torch, kwargs):
     assert y.shape[0] == 0
 
 
+def test_empty_image_follows_torch(torch):
+    """torch takes an empty image only in an empty batch with zero padding, and refuses it otherwise."""
+    _check_step(torch, (2, 4, 3), dict(padding=2), (0, 2, 5, 0))
+    for shape, mode in [((2, 2, 5, 0), "zeros"), ((2, 5, 0), "zeros"), ((0, 2, 0, 5), "replicate")]:
+        with pytest.raises(RuntimeError):
+            torch.nn.Conv2d(2, 4, 3, padding=2, padding_mode=mode)(torch.zeros(shape))
+        with pytest.raises(ValueError, match="Conv2d: expected an image of height and width >= 1"):
+            nnref.Conv2d(2, 4, 3, padding=2, padding_mode=mode)(dev(np.zeros(shape)))
+
+
 @FEW
 @given(case=conv_cases(), seed=st.integers(0, 2**16))
 def test_im2col_version_equals_the_naive_loops(case, seed):
