@@ -266,6 +266,7 @@ def _progress_enabled(progress) -> bool:
 
 
 
+# --8<-- [start:train_step]
 class StepRule(NamedTuple):
     """What every optimiser step of :func:`fit` does besides forward and backward."""
     penalties: list          # L1Penalty / L2Penalty objects: their gradients are added
@@ -273,7 +274,6 @@ class StepRule(NamedTuple):
     metrics: dict            # name -> function(pred, target)
 
 
-# --8<-- [start:train_step]
 def train_step(model, loss_fn, optimizer, micro_batches, rule: StepRule):
     """One optimiser step on ``micro_batches``. Returns ``(loss, metrics, problem)``: ``problem``
     is None, or says what stopped being finite (then the caller must undo the step)."""
@@ -387,7 +387,7 @@ def _check_fit_arguments(train_data, val_data, epochs, batch_size, accumulation_
 # --8<-- [start:fit]
 def fit(model, loss_fn, optimizer, train_data, val_data=None, *, epochs: int = 10, batch_size: int = 32,
         accumulation_steps: int = 1, shuffle: bool = True, seed=None, early_stopping=None,
-        clip_grad_norm=None, penalty=None, metrics=None, progress=None) -> History:
+        clip_grad_norm=None, penalty=None, metrics=None, progress=None):
     """Train ``model`` for ``epochs`` passes over ``train_data = (x, y)``; returns a :class:`History`.
 
     Each step: :func:`train_step` on ``accumulation_steps`` micro-batches of ``batch_size``.
