@@ -51,8 +51,10 @@ def gru_cell_forward(x_t, h_prev, W_ih, W_hh, b_ih=None, b_hh=None):
     n = xp.tanh(a_n + r * hn)
     h = (1 - z) * n + z * h_prev
     return h, GRUCellCache(x_t, h_prev, r, z, n, hn)
+# --8<-- [end:gru_cell]
 
 
+# --8<-- [start:gru_cell_backward]
 def gru_cell_backward(dh, cache, W_ih, W_hh):
     r"""One step backwards: ``dh`` (B, H) $= \partial L/\partial h_t$. Returns
     ``dx, dh_prev, dW_ih, dW_hh, db_ih, db_hh``; the two biases differ in the n rows.
@@ -79,7 +81,7 @@ def gru_cell_backward(dh, cache, W_ih, W_hh):
     dx = da @ W_ih
     dh_prev = dh * z + db @ W_hh
     return dx, dh_prev, da.T @ x, db.T @ h_prev, da.sum(axis=0), db.sum(axis=0)
-# --8<-- [end:gru_cell]
+# --8<-- [end:gru_cell_backward]
 
 
 # --8<-- [start:gru_forward]

@@ -58,8 +58,10 @@ def lstm_cell_forward(x_t, h_prev, c_prev, W_ih, W_hh, b_ih=None, b_hh=None, W_h
     m = o * tanh_c
     h = m if W_hr is None else m @ W_hr.T
     return h, c, LSTMCellCache(x_t, h_prev, c_prev, i, f, g, o, tanh_c, m)
+# --8<-- [end:lstm_cell]
 
 
+# --8<-- [start:lstm_cell_backward]
 def lstm_cell_backward(dh, dc, cache, W_ih, W_hh, W_hr=None):
     r"""One step backwards. ``dh`` (B, P) $= \partial L/\partial h_t$, ``dc`` (B, H) the gradient
     reaching $c_t$ from step $t+1$. Returns ``dx, dh_prev, dc_prev, dW_ih, dW_hh, db, dW_hr``
@@ -91,7 +93,7 @@ def lstm_cell_backward(dh, dc, cache, W_ih, W_hh, W_hr=None):
     dx = dz @ W_ih
     dh_prev = dz @ W_hh
     return dx, dh_prev, dc_prev, dz.T @ x, dz.T @ h_prev, dz.sum(axis=0), dW_hr
-# --8<-- [end:lstm_cell]
+# --8<-- [end:lstm_cell_backward]
 
 
 # --8<-- [start:lstm_forward]

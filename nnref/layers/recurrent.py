@@ -167,6 +167,11 @@ class RecurrentBase(Module):
         self.dh0 = None  # gradient of the initial hidden state, set by backward
         self.dc0 = None  # LSTM: gradient of the initial cell state
 
+    @property
+    def n_states(self):
+        """1 for RNN and GRU (``h``), 2 for LSTM (``h`` and ``c``)."""
+        return len(self.state_names)
+
     def _suffixes(self):
         return ("", "_reverse")[: self.num_directions]
 
@@ -189,19 +194,19 @@ class RecurrentBase(Module):
     # -- states as tuples of (L*D, B, ·) arrays ----------------------------------------
     def _state_sizes(self):
         """Features of each state: h has proj_size (or hidden_size), c hidden_size."""
-        return (self.proj_size or self.hidden_size, self.hidden_size)[: len(self.state_names)]
+        return (self.proj_size or self.hidden_size, self.hidden_size)[: self.n_states]
 
     def _state_tuple(self, hx):
         """The user's state (``h0`` or ``(h0, c0)``) as a tuple."""
-        if len(self.state_names) == 1:
+        if self.n_states == 1:
             return (hx,)
-        if not isinstance(hx, (tuple, list)) or len(hx) != len(self.state_names):
+        if not isinstance(hx, (tuple, list)) or len(hx) != self.n_states:
             raise TypeError(f"{type(self).__name__}: expected the state as a tuple "
                             f"({', '.join(self.state_names)}), got {type(hx).__name__}")
         return tuple(hx)
 
     def _state_out(self, states):
-        return states[0] if len(self.state_names) == 1 else tuple(states)
+        return states[0] if self.n_states == 1 else tuple(states)
 
     def _check_state(self, s, what, shape, x):
         name = type(self).__name__
@@ -286,7 +291,7 @@ class RecurrentBase(Module):
                 raise ValueError(f"{name}.backward: expected d_out of shape {user_shape}, got {tuple(d_out.shape)}")
             grad = d_out[:, None] if unbatched else (d_out.transpose(1, 0, 2) if self.batch_first else d_out)
         d_states = []
-        given = (None,) * len(self.state_names) if d_state is None else self._state_tuple(d_state)
+        given = (None,) * self.n_states if d_state is None else self._state_tuple(d_state)
         for s, what, n in zip(given, self.state_names, self._state_sizes()):
             if s is None:
                 d_states.append(xp.zeros((LD, B, n), dtype=like.dtype))

@@ -33,8 +33,10 @@ def rnn_cell_forward(x_t, h_prev, W_ih, W_hh, b_ih=None, b_hh=None, nonlinearity
         z = z + b_ih + b_hh
     h = xp.tanh(z) if nonlinearity == "tanh" else xp.maximum(z, 0)
     return h, RNNCellCache(x_t, h_prev, h)
+# --8<-- [end:rnn_cell]
 
 
+# --8<-- [start:rnn_cell_backward]
 def rnn_cell_backward(dh, cache, W_ih, W_hh, nonlinearity="tanh"):
     r"""One step backwards: ``dh`` (B, H) $= \partial L/\partial h_t$. Returns
     ``dx, dh_prev, dW_ih, dW_hh, db``.
@@ -47,7 +49,7 @@ def rnn_cell_backward(dh, cache, W_ih, W_hh, nonlinearity="tanh"):
     x, h_prev, h = cache
     dz = dh * (1 - h ** 2) if nonlinearity == "tanh" else dh * (h > 0)
     return dz @ W_ih, dz @ W_hh, dz.T @ x, dz.T @ h_prev, dz.sum(axis=0)
-# --8<-- [end:rnn_cell]
+# --8<-- [end:rnn_cell_backward]
 
 
 # --8<-- [start:rnn_forward]
