@@ -249,3 +249,17 @@ def test_outputs_cannot_corrupt_the_cache(kind):
     except ValueError:
         pass                                  # NumPy: read-only
     assert_close(m.backward(d_out), expected, what="dx after an in-place change of out")
+
+
+def test_dropout_in_eval_is_torchs_and_in_train_the_derivative(torch):
+    recurrent_parity(torch, "RNN", dropout=0.5, num_layers=2, bidirectional=True, with_state=True)
+    m = nnref.RNN(2, 3, num_layers=2, dropout=0.5, nonlinearity="relu", dtype=np.float64).train()
+    rng = np.random.default_rng(4)
+    x, d_out = dev(rng.normal(size=(4, 2, 2))), dev(rng.normal(size=(4, 2, 3)))
+
+    def loss():
+        nnref.manual_seed(5)                  # the same mask before every forward
+        return float((m(x)[0] * d_out).sum())
+
+    loss()
+    assert_close(m.backward(d_out), numerical_gradient(loss, x), rtol=1e-6, atol=1e-8, what="dx")
