@@ -237,12 +237,15 @@ class Sequential(Module):
     (``'0.weight'``).
     """
 
-    def __init__(self, *layers: Module):
+    def __init__(self, *args):
         super().__init__()
-        for i, layer in enumerate(layers):
+        # torch also takes one OrderedDict name -> module
+        named = args[0].items() if len(args) == 1 and isinstance(args[0], OrderedDict) else \
+            ((str(i), m) for i, m in enumerate(args))
+        for name, layer in named:
             if not isinstance(layer, Module):
-                raise TypeError(f"Sequential: argument {i} is {type(layer).__name__}, expected a Module")
-            setattr(self, str(i), layer)
+                raise TypeError(f"Sequential: argument {name} is {type(layer).__name__}, expected a Module")
+            setattr(self, name, layer)
 
     def __getitem__(self, i):
         return list(self._modules.values())[i]
@@ -254,7 +257,8 @@ class Sequential(Module):
         return iter(self._modules.values())
 
     # --8<-- [start:sequential]
-    def forward(self, x):
+    def forward(self, input):
+        x = input
         for layer in self._modules.values():
             x = layer(x)
         return x

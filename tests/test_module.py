@@ -152,3 +152,12 @@ def test_parameter_defaults_and_frozen_parameters():
     assert nnref.Parameter().shape == (0,) and nnref.Parameter().dtype == np.float32
     with pytest.raises(NotImplementedError, match="requires_grad=False"):
         nnref.Parameter(np.zeros(2), requires_grad=False)
+
+
+def test_sequential_takes_an_ordered_dict_like_torch(torch):
+    from collections import OrderedDict
+    m = Sequential(OrderedDict([("fc", Linear(3, 2)), ("act", ReLU())]))
+    ref = torch.nn.Sequential(OrderedDict([("fc", torch.nn.Linear(3, 2)), ("act", torch.nn.ReLU())]))
+    assert list(m.state_dict()) == list(ref.state_dict()) == ["fc.weight", "fc.bias"]
+    with pytest.raises(TypeError, match="Sequential: argument act is int, expected a Module"):
+        Sequential(OrderedDict([("fc", Linear(3, 2)), ("act", 3)]))
