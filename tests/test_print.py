@@ -1,0 +1,89 @@
+"""The printable edition (mkdocs-print-site-plugin, ``/print_page/``): the whole site on one page in
+navigation order, formulas rendered by KaTeX, figures and Chinese text present, nothing fetched from
+another host. Print it from the browser (or ``chromium --headless --print-to-pdf``) for a PDF.
+"""
+import functools
+import http.server
+import shutil
+import threading
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+
+from tests.site_build import ROOT
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"]
+
+
+class _Tags(yaml.SafeLoader):
+    pass
+
+
+_Tags.add_multi_constructor("!", lambda loader, suffix, node: None)
+
+
+def nav_pages():
+    """The Markdown pages of mkdocs.yml's nav, in order."""
+    def walk(items):
+        for item in items:
+            value = next(iter(item.values())) if isinstance(item, dict) else item
+            if isinstance(value, list):
+                yield from walk(value)
+            elif value.endswith(".md"):
+                yield value
+    return list(walk(yaml.load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"), Loader=_Tags)["nav"]))
+
+
+def test_print_page_is_built_in_nav_order(built_site):
+    site, _ = built_site
+    html = (site / "print_page" / "index.html").read_text(encoding="utf-8")
+    # each page becomes a <section class="print-page" id="<page path>">, in navigation order
+    ids = [f'id="{p.removesuffix(".md").removesuffix("/index").replace("/", "-")}"' for p in nav_pages() if p != "index.md"]
+    positions = [html.find(i) for i in ids]
+    missing = [i for i, pos in zip(ids, positions) if pos < 0]
+    assert not missing, f"pages missing from the print page: {missing}"
+    assert positions == sorted(positions), "the print page is not in navigation order"
+
+
+@pytest.fixture(scope="module")
+def server(built_site):
+    site, _ = built_site
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.browser
+def test_print_page_renders_math_chinese_and_figures_offline(server):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        page = browser.new_page()
+        outside = []
+        page.on("request", lambda r: urlparse(r.url).hostname not in ("127.0.0.1", None)
+                and r.url.split(":")[0] in ("http", "https", "ws", "wss") and outside.append(r.url))
+        page.goto(server + "print_page/", wait_until="networkidle", timeout=120000)
+        page.emulate_media(media="print")
+        page.wait_for_selector(".katex", state="attached", timeout=60000)
+        text = page.inner_text("article")
+        katex = page.locator(".katex").count()
+        errors = page.locator(".katex-error").count()
+        figures = page.eval_on_selector_all(
+            "article img[src*='figures/']", "els => els.map(e => [e.src, e.complete && e.naturalWidth > 0])")
+        browser.close()
+    for words in ["反向传播", "卷积层", "长短期记忆网络", "参考答案"]:
+        assert words in text, f"{words!r} not on the print page"
+    assert katex > 500, f"only {katex} rendered formulas"
+    assert errors == 0, "KaTeX could not parse some formula"
+    assert figures and all(ok for _, ok in figures), f"figures not loaded: {[s for s, ok in figures if not ok]}"
+    assert outside == [], f"requests left localhost: {outside}"
