@@ -221,9 +221,8 @@ def writable_input(x, who: str):
     ``ValueError`` naming ``who`` when ``x`` is read-only (e.g. the output of Sigmoid or Tanh,
     whose backward needs it unchanged)."""
     if not getattr(getattr(x, "flags", None), "writeable", True):
-        raise ValueError(f"{who}(inplace=True): the input is read-only (it is probably the output "
-                         f"of a layer that keeps it for backward, e.g. Sigmoid or Tanh); "
-                         f"use inplace=False or pass a copy")
+        raise ValueError(f"{who}(inplace=True): the input is read-only (e.g. the output of "
+                         f"Sigmoid or Tanh, kept for their backward); use inplace=False")
     return x
 
 

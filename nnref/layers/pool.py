@@ -253,8 +253,8 @@ class _Pool2d(Module):
         return dx[0] if unbatched else dx
 
     def extra_repr(self):
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
-                f"ceil_mode={self.ceil_mode}")
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+                + (", ceil_mode=True" if self.ceil_mode else ""))
 
 
 class MaxPool2d(_Pool2d):
@@ -278,7 +278,8 @@ class MaxPool2d(_Pool2d):
         return self._run_backward(maxpool2d_backward, dy)
 
     def extra_repr(self):
-        return super().extra_repr() + f", dilation={self.dilation}"
+        extra = f", dilation={self.dilation}" if self.dilation != (1, 1) else ""
+        return super().extra_repr() + extra + (", return_indices=True" if self.return_indices else "")
 
 
 class AvgPool2d(_Pool2d):
@@ -302,4 +303,5 @@ class AvgPool2d(_Pool2d):
         return self._run_backward(avgpool2d_backward, dy)
 
     def extra_repr(self):
-        return super().extra_repr() + f", count_include_pad={self.count_include_pad}"
+        extra = f", divisor_override={self.divisor_override}" if self.divisor_override is not None else ""
+        return super().extra_repr() + f", count_include_pad={self.count_include_pad}" + extra
