@@ -211,7 +211,6 @@ class RecurrentBase(Module):
     def _check_state(self, s, what, shape, x):
         name = type(self).__name__
         check_float(s, f"{name} {what}")
-        get_array_module(x, s)  # TypeError when x and the state sit on different devices
         if tuple(s.shape) != shape:
             raise ValueError(f"{name}: expected {what} of shape {shape}, got {tuple(s.shape)}")
         if s.dtype != x.dtype:
@@ -235,7 +234,8 @@ class RecurrentBase(Module):
                                                                   if self.batch_first else "")
                    + " or unbatched (T, input_size)")
         check_size(x, name, -1, self.input_size, "input features")
-        xp = get_array_module(x, self.weight_ih_l0.data)
+        given = () if hx is None else self._state_tuple(hx)
+        xp = get_array_module(x, self.weight_ih_l0.data, *given)  # TypeError for mixed devices
         unbatched = x.ndim == 2
         if unbatched:
             x = x[:, None]
@@ -251,7 +251,7 @@ class RecurrentBase(Module):
             states = tuple(xp.zeros((LD, B, n), dtype=x.dtype) for n in sizes)
         else:
             states = tuple(self._check_state(s, what, (LD, n) if unbatched else (LD, B, n), x)
-                           for s, what, n in zip(self._state_tuple(hx), self.state_names, sizes))
+                           for s, what, n in zip(given, self.state_names, sizes))
             if unbatched:
                 states = tuple(s[:, None] for s in states)
         x = xp.ascontiguousarray(x)
@@ -281,22 +281,20 @@ class RecurrentBase(Module):
         shape = like.shape
         T, B, DP = shape
         LD, D = self.num_layers * self.num_directions, self.num_directions
-        xp = get_array_module(like)
+        given = (None,) * self.n_states if d_state is None else self._state_tuple(d_state)
+        xp = get_array_module(like, d_out, *given)  # TypeError for mixed devices
         user_shape = (T, DP) if unbatched else ((B, T, DP) if self.batch_first else (T, B, DP))
         if d_out is None:
             grad = xp.zeros(shape, dtype=like.dtype)
         else:
-            get_array_module(like, d_out)
             if tuple(d_out.shape) != user_shape:
                 raise ValueError(f"{name}.backward: expected d_out of shape {user_shape}, got {tuple(d_out.shape)}")
             grad = d_out[:, None] if unbatched else (d_out.transpose(1, 0, 2) if self.batch_first else d_out)
         d_states = []
-        given = (None,) * self.n_states if d_state is None else self._state_tuple(d_state)
         for s, what, n in zip(given, self.state_names, self._state_sizes()):
             if s is None:
                 d_states.append(xp.zeros((LD, B, n), dtype=like.dtype))
                 continue
-            get_array_module(like, s)
             state_shape = (LD, n) if unbatched else (LD, B, n)
             if tuple(s.shape) != state_shape:
                 raise ValueError(f"{name}.backward: expected the gradient of the final "
