@@ -152,6 +152,14 @@ def legacy_reduction(size_average, reduce, reduction, who):
     return reduction
 
 
+class LossCall(NamedTuple):
+    """What a loss module keeps from its last call for ``backward``."""
+    cache: object            # the reference function's cache
+    loss_shape: tuple        # () for a reduced loss, the per-element shape for 'none'
+    dtype: object            # the input's dtype: the gradient is returned in it
+    unbatched: bool          # (C,) logits: a batch axis was added
+
+
 class _Loss(Module):
     def __init__(self, size_average=None, reduce=None, reduction="mean"):
         super().__init__()
@@ -201,13 +209,13 @@ class MSELoss(_Loss):
     def forward(self, input, target):
         check_float(check_array(input, "MSELoss"), "MSELoss")
         check_float(check_array(target, "MSELoss", "target"), "MSELoss (target)")
-        get_array_module(input, target)
+        xp = get_array_module(input, target)          # TypeError for NumPy and CuPy mixed
         if tuple(input.shape) != tuple(target.shape):
             raise ValueError(f"MSELoss: input has shape {tuple(input.shape)} but target has shape "
                              f"{tuple(target.shape)}; they must match")
         ct = _compute_dtype(input)
-        loss, cache = mse_forward(input.astype(ct, copy=False), target.astype(ct, copy=False), self.reduction)
-        self._cache = (cache, tuple(input.shape), input.dtype, False)
+        loss, cache = mse_forward(xp.asarray(input, dtype=ct), xp.asarray(target, dtype=ct), self.reduction)
+        self._cache = LossCall(cache, tuple(input.shape) if self.reduction == "none" else (), input.dtype, False)
         return self._result(loss, input.dtype)
 
     def _backward(self, grad, cache):
@@ -265,7 +273,7 @@ class CrossEntropyLoss(_Loss):
         loss, cache = cross_entropy_forward(z, q, w, self.reduction, denominator)
         if unbatched and self.reduction == "none":
             loss = loss.reshape(())
-        self._cache = (cache, tuple(loss.shape) if self.reduction == "none" else (), input.dtype, unbatched)
+        self._cache = LossCall(cache, tuple(loss.shape) if self.reduction == "none" else (), input.dtype, unbatched)
         return self._result(loss, input.dtype)
 
     def _check_indices(self, y, z, C):

@@ -176,3 +176,11 @@ def test_errors():
 def test_python_lists_are_refused_with_a_clear_type_error(call):
     with pytest.raises(TypeError, match=r"(MSELoss|CrossEntropyLoss).*expected an array"):
         call()
+
+
+def test_weight_is_a_buffer_like_torchs(torch):
+    w = np.array([1.0, 2.0, 0.5])
+    ours = nnref.CrossEntropyLoss(weight=dev(w))
+    theirs = torch.nn.CrossEntropyLoss(weight=torch.tensor(w))
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["weight"]
+    assert list(nnref.CrossEntropyLoss().state_dict()) == list(torch.nn.CrossEntropyLoss().state_dict()) == []
