@@ -92,9 +92,11 @@ class LayerNorm(Module):
         if isinstance(normalized_shape, (int, np.integer)):
             normalized_shape = (normalized_shape,)
         if not isinstance(normalized_shape, (tuple, list)) or \
-                not all(isinstance(n, (int, np.integer)) and n > 0 for n in normalized_shape):
-            raise TypeError(f"LayerNorm: normalized_shape must be a positive int or a tuple/list of "
-                            f"positive ints, got {normalized_shape!r}")
+                not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in normalized_shape):
+            raise TypeError(f"LayerNorm: normalized_shape must be an int or a tuple/list of ints, "
+                            f"got {normalized_shape!r}")
+        if not all(n > 0 for n in normalized_shape):
+            raise ValueError(f"LayerNorm: normalized_shape must hold positive sizes, got {tuple(normalized_shape)}")
         if not eps > 0:
             raise ValueError(f"LayerNorm: eps must be > 0, got {eps}")
         dtype = param_dtype(dtype, "LayerNorm")
