@@ -22,6 +22,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 # name -> (page that shows it, labels its text must contain)
 DIAGRAMS = {
     "conv_window": ("cnn/conv.md", ["补零后的输入", "卷积核", "输出 y", "stride=2", "同色的窗口算出同色的输出格"]),
+    "dilation": ("cnn/conv.md", ["dilation=2", "感受野 5×5", "感受野 7×7", "两层：dilation 1，再 2"]),
     "im2col": ("cnn/conv.md", ["cols（9×4）", "每个窗口按行展平", "每个卷积核展平成一行", "Y = W · cols（2×4）",
                                "im2col"]),
     "maxpool_gradient": ("cnn/pool.md", ["输入 x", "输出 y", "上游梯度 dy", "输入的梯度 dx", "并列",

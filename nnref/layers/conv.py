@@ -148,7 +148,6 @@ def col2im(dcols, x_shape, kernel, stride=1, padding=0, dilation=1):
 # --8<-- [end:col2im]
 
 
-# --8<-- [start:conv_forward]
 class ConvCache(NamedTuple):
     x_shape: tuple       # (N, C, H, W)
     w: object            # (F, C/G, KH, KW)
@@ -160,6 +159,7 @@ class ConvCache(NamedTuple):
     groups: int
 
 
+# --8<-- [start:conv_forward]
 def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     r"""Convolution (cross-correlation) as one matrix product per group of channels.
 
@@ -194,8 +194,8 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
 
 
 # --8<-- [start:conv_backward]
-def conv2d_backward(dy, cache: ConvCache):
-    r"""Gradients of :func:`conv2d_forward`; ``dy`` (N, F, OH, OW).
+def conv2d_backward(dy, cache):
+    r"""Gradients of :func:`conv2d_forward` from its ``cache`` (a ``ConvCache``); ``dy`` (N, F, OH, OW).
 
     With $\mathrm{d}Y_g$ group g's rows of $\mathrm{d}y$ laid out as an
     $(F/G,\ N\,OH\,OW)$ matrix, columns in the order of ``cols``, exactly as for a linear layer:
