@@ -155,7 +155,8 @@ class Module:
             for name in m._parameters:
                 yield (f"{mod_name}.{name}" if mod_name else name), m, name, True
             for name in m._buffers:
-                yield (f"{mod_name}.{name}" if mod_name else name), m, name, False
+                if getattr(m, name) is not None:     # torch leaves None buffers out of state_dict
+                    yield (f"{mod_name}.{name}" if mod_name else name), m, name, False
 
     def state_dict(self):
         """An ``OrderedDict`` key -> array with PyTorch's keys (``weight``, ``0.bias``, ``running_var`` ...)."""

@@ -161,3 +161,16 @@ def test_sequential_takes_an_ordered_dict_like_torch(torch):
     assert list(m.state_dict()) == list(ref.state_dict()) == ["fc.weight", "fc.bias"]
     with pytest.raises(TypeError, match="Sequential: argument act is int, expected a Module"):
         Sequential(OrderedDict([("fc", Linear(3, 2)), ("act", 3)]))
+
+
+def test_none_buffers_are_left_out_of_state_dict_like_torch(torch):
+    class M(Module):
+        def __init__(self):
+            super().__init__()
+            self.register_buffer("stats", None)
+            self.register_buffer("count", np.zeros(1))
+
+    ref = torch.nn.Module()
+    ref.register_buffer("stats", None)
+    ref.register_buffer("count", torch.zeros(1))
+    assert list(M().state_dict()) == list(ref.state_dict()) == ["count"]
