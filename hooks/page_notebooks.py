@@ -7,7 +7,9 @@ exercises are in it, with no ``--8<--`` markers left): prose becomes Markdown ce
 intact, admonitions turned into bold titles), every ```python block that the tests run becomes a
 code cell in order, and the ```text title="输出" block after it becomes that cell's saved output.
 Blocks marked ``<!-- skip: next -->`` or ``<!-- gpu: next -->`` stay as Markdown code. A first code
-cell says how to install nnref and seeds it as the page's tests do, so the outputs match.
+cell says how to install nnref and seeds it as the page's tests do, so the outputs match; it
+also turns on ``from __future__ import annotations`` (IPython keeps it for later cells), as in
+nnref's modules and the page tests, so an included section's annotations are not evaluated.
 
 ``tests/test_page_notebooks.py`` executes every notebook and compares each cell's stdout with
 the page's 输出 block.
@@ -36,6 +38,7 @@ MARK = re.compile(r"<!--\s*(skip|gpu):\s*next\s*-->\s*\Z")
 BLOCK_HEADER = re.compile(r"""^(?P<indent> *)(?:!!!|\?\?\?\+?|===)\s*(?P<kind>[\w-]*)\s*(?:"(?P<title>[^"]*)")?\s*$""")
 
 SETUP = """\
+from __future__ import annotations  # 同 nnref 的源文件（和页面的测试）：类型注解不在定义时求值
 # 先安装 nnref：在 nnref 仓库的根目录运行一次（对照 PyTorch 的练习还需要 ".[parity]"）
 # %pip install -e .
 import nnref

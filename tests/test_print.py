@@ -74,7 +74,7 @@ def test_print_page_renders_math_chinese_and_figures_offline(server):
                 and r.url.split(":")[0] in ("http", "https", "ws", "wss") and outside.append(r.url))
         page.goto(server + "print_page/", wait_until="networkidle", timeout=120000)
         page.emulate_media(media="print")
-        page.wait_for_selector(".katex", state="attached", timeout=60000)
+        page.wait_for_selector(".katex", state="attached", timeout=180000)  # one long page: slow on a busy machine
         text = page.inner_text("article")
         katex = page.locator(".katex").count()
         errors = page.locator(".katex-error").count()
