@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..backend import get_array_module
+from ..backend import get_array_module, is_cupy_array
 from ..checks import backward_cache, check_float, check_ndim
 from ..module import Module
 from .window import output_size, pair
@@ -115,9 +115,10 @@ def maxpool2d_forward(x, w: Window):
         better = view > y                            # strict: an equal later value does not win
         xp.maximum(y, view, out=y)                   # NaN propagates into y
         winner += better * (index(k) - winner)       # winner = k where better (arithmetic, no mask)
-    if xp.isnan(y).any():                            # rare: point each NaN window at its last NaN
+    nan = xp.isnan(y)                                # rare: point each NaN window at its last NaN
+    if is_cupy_array(y) or nan.any():                # (on a GPU the test itself would cost a sync)
         for k, view in enumerate(views):
-            winner[xp.isnan(view)] = k
+            winner = xp.where(nan & xp.isnan(view), index(k), winner)
     return y, MaxPoolCache(winner, x.shape, w)
 # --8<-- [end:maxpool_forward]
 
