@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..backend import default_rng, device_backend, get_array_module, to_backend
+from ..backend import backend_of, default_rng, device_backend, get_array_module, to_backend
 from ..checks import backward_cache, check_float, check_ndim, check_size, param_dtype
 from ..fast.conv import conv2d_fast_backward, conv2d_fast_forward
 from ..module import Module, Parameter
@@ -361,7 +361,9 @@ class Conv2d(Module):
         check_float(x, "Conv2d")
         check_ndim(x, "Conv2d", (3, 4), "(N, C, H, W) or unbatched (C, H, W)")
         check_size(x, "Conv2d", -3, self.in_channels, "input channels")
-        get_array_module(x, self.weight.data)  # TypeError if x and the weights sit on different devices
+        if backend_of(x) != backend_of(self.weight.data):
+            raise TypeError(f"Conv2d: input is a {backend_of(x)} array but the weights are "
+                            f"{backend_of(self.weight.data)} arrays; move one with nnref.backend.to_backend")
         pads = self._pads()
         self._check_fits(x, pads)
         w = self.weight.data.astype(x.dtype, copy=False)

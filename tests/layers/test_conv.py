@@ -191,7 +191,8 @@ def test_gradcheck():
 
 
 @pytest.mark.parametrize("kwargs", [dict(bias=False, stride=2), dict(groups=3, dilation=2, padding=2),
-                                    dict(padding=2, padding_mode="reflect"), dict(padding="same", padding_mode="circular")])
+                                    dict(padding=2, padding_mode="reflect"),
+                                    dict(padding="same", padding_mode="circular")])
 def test_gradcheck_other_options(kwargs):
     m = nnref.Conv2d(3, 3, 2, dtype=np.float64, **kwargs)
     assert gradcheck(m, dev(np.random.default_rng(1).normal(size=(1, 3, 5, 6))))
