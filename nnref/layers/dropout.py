@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..backend import backend_of, default_rng, get_array_module, to_backend
+from ..backend import backend_of, default_rng, to_backend
 from ..checks import backward_cache, check_float
 from ..module import Module
 from .activation import writable_input
@@ -117,7 +117,9 @@ class Dropout(Module):
                 if self.p > 0:   # p = 0 needs no mask: the output is the input itself
                     mask = dropout_mask(input.shape, self.p, like=input)
             else:
-                get_array_module(input, mask)  # TypeError if the mask sits on another device
+                if backend_of(mask) != backend_of(input):
+                    raise TypeError(f"Dropout: mask is a {backend_of(mask)} array but the input a "
+                                    f"{backend_of(input)} array; move one with nnref.backend.to_backend")
                 if tuple(mask.shape) != tuple(input.shape):
                     raise ValueError(f"Dropout: mask must have the input's shape {tuple(input.shape)}, "
                                      f"got {tuple(mask.shape)}")

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..backend import default_rng, device_backend, get_array_module, to_backend
+from ..backend import backend_of, default_rng, device_backend, to_backend
 from ..checks import backward_cache, check_float, check_ndim, check_size, param_dtype
 from ..module import Module, Parameter
 
@@ -91,7 +91,9 @@ class Linear(Module):
         check_float(input, "Linear")
         check_ndim(input, "Linear", range(1, 33), "(*, in_features)")
         check_size(input, "Linear", -1, self.in_features, "input features")
-        get_array_module(input, self.weight.data)  # TypeError if x and the weights sit on different devices
+        if backend_of(input) != backend_of(self.weight.data):
+            raise TypeError(f"Linear: input is a {backend_of(input)} array but the weights are "
+                            f"{backend_of(self.weight.data)} arrays; move one with nnref.backend.to_backend")
         W = self.weight.data.astype(input.dtype, copy=False)  # compute in the input's dtype
         b = None if self.bias is None else self.bias.data.astype(input.dtype, copy=False)
         y, cache = linear_forward(input, W, b)
