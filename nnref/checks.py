@@ -45,6 +45,9 @@ def read_only_output(y):
     silently corrupting the gradient, and costs nothing. CuPy arrays have no read-only flag, so
     there the caller gets a copy and the cache keeps the original.
     """
+    import numpy as np
+    if isinstance(y, np.generic):                   # NumPy returns a scalar for a 0-d result
+        y = np.asarray(y)
     if hasattr(y, "flags") and hasattr(y.flags, "writeable"):
         view = y.view()
         view.flags.writeable = False
