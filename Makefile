@@ -34,7 +34,7 @@ build: $(VENV)/.docs node_modules/.installed
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q chromium fonts-wqy-microhei; }
+	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends chromium fonts-wqy-microhei; }
 
 test: $(VENV)/.test node_modules/.installed browser
 	$(BIN)/python -m pytest
