@@ -37,15 +37,18 @@ print("backend:", nnref.get_backend())
 # %% [markdown]
 # ## 数据
 #
-# 每张图是 64 个像素，取值 0–16。除以 16 缩放到 $[0,1]$，再按 3:1 分成训练集和测试集
-# （`random_state` 固定，`stratify` 让两边的类别比例一致）。
+# 每张图是 64 个像素，取值 0–16。除以 16 缩放到 $[0,1]$，先按 3:1 分出测试集，再从剩下的部分取 20%
+# 作验证集（`random_state` 固定，`stratify` 让各部分的类别比例一致）。训练中每个 epoch 看的是验证集；
+# 测试集只在最后用一次，它给出的准确率才没有被"看着它调参"抬高。
 
 # %%
 digits = load_digits()
 X = digits.data.astype(np.float32) / 16.0          # (1797, 64)
 y = digits.target.astype(np.int64)                 # (1797,)
 X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0, stratify=y)
-print("训练集", X_train.shape, "测试集", X_test.shape)
+X_train, X_val, y_train, y_val = train_test_split(X_train, y_train, test_size=0.2, random_state=0,
+                                                  stratify=y_train)
+print("训练集", X_train.shape, "验证集", X_val.shape, "测试集", X_test.shape)
 
 fig, axes = plt.subplots(1, 10, figsize=(10, 1.4))
 for ax, image, label in zip(axes, X_train, y_train):
@@ -65,8 +68,8 @@ plt.show()
 # $$
 
 # %%
-X_train, X_test = asarray(X_train), asarray(X_test)     # 移到默认后端（NumPy 或 CuPy）
-y_train, y_test = asarray(y_train), asarray(y_test)
+X_train, X_val, X_test = asarray(X_train), asarray(X_val), asarray(X_test)   # 移到默认后端（NumPy 或 CuPy）
+y_train, y_val, y_test = asarray(y_train), asarray(y_val), asarray(y_test)
 
 nnref.manual_seed(0)
 model = nnref.Sequential(nnref.Linear(64, 128), nnref.ReLU(), nnref.Linear(128, 10))
@@ -78,7 +81,7 @@ print("参数个数:", sum(p.data.size for p in model.parameters()))
 # %% [markdown]
 # ## 训练
 #
-# 每个 epoch 把训练集打乱，按 32 个一批做"清零梯度 → 前向 → 反向 → 更新"；epoch 结束后在测试集上算
+# 每个 epoch 把训练集打乱，按 32 个一批做"清零梯度 → 前向 → 反向 → 更新"；epoch 结束后在验证集上算
 # 损失和准确率。循环是显式写出的，每一步都对应 [反向传播算法](../../neural-network/backprop/) 里的四行。
 
 # %%
@@ -87,7 +90,7 @@ def accuracy(logits, labels):
 
 rng = RNG(0)
 batch_size, epochs = 32, 30
-history = {"train_loss": [], "test_loss": [], "test_acc": []}
+history = {"train_loss": [], "val_loss": [], "val_acc": []}
 for epoch in range(epochs):
     order = rng.permutation(len(y_train))
     total = 0.0
@@ -98,13 +101,13 @@ for epoch in range(epochs):
         model.backward(loss_fn.backward())
         optimizer.step()
         total += loss * len(idx)
-    logits = model(X_test)
+    logits = model(X_val)
     history["train_loss"].append(total / len(order))
-    history["test_loss"].append(loss_fn(logits, y_test))
-    history["test_acc"].append(accuracy(logits, y_test))
+    history["val_loss"].append(loss_fn(logits, y_val))
+    history["val_acc"].append(accuracy(logits, y_val))
     if epoch % 5 == 4:
         print(f"epoch {epoch + 1:2d}  train loss {history['train_loss'][-1]:.4f}  "
-              f"test loss {history['test_loss'][-1]:.4f}  test acc {history['test_acc'][-1]:.4f}")
+              f"val loss {history['val_loss'][-1]:.4f}  val acc {history['val_acc'][-1]:.4f}")
 
 # %% [markdown]
 # ## 损失曲线与准确率
@@ -113,17 +116,17 @@ for epoch in range(epochs):
 fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.6))
 ep = np.arange(1, epochs + 1)
 ax_loss.plot(ep, history["train_loss"], label="train")
-ax_loss.plot(ep, history["test_loss"], label="test")
+ax_loss.plot(ep, history["val_loss"], label="validation")
 ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", yscale="log", title="loss")
 ax_loss.legend()
-ax_acc.plot(ep, history["test_acc"], color="tab:green")
-ax_acc.set(xlabel="epoch", ylabel="accuracy", ylim=(0.8, 1.0), title="test accuracy")
+ax_acc.plot(ep, history["val_acc"], color="tab:green")
+ax_acc.set(xlabel="epoch", ylabel="accuracy", ylim=(0.8, 1.0), title="validation accuracy")
 for ax in (ax_loss, ax_acc):
     ax.grid(alpha=0.3)
 fig.tight_layout()
 plt.show()
 
-test_acc = accuracy(model(X_test), y_test)
+test_acc = accuracy(model(X_test), y_test)                # 测试集唯一的一次
 print(f"测试集准确率: {test_acc:.2%}")
 assert test_acc >= 0.95, "the MLP should reach 95% test accuracy on digits"
 
