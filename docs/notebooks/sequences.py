@@ -174,7 +174,8 @@ data = np.array([index[c] for c in text])
 print(f"{len(text)} 个字符，{V} 种")
 
 # %% [markdown]
-# 模型：字符的 one-hot 向量乘一个 $V \times 32$ 的矩阵（这就是词嵌入：one-hot 乘矩阵等于取出一行），
+# 模型：`Embedding(V, 32)` 把每个字符的编号换成一个 32 维向量（词嵌入：查表取出 $V \times 32$ 矩阵的一行，
+# 和 one-hot 向量乘这个矩阵结果相同，只是不用真的做乘法），
 # 接 128 个隐藏单元的 LSTM，再接一个 `Linear(128, V)` 输出下一个字符的 logits。
 #
 # 训练用**截断 BPTT**：每次从全文随机取 64 段、每段 32 个字符，只在这 32 步内反向传播。
@@ -182,24 +183,23 @@ print(f"{len(text)} 个字符，{V} 种")
 # LaTeX 的写法和中文的字词搭配，而不是泛化能力。
 
 # %%
-E, HC, TC, BC, CHAR_ITERS = 32, 128, 32, 64, 500
+E, HC, TC, BC, CHAR_ITERS = 32, 128, 32, 64, 300
 nnref.manual_seed(0)
-embed, lstm, head = nnref.Linear(V, E, bias=False), nnref.LSTM(E, HC), nnref.Linear(HC, V)
+embed, lstm, head = nnref.Embedding(V, E), nnref.LSTM(E, HC), nnref.Linear(HC, V)
 params = embed.parameters() + lstm.parameters() + head.parameters()
 opt, loss_fn = nnref.Adam(params, lr=5e-3), nnref.CrossEntropyLoss()
-eye = asarray(np.eye(V, dtype=np.float32))
 rng = np.random.default_rng(0)
 char_losses = []
 start = time.perf_counter()
 for step in range(CHAR_ITERS):
     starts = rng.integers(0, len(data) - TC - 1, BC)
     window = np.stack([data[s:s + TC + 1] for s in starts], axis=1)    # (TC+1, BC)
-    x, target = eye[asarray(window[:-1])], asarray(window[1:])
+    x, target = asarray(window[:-1]), asarray(window[1:])              # 字符编号 (TC, BC)
     out, _ = lstm(embed(x))
     char_losses.append(loss_fn(head(out).reshape(-1, V), target.reshape(-1)))
     opt.zero_grad()
     d_out = head.backward(loss_fn.backward().reshape(TC, BC, V))
-    embed.backward(lstm.backward(d_out))
+    embed.backward(lstm.backward(d_out))                               # 只累计查表矩阵的梯度
     nnref.clip_grad_norm(params, 1.0)
     opt.step()
 print(f"训练用时 {time.perf_counter() - start:.0f} 秒；"
@@ -214,7 +214,7 @@ plt.grid(alpha=0.3)
 plt.show()
 
 # %% [markdown]
-# 生成时一次喂一个字符。这里用的是**不带批维度**的输入：`x` 的形状是 `(1, E)`（1 个时间步），
+# 生成时一次喂一个字符。这里用的是**不带批维度**的输入：嵌入后的 `x` 形状是 `(1, E)`（1 个时间步），
 # 状态 `(h, c)` 各是 `(1, 128)`，和 `torch.nn.LSTM` 一样。每一步把 logits 除以温度 0.8 后做 softmax，
 # 按概率抽下一个字符，再把它喂回去。
 
@@ -223,14 +223,14 @@ def generate(prefix, n, temperature=0.8, seed=0):
     r = np.random.default_rng(seed)
     state, out = None, None
     for c in prefix:                                           # 先读入开头
-        out, state = lstm(embed(eye[index[c]][None]), state)
+        out, state = lstm(embed(asarray(np.array([index[c]]))), state)
     result = list(prefix)
     for _ in range(n):
         logits = asnumpy(head(out[-1])).astype(np.float64) / temperature
         p = np.exp(logits - logits.max())
         c = chars[r.choice(V, p=p / p.sum())]
         result.append(c)
-        out, state = lstm(embed(eye[index[c]][None]), state)
+        out, state = lstm(embed(asarray(np.array([index[c]]))), state)
     return "".join(result)
 
 
