@@ -74,7 +74,7 @@ def execute(notebook: Path, out: Path) -> None:
     import nbformat
     from nbclient import NotebookClient
     nb = jupytext.read(notebook)
-    NotebookClient(nb, timeout=900, kernel_name="python3",
+    NotebookClient(nb, timeout=1800, kernel_name="python3",  # per cell; a loaded machine is slow
                    resources={"metadata": {"path": str(ROOT)}}).execute()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
