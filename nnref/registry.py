@@ -55,7 +55,13 @@ OPTIMIZERS = [
     Entry("AdamW", "optim.AdamW", "neural-network/optimizers.md"),
 ]
 
-ALL = LAYERS + LOSSES + OPTIMIZERS
+# what every layer is built from
+BASES = [
+    Entry("Module", "nn.Module", "neural-network/linear.md"),
+    Entry("Parameter", "nn.Parameter", "neural-network/linear.md"),
+]
+
+ALL = LAYERS + LOSSES + OPTIMIZERS + BASES
 
 
 def by_name(name: str) -> Entry:

@@ -29,7 +29,12 @@ def signature_of(fn):
     """Parameters after ``self``; for torch's RNNs the first typed overload (their __init__ is *args)."""
     overloads = typing.get_overloads(fn)
     sig = inspect.signature(overloads[0] if overloads else fn)
-    return [p for p in sig.parameters.values() if p.name != "self"]
+    return [p for p in sig.parameters.values() if p.name not in ("self", "cls")]
+
+
+def constructor_of(cls):
+    """``__new__`` where the class defines its own (torch.nn.Parameter), else ``__init__``."""
+    return cls.__new__ if "__new__" in vars(cls) else cls.__init__
 
 
 def describe(params):
@@ -51,13 +56,15 @@ def compare(ours, theirs, what):
 
 @pytest.mark.parametrize("entry", TORCH_ENTRIES, ids=IDS)
 def test_constructor_signature_is_torchs(entry, torch):
-    ours = signature_of(getattr(nnref, entry.name).__init__)
-    theirs = signature_of(torch_class(torch, entry.torch).__init__)
+    ours = signature_of(constructor_of(getattr(nnref, entry.name)))
+    theirs = signature_of(constructor_of(torch_class(torch, entry.torch)))
     compare(ours, theirs, f"{entry.name}.__init__")
 
 
-@pytest.mark.parametrize("entry", [e for e in TORCH_ENTRIES if e.torch.startswith("nn.")],
-                         ids=[e.name for e in TORCH_ENTRIES if e.torch.startswith("nn.")])
+FORWARD_ENTRIES = [e for e in registry.LAYERS + registry.LOSSES if e.torch]
+
+
+@pytest.mark.parametrize("entry", FORWARD_ENTRIES, ids=[e.name for e in FORWARD_ENTRIES])
 def test_forward_signature_is_torchs(entry, torch):
     ours = signature_of(getattr(nnref, entry.name).forward)
     theirs = signature_of(torch_class(torch, entry.torch).forward)
