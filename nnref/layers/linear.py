@@ -1,4 +1,4 @@
-r"""The weight matrix: a fully connected (affine) layer ``y = x W^T + b``.r"""
+r"""The weight matrix: a fully connected (affine) layer ``y = x W^T + b``."""
 from __future__ import annotations
 
 import math
@@ -9,12 +9,6 @@ import numpy as np
 from ..backend import backend_of, default_rng, device_backend, to_backend
 from ..checks import backward_cache, check_float, check_ndim, check_size, param_dtype
 from ..module import Module, Parameter
-
-
-class LinearCache(NamedTuple):
-    x: object             # (N, *, in)
-    W: object             # (out, in)
-    has_bias: bool
 
 
 def check_count(value, name: str, who: str, minimum: int = 0):
@@ -28,15 +22,21 @@ def check_count(value, name: str, who: str, minimum: int = 0):
 
 
 # --8<-- [start:linear_forward]
+class LinearCache(NamedTuple):
+    x: object             # (N, *, in)
+    W: object             # (out, in)
+    has_bias: bool
+
+
 def linear_forward(x, W, b=None):
-    """Affine map over the last axis.
+    r"""Affine map over the last axis.
 
     Shapes: ``x`` (N, *, in), ``W`` (out, in), ``b`` (out,) or None -> ``y`` (N, *, out).
 
     $$
-    y = x W^\\top + b
+    y = x W^\top + b
     $$
-    r"""
+    """
     y = x @ W.T
     if b is not None:
         y = y + b
@@ -46,16 +46,16 @@ def linear_forward(x, W, b=None):
 
 # --8<-- [start:linear_backward]
 def linear_backward(dy, cache: LinearCache):
-    """Gradients of ``linear_forward``; ``dy`` has the shape of ``y``.
+    r"""Gradients of ``linear_forward``; ``dy`` has the shape of ``y``.
 
     $$
-    \\frac{\\partial L}{\\partial x} = dy\\,W,\\qquad
-    \\frac{\\partial L}{\\partial W} = dy^\\top x,\\qquad
-    \\frac{\\partial L}{\\partial b} = \\sum_n dy_n
+    \frac{\partial L}{\partial x} = dy\,W,\qquad
+    \frac{\partial L}{\partial W} = dy^\top x,\qquad
+    \frac{\partial L}{\partial b} = \sum_n dy_n
     $$
 
     Returns ``(dx, dW, db)``; ``db`` is None when there was no bias.
-    r"""
+    """
     x, W, has_bias = cache
     dx = dy @ W
     dy2 = dy.reshape(-1, dy.shape[-1])  # leading axes (N, *) act as one batch axis
