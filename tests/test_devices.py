@@ -95,8 +95,13 @@ def no_device_to_host():
             setattr(owner, attr, value)
 
 
+# Index layers (Embedding) read the smallest and largest index back to raise IndexError like
+# torch: without that one sync, CuPy's take would wrap an out-of-range index silently.
+SYNC_BY_DESIGN = {name for name, c in CASES.items() if c.inputs == "index"}
+
+
 @gpu
-@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("name", [n for n in CASES if n not in SYNC_BY_DESIGN])
 def test_no_host_round_trips_in_forward_and_backward(name):
     case = CASES[name]
     x_host = draw_input(case, np.random.default_rng(1))
