@@ -67,8 +67,8 @@ print("目标:", float(y[0, 0]))
 # 输出层只接最后一步的 $h_T$，所以传给 `backward` 的 `d_out` 除最后一步外都是 0：梯度只能沿时间一路传回去。
 
 # %%
-H, BATCH, ITERS, LR = 32, 64, 1000, 0.02
-LENGTHS = [10, 20, 40, 80]
+H, BATCH, ITERS, LR = 32, 64, 600, 0.02
+LENGTHS = [10, 25, 50]
 KINDS = ["RNN", "LSTM", "GRU"]
 
 
