@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import backend
-from ..backend import get_array_module
+from ..backend import backend_of, get_array_module
 from ..checks import backward_cache, param_dtype
 from ..module import Module, Parameter
 
@@ -169,7 +169,9 @@ class Embedding(Module):
         if kind not in ("i", "u"):
             got = getattr(idx, "dtype", type(idx).__name__)
             raise TypeError(f"Embedding: expected an array of integer indices, got {got}")
-        get_array_module(idx, W)                          # TypeError if NumPy and CuPy are mixed
+        if backend_of(idx) != backend_of(W):
+            raise TypeError(f"Embedding: the indices are a {backend_of(idx)} array but the table a "
+                            f"{backend_of(W)} array; move one with nnref.backend.to_backend")
         if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= self.num_embeddings):
             raise IndexError(f"Embedding: index out of range: expected indices in [0, "
                              f"{self.num_embeddings}), got values in [{int(idx.min())}, {int(idx.max())}]")
