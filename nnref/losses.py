@@ -266,6 +266,15 @@ class CrossEntropyLoss(_Loss):
             denominator = None
         else:
             self._check_indices(y, z, C)
+            if (w is None and not self.label_smoothing and z.ndim == 2 and z.shape[0]
+                    and not bool((y == self.ignore_index).any())):     # the common case, faster
+                from .fast.losses import cross_entropy_index_forward
+                loss, cache = cross_entropy_index_forward(z, y, self.reduction)
+                if unbatched and self.reduction == "none":
+                    loss = loss.reshape(())
+                self._cache = LossCall(cache, tuple(loss.shape) if self.reduction == "none" else (),
+                                       input.dtype, unbatched)
+                return self._result(loss, input.dtype)
             q, keep = target_distribution(y, C, self.ignore_index, self.label_smoothing)
             q = q.astype(ct, copy=False)
             kept = xp.where(keep, y, 0)
@@ -292,6 +301,9 @@ class CrossEntropyLoss(_Loss):
                              f"indices must lie in [0, {C - 1}] (or equal ignore_index={self.ignore_index})")
 
     def _backward(self, grad, cache):
+        from .fast.losses import IndexCrossEntropyCache, cross_entropy_index_backward
+        if isinstance(cache, IndexCrossEntropyCache):
+            return cross_entropy_index_backward(grad, cache)
         return cross_entropy_backward(grad, cache)
 
     def extra_repr(self):

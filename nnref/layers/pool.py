@@ -115,8 +115,10 @@ def maxpool2d_forward(x, w: Window):
         better = view > y                            # strict: an equal later value does not win
         xp.maximum(y, view, out=y)                   # NaN propagates into y
         winner += better * (index(k) - winner)       # winner = k where better (arithmetic, no mask)
-    nan = xp.isnan(y)                                # rare: point each NaN window at its last NaN
-    if is_cupy_array(y) or nan.any():                # (on a GPU the test itself would cost a sync)
+    # rare: point each NaN window at its last NaN. One sum finds out whether any NaN is there
+    # (cheaper than isnan + any); on a GPU the test itself would cost a sync, so it always fixes up.
+    if is_cupy_array(y) or xp.isnan(y.sum()):
+        nan = xp.isnan(y)
         for k, view in enumerate(views):
             winner = xp.where(nan & xp.isnan(view), index(k), winner)
     return y, MaxPoolCache(winner, x.shape, w)
@@ -232,7 +234,11 @@ class _Pool2d(Module):
             raise ValueError(f"{who}: input of spatial size {tuple(x.shape[-2:])} gives output size "
                              f"{w.out_size}: too small for kernel_size {self.kernel_size}, "
                              f"dilation {self.dilation}, padding {self.padding}")
+        # without dilation every window touches the input (padding <= kernel/2, and a ceil_mode
+        # window starts inside it), so only dilated windows need this check
         for i, k, s, p, d, o in zip(w.in_size, w.kernel, w.stride, w.padding, w.dilation, w.out_size):
+            if d == 1:
+                continue
             taps = np.arange(o)[:, None] * s + np.arange(k) * d - p      # input index of each tap
             if not ((taps >= 0) & (taps < i)).any(axis=1).all():
                 # PyTorch returns -inf there and sends the gradient to an unrelated element
