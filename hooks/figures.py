@@ -19,6 +19,7 @@ import shutil
 from pathlib import Path
 
 from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -71,6 +72,7 @@ def drawn(script: Path, library: bytes) -> Path:
     return out
 
 
+@event_priority(200)  # first: the notebooks (hooks/notebooks.py) execute meanwhile, in their kernels
 def on_files(files, config):
     library = library_digest()
     for script in sorted(FIGURES.glob("[!_]*.py")):     # _*.py: shared helpers

@@ -110,13 +110,51 @@ def evict_stale(current) -> None:
                 old.parent.rmdir()
 
 
+_running = None  # (executor, future of execute_all) started by on_config
+
+
+def on_config(config):
+    """Start the notebooks at once, in the background: the kernels are separate processes, so
+    they run while the figures are drawn and the other pages are rendered."""
+    global _running
+    if enabled():
+        executor = ThreadPoolExecutor(max_workers=1)
+        _running = (executor, executor.submit(execute_all, sorted(NOTEBOOKS.glob("*.py"))))
+    return config
+
+
+def wait():
+    """Block until the notebooks have run; re-raise a notebook's failure."""
+    global _running
+    if _running is not None:
+        executor, future = _running
+        _running = None
+        try:
+            future.result()
+        finally:
+            executor.shutdown()
+
+
 @event_priority(100)  # before mkdocs-jupyter wraps the files
 def on_files(files, config):
     if not enabled():
         return files
+    if _running is None:                      # not started by on_config (e.g. a direct call)
+        on_config(config)
     by_path = {Path(f.abs_src_path).resolve(): f for f in files if f.abs_src_path}
-    notebooks = sorted(p for p in NOTEBOOKS.glob("*.py") if p.resolve() in by_path)
-    for notebook, executed in execute_all(notebooks).items():
-        # mkdocs-jupyter renders (and offers for download) the executed copy
-        by_path[notebook.resolve()].abs_src_path = str(executed)
+    for notebook in NOTEBOOKS.glob("*.py"):
+        if notebook.resolve() in by_path:     # the executed copy's path is known from its key now;
+            # mkdocs-jupyter renders (and offers for download) it once it is written
+            by_path[notebook.resolve()].abs_src_path = str(executed_path(notebook))
     return files
+
+
+@event_priority(100)  # before mkdocs-jupyter reads a notebook page
+def on_pre_page(page, config, files):
+    if page.file.src_uri.startswith("notebooks/"):
+        wait()
+    return page
+
+
+def on_post_build(config):
+    wait()                                    # a build without notebook pages still reports failures
