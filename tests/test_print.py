@@ -3,6 +3,7 @@ navigation order, formulas rendered by KaTeX, figures and Chinese text present, 
 another host. Print it from the browser (or ``chromium --headless --print-to-pdf``) for a PDF.
 """
 import functools
+import importlib.util
 import http.server
 import shutil
 import threading
@@ -10,6 +11,7 @@ from urllib.parse import urlparse
 
 import pytest
 import yaml
+from hypothesis import example, given, settings, strategies as st
 
 from tests.site_build import ROOT
 
@@ -87,3 +89,55 @@ def test_print_page_renders_math_chinese_and_figures_offline(server):
     assert errors == 0, "KaTeX could not parse some formula"
     assert figures and all(ok for _, ok in figures), f"figures not loaded: {[s for s, ok in figures if not ok]}"
     assert outside == [], f"requests left localhost: {outside}"
+
+
+def _articles(site):
+    """Each built page's ``<article>`` HTML (the part the print page rewrites), by URL."""
+    for path in sorted(site.rglob("index.html")):
+        url = path.parent.relative_to(site).as_posix() + "/"
+        if url.startswith("print_page"):
+            continue
+        html = path.read_text(encoding="utf-8")
+        start, end = html.find("<article"), html.rfind("</article>")
+        if start >= 0:
+            yield ("" if url == "./" else url), html[start:end]
+
+
+def _print_page_hook():
+    spec = importlib.util.spec_from_file_location("print_page", ROOT / "hooks" / "print_page.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+print_page = _print_page_hook()
+TOKENS = ["<", "<h2", "<li", "<a", "<span", 'id="', ' id="', 'ID="', '"', "x", ">", "\n", " ", 'href="#y"',
+          'href="../c/"', 'href="https://e.org/"', 'href="d.png"']
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.sampled_from(TOKENS), max_size=40).map("".join))
+@example('<h2 id="a"><h2 id="b"><li id="c">')
+@example('<h2 id="a"><span>x</span>\n<li>y<aid="b">\n<h2 id="\n"> <sup id="c">')
+def test_anchor_matching_equals_the_plugins_regex(html):
+    # the skip-ahead scan must find exactly the matches (and groups) the plugin's regex finds
+    ours = [(m.span(), m.groups()) for m in print_page.anchor_matches(html)]
+    assert ours == [(m.span(), m.groups()) for m in print_page.ANCHOR.finditer(html)]
+    assert print_page.update_anchor_ids(html, "k") == print_page.ORIGINAL["update_anchor_ids"](html, "k")
+    args = (html, "k", "a/b/", True)
+    assert print_page.fix_href_links(*args) == print_page.ORIGINAL["fix_href_links"](*args)
+
+
+def test_print_page_link_rewriting_equals_the_plugins(built_site):
+    # hooks/print_page.py replaces two quadratic functions of the plugin: same output required
+    site, _ = built_site
+    pages = list(_articles(site))
+    assert len(pages) > 25
+    for url, html in pages:
+        if url == "api/":
+            html = html[:100_000]   # the plugin's quadratic loop on the whole API page takes ~18 s
+        key = print_page.urls.get_page_key(url)
+        for name, original in print_page.ORIGINAL.items():
+            ours = getattr(print_page, name)
+            args = (html, key, url, True) if name == "fix_href_links" else (html, key)
+            assert ours(*args) == original(*args), f"{name} differs from the plugin's on {url or 'index'}"
