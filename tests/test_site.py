@@ -106,6 +106,33 @@ def test_notebook_output_follows_the_library(tmp_path, monkeypatch):
     assert len(list(notebooks.CACHE.glob("*/show.ipynb"))) == 1, "stale executions are evicted"
 
 
+def test_notebooks_run_slowest_first_with_blas_limited(tmp_path, monkeypatch):
+    """Two CPUs, two notebooks: one BLAS thread each (unless the caller set it), and the next
+    build starts the one that took longer."""
+    import json
+    from hooks import notebooks
+    root = _fake_repository(tmp_path)
+    monkeypatch.setattr(notebooks, "ROOT", root)
+    monkeypatch.setattr(notebooks, "CACHE", root / ".cache" / "notebooks")
+    monkeypatch.setattr(notebooks.os, "cpu_count", lambda: 2)
+    for name in notebooks.BLAS_THREADS:
+        monkeypatch.delenv(name, raising=False)
+    quick, slow = root / "docs/notebooks/quick.py", root / "docs/notebooks/slow.py"
+    show = "import os\nprint(os.environ.get('OPENBLAS_NUM_THREADS'), os.environ.get('OMP_NUM_THREADS'))\n"
+    quick.write_text("# %%\n# " + "x" * 200 + "\n" + show)       # the larger file, but quick
+    slow.write_text("# %%\nimport time\ntime.sleep(2)\n" + show)
+    assert notebooks.longest_first([slow, quick]) == [quick, slow]   # never run: the larger first
+    done = notebooks.execute_all([quick, slow], jobs=2)
+    for nb in (quick, slow):
+        cells = json.loads(done[nb].read_text())["cells"]
+        assert "".join(cells[-1]["outputs"][0]["text"]).split() == ["1", "1"]
+    seconds = notebooks.durations()
+    assert seconds["slow.py"] > seconds["quick.py"]
+    assert notebooks.longest_first([quick, slow]) == [slow, quick]
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
+    assert notebooks.kernel_env(1)["OPENBLAS_NUM_THREADS"] == "3", "the caller's choice stands"
+
+
 def test_figures_are_redrawn_only_when_their_code_changes(tmp_path, monkeypatch):
     from hooks import figures
     root = _fake_repository(tmp_path)
