@@ -68,7 +68,7 @@ print("目标:", float(y[0, 0]))
 
 # %%
 H, BATCH, ITERS, LR = 32, 64, 600, 0.02
-LENGTHS = [10, 25, 50]
+LENGTHS = [5, 20, 40]
 KINDS = ["RNN", "LSTM", "GRU"]
 
 
@@ -178,12 +178,12 @@ print(f"{len(text)} 个字符，{V} 种")
 # 和 one-hot 向量乘这个矩阵结果相同，只是不用真的做乘法），
 # 接 128 个隐藏单元的 LSTM，再接一个 `Linear(128, V)` 输出下一个字符的 logits。
 #
-# 训练用**截断 BPTT**：每次从全文随机取 64 段、每段 32 个字符，只在这 32 步内反向传播。
+# 训练用**截断 BPTT**：每次从全文随机取 32 段、每段 32 个字符，只在这 32 步内反向传播。
 # 整篇笔记只有几千个字符，模型会很快背下大段原文：这里要看的是它学会了 Markdown 的格式、
 # LaTeX 的写法和中文的字词搭配，而不是泛化能力。
 
 # %%
-E, HC, TC, BC, CHAR_ITERS = 32, 128, 32, 64, 300
+E, HC, TC, BC, CHAR_ITERS = 32, 128, 32, 32, 300
 nnref.manual_seed(0)
 embed, lstm, head = nnref.Embedding(V, E), nnref.LSTM(E, HC), nnref.Linear(HC, V)
 params = embed.parameters() + lstm.parameters() + head.parameters()
