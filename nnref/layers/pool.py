@@ -26,13 +26,15 @@ class Window(NamedTuple):
     dilation: tuple
     out_size: tuple       # (OH, OW), from window.output_size
     in_size: tuple        # (H, W) of the input, before padding
+    pads: tuple           # ((top, bottom), (left, right)) that ``padded`` adds, from ``edge_pads``
 
 
 def make_window(in_size, kernel, stride, padding, dilation, ceil_mode):
     r"""The ``Window`` of an input of spatial size ``in_size`` (H, W)."""
     out = tuple(output_size(i, k, s, p, d, ceil_mode)
                 for i, k, s, p, d in zip(in_size, kernel, stride, padding, dilation))
-    return Window(tuple(kernel), tuple(stride), tuple(padding), tuple(dilation), out, tuple(in_size))
+    pads = edge_pads(in_size, kernel, stride, padding, dilation, out)
+    return Window(tuple(kernel), tuple(stride), tuple(padding), tuple(dilation), out, tuple(in_size), pads)
 
 
 # --8<-- [start:pool_views]
@@ -45,11 +47,11 @@ def pool_views(a, w: Window):
 # --8<-- [end:pool_views]
 
 
-def _pads(w: Window):
+def edge_pads(in_size, kernel, stride, padding, dilation, out_size):
     r"""Padding per side as ((top, bottom), (left, right)): ``padding`` on both sides, plus, on the
     bottom/right, room for a last ``ceil_mode`` window that hangs over the edge."""
     pads = []
-    for i, k, s, p, d, o in zip(w.in_size, w.kernel, w.stride, w.padding, w.dilation, w.out_size):
+    for i, k, s, p, d, o in zip(in_size, kernel, stride, padding, dilation, out_size):
         need = (o - 1) * s + d * (k - 1) + 1           # extent that the windows cover
         pads.append((p, max(p, need - i - p)))
     return tuple(pads)
@@ -58,10 +60,9 @@ def _pads(w: Window):
 def padded(x, w: Window, value):
     r"""``x`` (N, C, H, W) padded with ``value`` (``-inf`` for max, 0 for the average)."""
     xp = get_array_module(x)
-    pads = _pads(w)
-    if pads == ((0, 0), (0, 0)):
+    if w.pads == ((0, 0), (0, 0)):
         return x
-    return xp.pad(x, ((0, 0), (0, 0)) + pads, constant_values=value)
+    return xp.pad(x, ((0, 0), (0, 0)) + w.pads, constant_values=value)
 
 
 def scatter(parts, x_shape, w: Window):
@@ -71,7 +72,7 @@ def scatter(parts, x_shape, w: Window):
     each element is written once and needs no zeroing; overlapping windows must add.
     """
     xp = get_array_module(parts[0])
-    (pt, pb), (pl, pr) = _pads(w)
+    (pt, pb), (pl, pr) = w.pads
     N, C, H, W = x_shape
     Hp, Wp = H + pt + pb, W + pl + pr
     tiles = (w.stride == w.kernel and w.dilation == (1, 1)
@@ -177,7 +178,7 @@ def avg_divisor(x, w: Window, count_include_pad=True, divisor_override=None):
     counted = xp.ones((H + 2 * ph, W + 2 * pw) if count_include_pad else (H, W), dtype=x.dtype)
     if not count_include_pad:
         counted = xp.pad(counted, ((ph, ph), (pw, pw)))
-    (_, bottom), (_, right) = _pads(w)               # the ceil_mode overhang counts for nothing
+    (_, bottom), (_, right) = w.pads                 # the ceil_mode overhang counts for nothing
     counted = xp.pad(counted, ((0, bottom - ph), (0, right - pw)))
     return sum(pool_views(counted, w))               # (OH, OW)
 
@@ -221,6 +222,7 @@ class _Pool2d(Module):
             raise ValueError(f"{who}: padding {self.padding} must be at most half of kernel_size "
                              f"{self.kernel_size} (a window may not lie entirely on padding)")
         self._cache = None
+        self._last_window = None    # (key, Window) of the last call, see _window
 
     def _window(self, x):
         who = type(self).__name__
@@ -228,6 +230,11 @@ class _Pool2d(Module):
         check_ndim(x, who, (3, 4), "(N, C, H, W) or unbatched (C, H, W)")
         if 0 in x.shape[-3:]:
             raise ValueError(f"{who}: expected non-empty channel and spatial axes, got shape {tuple(x.shape)}")
+        # the same input size and settings as the last call: the same (already checked) window.
+        # Pure speed: a small network spends a tenth of its step in Python, and this is most of it
+        key = (x.shape[-2:], self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
+        if self._last_window is not None and self._last_window[0] == key:
+            return self._last_window[1]
         w = make_window(x.shape[-2:], self.kernel_size, self.stride, self.padding, self.dilation,
                         self.ceil_mode)
         if min(w.out_size) < 1:
@@ -244,6 +251,7 @@ class _Pool2d(Module):
                 # PyTorch returns -inf there and sends the gradient to an unrelated element
                 raise ValueError(f"{who}: with dilation {self.dilation} and padding {self.padding} a "
                                  f"window lies entirely on padding for input size {tuple(x.shape[-2:])}")
+        self._last_window = (key, w)
         return w
 
     def _run(self, forward, x, *args):

@@ -317,3 +317,27 @@ def test_constructor_errors_name_the_argument(kwargs, error, message):
     args = dict(in_channels=2, out_channels=6, kernel_size=3) | kwargs
     with pytest.raises(error, match="Conv2d: " + message):
         nnref.Conv2d(**args)
+
+
+def test_a_layer_remembers_nothing_wrong_between_calls():
+    # Conv2d keeps the last input shape's checked padding (a speed path): other shapes, changed
+    # settings and a too-small input after a good one must all behave as in a fresh layer
+    rng = np.random.default_rng(0)
+    nnref.manual_seed(0)
+    layer = nnref.Conv2d(3, 4, 3, padding=1)
+
+    def fresh(**kw):
+        other = nnref.Conv2d(3, 4, 3, **kw)
+        other.load_state_dict(layer.state_dict())
+        return other
+    for shape in [(2, 3, 6, 6), (2, 3, 5, 8), (3, 4, 4), (2, 3, 6, 6)]:
+        x = rng.normal(size=shape)
+        np.testing.assert_array_equal(layer(x), fresh(padding=1)(x))
+    layer.padding = (2, 2)
+    small = rng.normal(size=(2, 3, 2, 2))
+    np.testing.assert_array_equal(layer(small), fresh(padding=2)(small))
+    layer.padding_mode = "reflect"                  # the same input is now too small
+    with pytest.raises(ValueError, match="Conv2d"):
+        layer(small)                                # reflect padding 2 needs size > 2
+    x = rng.normal(size=(2, 3, 6, 6))
+    np.testing.assert_array_equal(layer(x), fresh(padding=2, padding_mode="reflect")(x))

@@ -232,3 +232,22 @@ def test_option_errors():
         nnref.MaxPool2d(2, dilation=0)
     with pytest.raises(ValueError, match="MaxPool2d: expected non-empty channel"):
         nnref.MaxPool2d(2)(dev(np.zeros((2, 0, 4, 4))))
+
+
+@pytest.mark.parametrize("cls", [nnref.MaxPool2d, nnref.AvgPool2d])
+def test_a_layer_remembers_nothing_wrong_between_calls(cls):
+    # the module keeps the last input size's window (a speed path): other sizes, changed
+    # settings and a too-small input after a good one must all behave as in a fresh layer
+    rng = np.random.default_rng(0)
+    layer = cls(3, stride=2, padding=1)
+    for shape in [(2, 3, 9, 9), (2, 3, 6, 11), (3, 5, 7), (2, 3, 9, 9)]:
+        x = rng.normal(size=shape)
+        dy = rng.normal(size=cls(3, stride=2, padding=1)(x).shape)
+        fresh = cls(3, stride=2, padding=1)
+        np.testing.assert_array_equal(layer(x), fresh(x))
+        np.testing.assert_array_equal(layer.backward(dy), fresh.backward(dy))
+    layer.padding, layer.ceil_mode = (0, 0), True
+    x = rng.normal(size=(2, 3, 9, 9))
+    np.testing.assert_array_equal(layer(x), cls(3, stride=2, ceil_mode=True)(x))
+    with pytest.raises(ValueError, match=cls.__name__):
+        layer(rng.normal(size=(2, 3, 1, 1)))        # no 3x3 window fits, as in a fresh layer
