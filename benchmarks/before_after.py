@@ -14,18 +14,15 @@ from __future__ import annotations
 import argparse
 import datetime
 import importlib
-import shutil
 import statistics
-import subprocess
 import sys
-import tarfile
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 
 import harness
+from revision import unpack_revision
 
 HERE = Path(__file__).resolve().parent
 BENCHES = ("bench_cnn", "bench_rnn", "bench_mlp")
@@ -33,15 +30,7 @@ BENCHES = ("bench_cnn", "bench_rnn", "bench_mlp")
 
 def import_revision(rev: str):
     """The package ``nnref`` as it was at ``rev``, imported as ``nnref_before``."""
-    tmp = Path(tempfile.mkdtemp(prefix="nnref-before-"))
-    archive = subprocess.run(["git", "-C", str(HERE.parent), "archive", rev, "nnref"],
-                             check=True, capture_output=True).stdout
-    tar_path = tmp / "old.tar"
-    tar_path.write_bytes(archive)
-    with tarfile.open(tar_path) as tar:
-        tar.extractall(tmp, filter="data")
-    shutil.move(str(tmp / "nnref"), str(tmp / "nnref_before"))
-    sys.path.insert(0, str(tmp))
+    sys.path.insert(0, str(unpack_revision(rev)))
     return importlib.import_module("nnref_before")
 
 

@@ -14,6 +14,7 @@ import nnref
 from nnref import backend
 import harness
 from harness import agree
+from models import notebook_cnn
 
 TARGETS = {"cpu": {"conv C3→32 32×32": 1.6, "conv C32→64 16×16": 2.0, "conv C64→128 8×8 s2": 2.0,
                    "maxpool 2×2 (64,32,32,32)": 1.2, "batchnorm2d (64,64,16,16)": 1.5,
@@ -45,13 +46,6 @@ def layer_case(ours, ref, shape, device, seed=0):
         ref(xt).backward(dyt)
 
     return step_nnref, step_torch
-
-
-def notebook_cnn(lib):
-    """The CNN of docs/notebooks/cnn_digits.py, built from ``lib`` (nnref or torch.nn)."""
-    return lib.Sequential(lib.Conv2d(1, 16, 3, padding=1), lib.ReLU(), lib.MaxPool2d(2),
-                          lib.Conv2d(16, 32, 3, padding=1), lib.ReLU(), lib.MaxPool2d(2),
-                          lib.Flatten(), lib.Linear(32 * 2 * 2, 10))
 
 
 def cnn_step_case(device, n=64):

@@ -10,6 +10,7 @@ import torch
 import nnref
 from nnref import backend
 import harness
+from models import mlp
 
 NAME = "MLP step 256×784-512-256-10"
 TARGETS = {"cpu": {NAME: 1.0}, "cuda": {NAME: 1.2}}
@@ -19,10 +20,7 @@ def build(device):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(256, 784)).astype(np.float32)
     y = rng.integers(0, 10, size=256)
-    ref = torch.nn.Sequential(torch.nn.Linear(784, 512), torch.nn.ReLU(), torch.nn.Linear(512, 256),
-                              torch.nn.ReLU(), torch.nn.Linear(256, 10)).to(device)
-    ours = nnref.Sequential(nnref.Linear(784, 512), nnref.ReLU(), nnref.Linear(512, 256), nnref.ReLU(),
-                            nnref.Linear(256, 10))
+    ref, ours = mlp(torch.nn).to(device), mlp(nnref)
     ours.load_state_dict({k: v.detach().cpu().numpy() for k, v in ref.state_dict().items()})
     loss_fn, opt = nnref.CrossEntropyLoss(), nnref.SGD(ours.parameters(), lr=0.01)
     t_loss, t_opt = torch.nn.CrossEntropyLoss(), torch.optim.SGD(ref.parameters(), lr=0.01)
