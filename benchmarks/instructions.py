@@ -13,7 +13,8 @@ against PyTorch.
 Each workload runs in a child process under ``valgrind --tool=callgrind``, once with 2 steps
 and once with ``2 + steps``; the difference divided by ``steps`` is one step, free of the cost
 of imports and set-up. Both libraries run the same float32 data with one BLAS thread.
-Needs ``valgrind`` (Debian: ``apt-get install valgrind``); no torch.
+Needs ``valgrind`` (Debian: ``apt-get install valgrind``), no torch; about 15 minutes on 2 cores
+(the MLP's matrix products are slow under valgrind).
 """
 from __future__ import annotations
 
