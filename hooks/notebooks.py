@@ -9,7 +9,7 @@ where ``key`` hashes
 - the notebook itself,
 - every file under ``nnref/``,
 - the data it reads (``DATA``: the sequences notebook trains on the quoted notes in
-  ``docs/**/*.md``),
+  ``docs/**/*.md``, so only the pages' quote boxes count),
 - the Python, NumPy and scikit-learn versions.
 
 Notebooks whose key is not cached run concurrently (``NB_JOBS`` at a time, default: the number
@@ -36,8 +36,6 @@ from mkdocs.plugins import event_priority
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "docs" / "notebooks"
 CACHE = ROOT / ".cache" / "notebooks"
-# data a notebook reads besides nnref/, as globs under the repository root
-DATA = {"sequences": ["docs/**/*.md"]}
 log = logging.getLogger("mkdocs.hooks.notebooks")
 _durations_lock = threading.Lock()
 
@@ -52,20 +50,42 @@ def _versions() -> str:
     return f"{sys.version}|numpy {numpy.__version__}|sklearn {sklearn.__version__}"
 
 
-def dependencies(notebook: Path) -> list[Path]:
-    """The files whose content decides the notebook's outputs, in a fixed order."""
-    files = {notebook, *(p for p in (ROOT / "nnref").rglob("*") if p.is_file()
-                         and "__pycache__" not in p.parts)}
-    for pattern in DATA.get(notebook.stem, []):
-        files.update(p for p in ROOT.glob(pattern) if p.is_file())
-    return sorted(files)
+def quote_boxes(page: bytes) -> bytes:
+    """The lines of every ``!!! quote`` box of a Markdown page: what the sequences notebook
+    trains on (it reads the boxes titled 笔记原文; any quote box counts here, a superset), so
+    that editing a page's prose does not re-run its 30-second training."""
+    lines, inside = [], False
+    for line in page.decode("utf-8").splitlines():
+        if line.startswith("!!! quote"):
+            inside = True
+        elif not (inside and (line.startswith("    ") or not line.strip())):
+            inside = False
+            continue
+        lines.append(line)
+    return "\n".join(lines).encode("utf-8")
+
+
+# data a notebook reads besides nnref/: (glob under the repository root, the part of each file
+# that counts)
+DATA = {"sequences": [("docs/**/*.md", quote_boxes)]}
+
+
+def dependencies(notebook: Path) -> list[tuple[Path, object]]:
+    """The files whose content decides the notebook's outputs, in a fixed order, each with the
+    function that takes the part of it that counts (None: all of it)."""
+    files = {notebook: None, **{p: None for p in (ROOT / "nnref").rglob("*") if p.is_file()
+                                and "__pycache__" not in p.parts}}
+    for pattern, part in DATA.get(notebook.stem, []):
+        files.update({p: part for p in ROOT.glob(pattern) if p.is_file()})
+    return sorted(files.items())
 
 
 def cache_key(notebook: Path) -> str:
     h = hashlib.sha256(_versions().encode())
-    for path in dependencies(notebook):
+    for path, part in dependencies(notebook):
+        content = path.read_bytes()
         h.update(path.relative_to(ROOT).as_posix().encode() + b"\0")
-        h.update(hashlib.sha256(path.read_bytes()).digest())
+        h.update(hashlib.sha256(part(content) if part else content).digest())
     return h.hexdigest()[:20]
 
 

@@ -76,11 +76,32 @@ def test_notebook_cache_key_covers_the_notebook_the_library_and_its_data(tmp_pat
     (root / "nnref" / "new.py").write_text("")
     assert notebooks.cache_key(plain) != after_library[0], "a new file in nnref/ must count"
     after_new = notebooks.cache_key(plain), notebooks.cache_key(seq)
-    (root / "docs" / "page.md").write_text("# page, edited\n")
-    assert notebooks.cache_key(seq) != after_new[1], "sequences reads the pages: they must count"
+    page = root / "docs" / "page.md"
+    page.write_text('# page\n\n!!! quote "笔记原文"\n    a quoted line\n\nprose\n')
+    assert notebooks.cache_key(seq) != after_new[1], "sequences reads the pages' quotes: they must count"
     assert notebooks.cache_key(plain) == after_new[0], "the pages are not the plain notebook's data"
+    with_quote = notebooks.cache_key(seq)
+    page.write_text('# page, edited\n\n!!! quote "笔记原文"\n    a quoted line\n\nother prose\n')
+    assert notebooks.cache_key(seq) == with_quote, "prose outside the quotes is not the notebook's data"
+    page.write_text('# page, edited\n\n!!! quote "笔记原文"\n    an edited quote\n\nother prose\n')
+    assert notebooks.cache_key(seq) != with_quote
     plain.write_text("# %%\nprint(3)\n")
     assert notebooks.cache_key(plain) != after_new[0]
+
+
+def test_the_quote_boxes_hold_all_the_sequences_notebook_reads():
+    # the cache key hashes only the pages' quote boxes: every line the notebook trains on must be there
+    from hooks import notebooks
+    source = (notebooks.NOTEBOOKS / "sequences.py").read_text(encoding="utf-8")
+    cell = next(c for c in source.split("# %%") if "def quoted_notes" in c)
+    namespace = {}
+    exec(cell[cell.index("def quoted_notes"):cell.index("\n\n\n")], namespace)
+    pages = sorted((notebooks.ROOT / "docs").rglob("*.md"))
+    read = [line for p in pages for line in namespace["quoted_notes"](p.read_text(encoding="utf-8")).splitlines()]
+    assert len(read) > 100
+    hashed = {line[4:] for p in pages for line in notebooks.quote_boxes(p.read_bytes()).decode().splitlines()}
+    missing = [line for line in read if line.strip() and line not in hashed]
+    assert not missing, f"lines the notebook reads that the cache key does not see: {missing[:5]}"
 
 
 def test_notebook_output_follows_the_library(tmp_path, monkeypatch):
