@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import re
 import textwrap
 from pathlib import Path
 
@@ -20,6 +19,8 @@ import markdown
 import pytest
 import yaml
 from sybil import Document, Region, Sybil
+
+from hooks.page_notebooks import FENCE, MARK, OUTPUT, PYTHON, dedent_block   # one page grammar
 
 ROOT = Path(__file__).resolve().parent
 collect_ignore_glob = ["docs/notebooks/*", "docs/figures/*", "docs/exercises/*", "site/*", "benchmarks/*", "node_modules/*"]
@@ -60,21 +61,6 @@ class SnippetDocument(Document):
         return document
 
 
-FENCE = re.compile(
-    r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n]*)\n(?P<body>.*?)"
-    r"^(?P=indent)(?P=fence)[ \t]*$",
-    re.MULTILINE | re.DOTALL,
-)
-PYTHON = re.compile(r"^(python3?|py)(\s|$)")
-OUTPUT = re.compile(r"""^text\b.*title=["']输出["']""")
-MARK = re.compile(r"<!--\s*(skip|gpu):\s*next\s*-->\s*\Z")
-
-
-def _dedent(body: str, indent: str) -> str:
-    lines = body.split("\n")
-    return "\n".join(line[len(indent):] if line.startswith(indent) else line.lstrip() for line in lines)
-
-
 def parse_page(document: Document):
     blocks = list(FENCE.finditer(document.text))
     for i, block in enumerate(blocks):
@@ -84,13 +70,13 @@ def parse_page(document: Document):
         mark = MARK.search(before)
         if mark and mark.group(1) == "skip":
             continue
-        source = _dedent(block["body"], block["indent"])
+        source = dedent_block(block["body"], block["indent"])
         expected, end = None, block.end()
         if i + 1 < len(blocks):
             nxt = blocks[i + 1]
             between = document.text[block.end():nxt.start()]
             if OUTPUT.match(nxt["info"].strip()) and not between.strip():
-                expected, end = _dedent(nxt["body"], nxt["indent"]), nxt.end()
+                expected, end = dedent_block(nxt["body"], nxt["indent"]), nxt.end()
         needs_gpu = bool(mark and mark.group(1) == "gpu")
         yield Region(block.start(), end, (source, expected, needs_gpu), evaluate_block)
 

@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ("prerequisites/", "neural-network/", "cnn/", "rnn/", "lstm/")
 LINK_TEXT = "下载本页为 Jupyter 笔记本"
 
+# the page grammar, shared with conftest.py (the page tests): fenced blocks, which are Python,
+# which hold a page's printed output, and the marks that skip a block or need a GPU
 FENCE = re.compile(
     r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n]*)\n(?P<body>.*?)"
     r"^(?P=indent)(?P=fence)[ \t]*$\n?",
@@ -89,7 +91,8 @@ def flatten_blocks(text: str) -> str:
     return "\n".join(out)
 
 
-def _dedent(body: str, indent: str) -> str:
+def dedent_block(body: str, indent: str) -> str:
+    """A fenced block's body without the fence's indent (one grammar for this hook and the page tests)."""
     return "\n".join(line[len(indent):] if line.startswith(indent) else line.lstrip()
                      for line in body.split("\n"))
 
@@ -110,13 +113,13 @@ def page_cells(text: str) -> list:
         prose.append(text[pos:block.start()])
         cells.append(nbformat.v4.new_markdown_cell("".join(prose).strip("\n")))
         prose = []
-        cell = nbformat.v4.new_code_cell(_dedent(block["body"], block["indent"]).rstrip("\n"))
+        cell = nbformat.v4.new_code_cell(dedent_block(block["body"], block["indent"]).rstrip("\n"))
         pos = block.end()
         if i + 1 < len(blocks):
             nxt = blocks[i + 1]
             if OUTPUT.match(nxt["info"].strip()) and not text[block.end():nxt.start()].strip():
                 cell.outputs = [nbformat.v4.new_output("stream", name="stdout",
-                                                       text=_dedent(nxt["body"], nxt["indent"]))]
+                                                       text=dedent_block(nxt["body"], nxt["indent"]))]
                 pos = nxt.end()
         cells.append(cell)
     prose.append(text[pos:])
