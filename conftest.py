@@ -15,34 +15,14 @@ import io
 import textwrap
 from pathlib import Path
 
-import markdown
 import pytest
-import yaml
 from sybil import Document, Region, Sybil
 
-from hooks.page_notebooks import FENCE, MARK, OUTPUT, PYTHON, dedent_block   # one page grammar
+# one page grammar and one snippet expansion, shared with the per-page notebooks
+from hooks.page_notebooks import FENCE, MARK, OUTPUT, PYTHON, dedent_block, expand_snippets, snippet_options
 
 ROOT = Path(__file__).resolve().parent
 collect_ignore_glob = ["docs/notebooks/*", "docs/figures/*", "docs/exercises/*", "site/*", "benchmarks/*", "node_modules/*"]
-
-
-def _snippet_settings():
-    """The ``pymdownx.snippets`` options from mkdocs.yml, so tests expand pages as the site does."""
-    text = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
-    config = yaml.load(text, Loader=_IgnoreTags)
-    for ext in config["markdown_extensions"]:
-        if isinstance(ext, dict) and "pymdownx.snippets" in ext:
-            options = dict(ext["pymdownx.snippets"] or {})
-            options["base_path"] = [str(ROOT / p) for p in options.get("base_path", ["."])]
-            return options
-    raise RuntimeError("mkdocs.yml has no pymdownx.snippets settings")
-
-
-class _IgnoreTags(yaml.SafeLoader):
-    """mkdocs.yml uses tags like !ENV; their values do not matter here."""
-
-
-_IgnoreTags.add_multi_constructor("!", lambda loader, suffix, node: None)
 
 
 class SnippetDocument(Document):
@@ -50,10 +30,7 @@ class SnippetDocument(Document):
 
     @classmethod
     def parse(cls, path, *parsers, encoding="utf-8"):
-        md = markdown.Markdown(extensions=["pymdownx.snippets"],
-                               extension_configs={"pymdownx.snippets": _snippet_settings()})
-        raw = Path(path).read_text(encoding=encoding)
-        text = "\n".join(md.preprocessors["snippet"].run(raw.split("\n")))
+        text = expand_snippets(Path(path).read_text(encoding=encoding), snippet_options(ROOT))
         document = cls(text, path)
         for parser in parsers:
             for region in parser(document):

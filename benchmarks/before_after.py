@@ -74,10 +74,7 @@ def main():
              f"{args.repeats} calls, median of per-round ratios; {datetime.date.today().isoformat()}", "",
              "| case | before/torch | after/torch | after/before |", "|---|---:|---:|---:|"]
     lines += [f"| {c} | {a:.2f} | {b:.2f} | {r:.2f} |" for c, a, b, r in rows]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
+    harness.report("\n".join(lines) + "\n", args.out)
 
 
 if __name__ == "__main__":

@@ -85,6 +85,15 @@ def table(rows, targets=None):
     return "\n".join(lines)
 
 
+def report(text, out=None):
+    """Print a benchmark's Markdown result and, with ``out``, write it there (the 性能 page
+    includes the files in ``benchmarks/results/``)."""
+    print(text)
+    if out:
+        with open(out, "w", encoding="utf-8") as f:
+            f.write(text)
+
+
 def agree(ours, theirs, what, rtol=1e-3, atol=1e-4):
     """Refuse to time two computations that do not compute the same thing."""
     import numpy as np
@@ -131,7 +140,4 @@ def main(build_cases, targets, doc=""):
     note = " (--quick: one round, a smoke test, not a measurement)" if args.quick else ""
     text = (f"{head}; {rounds} rounds × {repeats} calls, median; "
             f"{datetime.date.today().isoformat()}{note}\n\n{table(rows, targets.get(args.device))}\n")
-    print(text)
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(text)
+    report(text, args.out)

@@ -29,6 +29,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import harness
 from revision import unpack_revision
 
 HERE = Path(__file__).resolve().parent
@@ -113,10 +114,7 @@ def main():
              "| workload | before (M instr.) | after (M instr.) | after/before |",
              "|---|---:|---:|---:|"]
     lines += [f"| {n} | {b / 1e6:.2f} | {a / 1e6:.2f} | {a / b:.3f} |" for n, b, a in rows]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text, encoding="utf-8")
+    harness.report("\n".join(lines) + "\n", args.out)
 
 
 if __name__ == "__main__":
