@@ -268,7 +268,6 @@ class CrossEntropyLoss(_Loss):
             self._check_indices(y, z, C)
             if (w is None and not self.label_smoothing and z.ndim == 2 and z.shape[0]
                     and not bool((y == self.ignore_index).any())):     # the common case, faster
-                from .fast.losses import cross_entropy_index_forward
                 loss, cache = cross_entropy_index_forward(z, y, self.reduction)
                 if unbatched and self.reduction == "none":
                     loss = loss.reshape(())
@@ -301,10 +300,14 @@ class CrossEntropyLoss(_Loss):
                              f"indices must lie in [0, {C - 1}] (or equal ignore_index={self.ignore_index})")
 
     def _backward(self, grad, cache):
-        from .fast.losses import IndexCrossEntropyCache, cross_entropy_index_backward
         if isinstance(cache, IndexCrossEntropyCache):
             return cross_entropy_index_backward(grad, cache)
         return cross_entropy_backward(grad, cache)
 
     def extra_repr(self):
         return f"reduction={self.reduction!r}, ignore_index={self.ignore_index}, label_smoothing={self.label_smoothing}"
+
+
+# last: the speed path imports log_softmax from this module
+from .fast.losses import (IndexCrossEntropyCache, cross_entropy_index_backward,  # noqa: E402
+                          cross_entropy_index_forward)
