@@ -105,21 +105,36 @@ def get_array_module(*arrays):
 def device_backend(device, who: str) -> str:
     """torch's ``device=`` argument as an nnref backend name.
 
-    ``None`` -> the default backend, ``'cpu'`` -> ``'numpy'``, ``'cuda'`` (or ``'cuda:0'``) ->
-    ``'cupy'``; a torch ``device`` object works by its ``type``. ``ValueError`` for anything else,
-    ``RuntimeError`` for ``'cuda'`` without CuPy and a GPU.
+    ``None`` -> the default backend; ``'cpu'`` -> ``'numpy'``; ``'cuda'``, ``'cuda:N'`` -> ``'cupy'``
+    (nnref uses CuPy's current device, so only ``N = 0`` or the current one is accepted);
+    the backend names ``'numpy'`` and ``'cupy'`` themselves; a torch ``device`` object by its
+    ``type`` and ``index``. ``ValueError`` naming ``who`` for anything else, ``RuntimeError`` for
+    a GPU without CuPy and a GPU.
     """
     if device is None:
         return _default
-    kind = getattr(device, "type", device)
-    kind = kind.split(":")[0] if isinstance(kind, str) else kind
-    if kind == "cpu":
+    kind, index = None, None
+    if not isinstance(device, str):                     # a torch.device: its type and index
+        kind, index = getattr(device, "type", None), getattr(device, "index", None)
+    if kind is None:
+        if not isinstance(device, str):
+            raise ValueError(f"{who}: device must be None, 'cpu', 'cuda', 'cuda:N', 'numpy' or 'cupy', "
+                             f"got {device!r}")
+        kind, _, number = device.strip().partition(":")
+        if number:
+            if not number.isdigit():
+                raise ValueError(f"{who}: device index must be a non-negative integer, got {device!r}")
+            index = int(number)
+    if kind in ("cpu", "numpy") and index in (None, 0):
         return "numpy"
-    if kind == "cuda":
+    if kind in ("cuda", "cupy"):
         if not cupy_available():
-            raise RuntimeError(f"{who}: device='cuda' needs CuPy and a GPU, and none was found")
+            raise RuntimeError(f"{who}: device={device!r} needs CuPy and a GPU, and none was found")
+        if index not in (None, _cupy.cuda.runtime.getDevice()):
+            raise ValueError(f"{who}: device {device!r}: nnref computes on CuPy's current device "
+                             f"({_cupy.cuda.runtime.getDevice()}); select it with cupy.cuda.Device(N).use()")
         return "cupy"
-    raise ValueError(f"{who}: device must be None, 'cpu' or 'cuda', got {device!r}")
+    raise ValueError(f"{who}: device must be None, 'cpu', 'cuda', 'cuda:N', 'numpy' or 'cupy', got {device!r}")
 
 
 def backend_of(a) -> str:
@@ -148,10 +163,34 @@ def asarray(a, dtype=None):
     return to_backend(a, None, dtype)
 
 
-def zeros(shape, dtype=np.float32, like=None):
-    """Zeros on the backend of ``like``, or on the default backend."""
+_default_dtype = np.dtype(np.float32)
+
+
+def set_default_dtype(dtype) -> None:
+    """The dtype of new parameters when a layer gets ``dtype=None`` (like ``torch.set_default_dtype``):
+    float32 at start; float16, float32 or float64. ``TypeError`` for anything else."""
+    global _default_dtype
+    if type(dtype).__module__ == "torch":                   # torch.float64 -> 'float64'
+        dtype = str(dtype).replace("torch.", "")
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt is None or dt.kind != "f":
+        raise TypeError(f"set_default_dtype: expected a floating-point dtype (float16, float32 or "
+                        f"float64), got {dtype!r}")
+    _default_dtype = dt
+
+
+def get_default_dtype():
+    """The dtype of new parameters (see :func:`set_default_dtype`), a NumPy dtype."""
+    return _default_dtype
+
+
+def zeros(shape, dtype=None, like=None):
+    """Zeros on the backend of ``like``, or on the default backend; ``dtype`` None: the default dtype."""
     xp = get_array_module(like) if like is not None else module_for()
-    return xp.zeros(shape, dtype=dtype)
+    return xp.zeros(shape, dtype=_default_dtype if dtype is None else dtype)
 
 
 class RNG:

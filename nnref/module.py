@@ -77,26 +77,58 @@ class Module:
 
     # -- registration -------------------------------------------------------
     def __setattr__(self, name, value):
+        r"""torch's rules: a ``Parameter`` is registered as a parameter and a ``Module`` as a
+        submodule, wherever the name was before; an array assigned to a buffer's name stays that
+        buffer (``bn.running_mean = np.zeros(3)``), and a parameter's name takes only a
+        ``Parameter`` or None (``TypeError`` otherwise, as torch)."""
         if "_parameters" not in self.__dict__:
             raise RuntimeError(f"{type(self).__name__}: call Module.__init__() before assigning attributes")
-        for table in (self._parameters, self._modules, self._buffers):
-            table.pop(name, None)
+        who = type(self).__name__
         if isinstance(value, Parameter):
+            self._buffers.pop(name, None)
+            self._modules.pop(name, None)
             self._parameters[name] = value
+        elif name in self._parameters:
+            if value is not None:
+                raise TypeError(f"{who}: cannot assign {type(value).__name__} as parameter {name!r} "
+                                "(nnref.Parameter or None expected)")
+            del self._parameters[name]
         elif isinstance(value, Module):
+            self._parameters.pop(name, None)
+            self._buffers.pop(name, None)
             self._modules[name] = value
+        elif name in self._modules:
+            if value is not None:
+                raise TypeError(f"{who}: cannot assign {type(value).__name__} as child module {name!r} "
+                                "(nnref.Module or None expected)")
+            del self._modules[name]
+        elif name in self._buffers and value is not None and not _is_array(value):
+            raise TypeError(f"{who}: cannot assign {type(value).__name__} as buffer {name!r} "
+                            "(an array or None expected)")
         object.__setattr__(self, name, value)
 
     def register_buffer(self, name: str, value):
-        """A non-learnable array saved in ``state_dict`` (e.g. ``running_mean``)."""
+        """A non-learnable array saved in ``state_dict`` (e.g. ``running_mean``); None is allowed
+        (and left out of ``state_dict``), as in torch. Assigning to the name later keeps it a buffer."""
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"{type(self).__name__}.register_buffer: a buffer name must be a non-empty "
+                           f"string without '.', got {name!r}")
+        if value is not None and not _is_array(value):
+            raise TypeError(f"{type(self).__name__}.register_buffer: cannot assign {type(value).__name__} "
+                            f"as buffer {name!r} (an array or None expected)")
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
         self._buffers[name] = True
         object.__setattr__(self, name, value)
 
     def register_parameter(self, name: str, value):
-        """Register ``value`` (a ``Parameter`` or None, for ``bias=False``) under ``name``."""
+        """Register ``value`` (a ``Parameter``, or None for an absent one such as ``bias=False``)."""
+        if value is not None and not isinstance(value, Parameter):
+            raise TypeError(f"{type(self).__name__}.register_parameter: cannot assign "
+                            f"{type(value).__name__} as parameter {name!r} (nnref.Parameter or None expected)")
         if value is None:
-            object.__setattr__(self, name, None)
             self._parameters.pop(name, None)
+            object.__setattr__(self, name, None)
         else:
             setattr(self, name, value)
 
@@ -200,16 +232,55 @@ class Module:
             target[...] = value
         return self
 
-    def to(self, name: str):
-        """Move every parameter, gradient and buffer to backend ``name`` (``'numpy'`` or ``'cupy'``)."""
+    def to(self, *args, **kwargs):
+        r"""Move and/or cast every parameter, gradient and buffer, in place; returns the module.
+
+        As ``torch.nn.Module.to``: ``to(device)``, ``to(dtype)``, ``to(device, dtype)``,
+        ``to(array)`` (that array's device and dtype), and the keywords ``device=``, ``dtype=``
+        (``non_blocking`` is accepted and ignored). ``device``: ``'cpu'``, ``'cuda'``, ``'cuda:N'``,
+        or the backend names ``'numpy'``, ``'cupy'``. ``dtype`` must be a floating-point dtype; it
+        casts the floating-point parameters and buffers only (``num_batches_tracked`` stays an
+        integer), as torch does.
+        """
+        device, dtype = _to_arguments(type(self).__name__, args, kwargs)
+        where = None if device is None else backend.device_backend(device, f"{type(self).__name__}.to")
+
+        def convert(a):
+            if a is None:
+                return None
+            cast = dtype if dtype is not None and getattr(a.dtype, "kind", "") == "f" else None
+            if where is not None and backend.backend_of(a) != where:
+                return backend.to_backend(a, where, dtype=cast)
+            return a if cast is None else a.astype(cast, copy=False)
+
         for m in self.modules():
             for p in m._parameters.values():
-                p.data = backend.to_backend(p.data, name)
-                p.grad = backend.to_backend(p.grad, name)
+                p.data, p.grad = convert(p.data), convert(p.grad)
             for b in m._buffers:
-                object.__setattr__(m, b, backend.to_backend(getattr(m, b), name))
-            m._cache = None
+                object.__setattr__(m, b, convert(getattr(m, b)))
+            if "_cache" in m.__dict__:
+                m._cache = None                      # a forward's cache lives on the old device
         return self
+
+    def cpu(self):
+        """``to('cpu')``: every array to NumPy."""
+        return self.to("cpu")
+
+    def cuda(self, device=None):
+        """``to('cuda')``: every array to CuPy (``device`` as in torch: None or the current GPU's index)."""
+        return self.to("cuda" if device is None else f"cuda:{device}")
+
+    def double(self):
+        """Floating-point parameters and buffers to float64, as ``torch.nn.Module.double``."""
+        return self.to(np.float64)
+
+    def float(self):
+        """Floating-point parameters and buffers to float32."""
+        return self.to(np.float32)
+
+    def half(self):
+        """Floating-point parameters and buffers to float16."""
+        return self.to(np.float16)
 
     def extra_repr(self) -> str:
         return ""
@@ -229,6 +300,58 @@ def _as_array(value):
     if backend.is_cupy_array(value):
         return value
     return np.asarray(value)
+
+
+def _is_array(value) -> bool:
+    """A NumPy or CuPy array (or scalar); not a dtype or a scalar type such as ``np.float64``."""
+    return (hasattr(value, "shape") and hasattr(value, "dtype")
+            and not isinstance(value, (type, np.dtype)))
+
+
+DEVICE_NAMES = ("cpu", "cuda", "numpy", "cupy")
+
+
+def _is_device(value) -> bool:
+    if type(value).__name__ == "device":                   # torch.device
+        return True
+    return isinstance(value, str) and value.split(":")[0].strip() in DEVICE_NAMES
+
+
+def _to_dtype(value, who):
+    """A floating-point NumPy dtype from ``value`` (NumPy dtype, its name, or a torch dtype)."""
+    if type(value).__module__ == "torch":
+        value = str(value).replace("torch.", "")
+    try:
+        dt = np.dtype(value)
+    except TypeError:
+        raise TypeError(f"{who}.to: expected a device or a dtype, got {value!r}") from None
+    if dt.kind != "f":
+        raise TypeError(f"{who}.to only accepts floating-point dtypes, but got desired dtype={dt}")
+    return dt
+
+
+def _to_arguments(who, args, kwargs):
+    """``(device, dtype)`` from the ways torch's ``Module.to`` can be called."""
+    unknown = set(kwargs) - {"device", "dtype", "non_blocking", "copy", "memory_format"}
+    if unknown:
+        raise TypeError(f"{who}.to got unexpected keyword arguments {sorted(unknown)}")
+    if kwargs.get("memory_format") is not None:
+        raise NotImplementedError(f"{who}.to: memory_format is not supported (nnref arrays are NumPy/CuPy)")
+    device, dtype = kwargs.get("device"), kwargs.get("dtype")
+    if len(args) > 2:
+        raise TypeError(f"{who}.to takes at most a device and a dtype, got {len(args)} positional arguments")
+    for a in args:
+        if _is_array(a):
+            device, dtype = ("cupy" if backend.is_cupy_array(a) else "cpu"), a.dtype
+        elif a is None:
+            continue
+        elif _is_device(a):
+            device = a
+        else:
+            dtype = a
+    if dtype is not None:
+        dtype = _to_dtype(dtype, who)
+    return device, dtype
 
 
 class Sequential(Module):

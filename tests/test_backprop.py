@@ -10,7 +10,7 @@ import nnref
 from nnref.gradcheck import GradcheckError, gradcheck
 from nnref.layers.activation import relu_backward, relu_forward, tanh_backward, tanh_forward
 from nnref.layers.linear import linear_backward, linear_forward
-from nnref.losses import (cross_entropy_backward, cross_entropy_forward, mse_backward, mse_forward,
+from nnref.layers.losses import (cross_entropy_backward, cross_entropy_forward, mse_backward, mse_forward,
                           target_distribution)
 from tests.parity import assert_close, dev, load_from_torch
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..backend import get_array_module
-from ..losses import log_softmax
+from ..layers.losses import log_softmax
 
 
 class IndexCrossEntropyCache(NamedTuple):
@@ -16,7 +16,7 @@ class IndexCrossEntropyCache(NamedTuple):
 
 
 def cross_entropy_index_forward(z, target, reduction="mean"):
-    r"""Equals :func:`nnref.losses.cross_entropy_forward` with ``q`` the one-hot rows of ``target``.
+    r"""Equals :func:`nnref.layers.losses.cross_entropy_forward` with ``q`` the one-hot rows of ``target``.
 
     Faster because it reads $\log p$ at the N targets instead of building the (N, C) one-hot
     distribution and multiplying it with $\log p$ (a few small arrays fewer per call, which is
@@ -34,7 +34,7 @@ def cross_entropy_index_forward(z, target, reduction="mean"):
 
 
 def cross_entropy_index_backward(dloss, cache: IndexCrossEntropyCache):
-    r"""Equals :func:`nnref.losses.cross_entropy_backward` for the cache above:
+    r"""Equals :func:`nnref.layers.losses.cross_entropy_backward` for the cache above:
     $\partial \ell_n / \partial z_n = p_n - \mathrm{onehot}(y_n)$, times the upstream gradient."""
     p, target, scale = cache
     xp = get_array_module(p)

@@ -1,20 +1,9 @@
-"""Every layer of nnref, one file per concept; the same objects are exported from ``nnref``."""
-from .activation import GELU, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh
-from .batchnorm import BatchNorm1d, BatchNorm2d
-from .conv import Conv2d
-from .dropout import Dropout
-from .embedding import Embedding
-from .flatten import Flatten
-from .gru import GRU
-from .layernorm import LayerNorm
-from .linear import Linear
-from .lstm import LSTM
-from .pool import AvgPool2d, MaxPool2d
-from .resnet import BasicBlock, ResNet
-from .rnn import RNN
-from ..module import Sequential
+r"""The maths of every layer, one file per concept: the reference pairs ``xxx_forward(x, ...) ->
+(y, cache)`` / ``xxx_backward(dy, cache) -> grads``, written against ``xp`` (NumPy or CuPy) and
+importing nothing of nnref but the backend and the checks, so that a reader can copy one file.
 
-__all__ = ["Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softplus", "GELU", "Sequential",
-           "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding",
-           "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "BasicBlock", "ResNet",
-           "RNN", "LSTM", "GRU"]
+The Modules that own parameters and call these functions are in :mod:`nnref.nn`. For code
+written against earlier versions, ``nnref.layers.Conv2d`` and the other layer classes are the
+same objects as ``nnref.Conv2d``: the package attaches them here when ``nnref`` is imported
+(this package itself never imports :mod:`nnref.nn`).
+"""

@@ -1,14 +1,10 @@
 r"""The weight matrix: a fully connected (affine) layer ``y = x W^T + b``."""
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
 import numpy as np
 
-from ..backend import backend_of, default_rng, device_backend, to_backend
-from ..checks import backward_cache, check_float, check_ndim, check_size, param_dtype
-from ..module import Module, Parameter
 
 
 def check_count(value, name: str, who: str, minimum: int = 0):
@@ -63,49 +59,3 @@ def linear_backward(dy, cache: LinearCache):
     db = dy2.sum(axis=0) if has_bias else None
     return dx, dW, db
 # --8<-- [end:linear_backward]
-
-
-class Linear(Module):
-    r"""``torch.nn.Linear(in_features, out_features, bias=True, device=None, dtype=None)``:
-    ``weight`` (out_features, in_features), ``bias`` (out_features,).
-
-    Both start as U(-1/sqrt(in_features), 1/sqrt(in_features)), PyTorch's default, drawn on the
-    host by :func:`nnref.backend.default_rng` and moved to ``device`` (None: the default backend).
-    """
-
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None, dtype=None):
-        super().__init__()
-        self.in_features = check_count(in_features, "in_features", "Linear")
-        self.out_features = check_count(out_features, "out_features", "Linear")
-        where, dtype = device_backend(device, "Linear"), param_dtype(dtype, "Linear")
-        bound = 1.0 / math.sqrt(in_features) if in_features else 0.0   # torch: 0 without inputs
-        host = default_rng().host
-
-        def uniform(shape):
-            return Parameter(to_backend(host.uniform(-bound, bound, shape).astype(dtype), where))
-        self.weight = uniform((out_features, in_features))
-        self.register_parameter("bias", uniform((out_features,)) if bias else None)
-        self._cache = None
-
-    def forward(self, input):
-        check_float(input, "Linear")
-        check_ndim(input, "Linear", range(1, 33), "(*, in_features)")
-        check_size(input, "Linear", -1, self.in_features, "input features")
-        if backend_of(input) != backend_of(self.weight.data):
-            raise TypeError(f"Linear: input is a {backend_of(input)} array but the weights are "
-                            f"{backend_of(self.weight.data)} arrays; move one with nnref.backend.to_backend")
-        W = self.weight.data.astype(input.dtype, copy=False)  # compute in the input's dtype
-        b = None if self.bias is None else self.bias.data.astype(input.dtype, copy=False)
-        y, cache = linear_forward(input, W, b)
-        self._cache = (cache, y.shape)
-        return y
-
-    def backward(self, dy):
-        dx, dW, db = linear_backward(dy, backward_cache(self._cache, dy, "Linear"))
-        self.weight.accumulate(dW)
-        if db is not None:
-            self.bias.accumulate(db)
-        return dx
-
-    def extra_repr(self):
-        return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"

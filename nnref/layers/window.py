@@ -5,24 +5,6 @@ over an axis of ``size`` inputs with ``padding`` extra entries on each side.
 """
 from __future__ import annotations
 
-import numpy as np
-
-
-def pair(value, name: str, who: str, minimum: int = 0):
-    r"""``3 -> (3, 3)``, ``(3, 5) -> (3, 5)``.
-
-    ``ValueError`` naming ``who`` and ``name`` for anything else (floats, bools, wrong length)
-    or for values below ``minimum``.
-    """
-    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
-        pair_ = (value, value)
-    else:
-        pair_ = tuple(value) if isinstance(value, (tuple, list)) else ()
-    ok = len(pair_) == 2 and all(isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
-                                 and v >= minimum for v in pair_)
-    if not ok:
-        raise ValueError(f"{who}: {name} must be an int >= {minimum} or a pair of them, got {value!r}")
-    return int(pair_[0]), int(pair_[1])
 
 
 # --8<-- [start:output_size]

@@ -6,7 +6,6 @@ import sys
 from typing import NamedTuple
 
 import numpy as np
-from tqdm import tqdm
 
 from ..backend import RNG, get_array_module
 from ..clip import clip_grad_norm as _clip_grad_norm
@@ -34,6 +33,36 @@ def _progress_enabled(progress) -> bool:
     if progress is None:   # auto: only for a person watching a terminal
         return all(getattr(s, "isatty", lambda: False)() for s in (sys.stdout, sys.stderr))
     return bool(progress)
+
+
+class _NoBar:
+    """What ``fit`` calls on its progress bar, doing nothing: no bar was asked for."""
+
+    def update(self, n=1):
+        pass
+
+    def set_postfix(self, **kwargs):
+        pass
+
+    def close(self):
+        pass
+
+
+def progress_bar(total: int, progress):
+    """tqdm's bar over ``total`` steps when ``progress`` asks for one (None: only on a terminal).
+
+    tqdm is imported only here, so ``import nnref`` works without it; asking for a bar
+    (``progress=True``) without tqdm installed is an ``ImportError`` that says so.
+    """
+    if not _progress_enabled(progress):
+        return _NoBar()
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        if progress is None:
+            return _NoBar()
+        raise ImportError("fit(progress=True) draws its bar with tqdm: pip install tqdm") from None
+    return tqdm(total=total, unit="step", leave=False, file=sys.stderr)
 
 
 # --8<-- [start:train_step]
@@ -175,8 +204,7 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, *, epochs: int = 1
     if early_stopping is not None:
         early_stopping.reset()
     per_epoch = len(batches(n, batch_size, shuffle=False)[::accumulation_steps])
-    bar = tqdm(total=epochs * per_epoch, disable=not _progress_enabled(progress), unit="step",
-               leave=False, file=sys.stderr)
+    bar = progress_bar(epochs * per_epoch, progress)
     try:
         for epoch in range(1, epochs + 1):
             model.train()

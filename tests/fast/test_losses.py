@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nnref.fast.losses import cross_entropy_index_backward, cross_entropy_index_forward
-from nnref.losses import cross_entropy_backward, cross_entropy_forward, target_distribution
+from nnref.layers.losses import cross_entropy_backward, cross_entropy_forward, target_distribution
 
 
 def _both(z, y, reduction, dloss):

@@ -182,7 +182,7 @@ def test_batchnorm_errors():
         nnref.BatchNorm1d(3)(dev(np.ones((2, 3), np.int32)))
     with pytest.raises(RuntimeError, match="BatchNorm2d.backward called before forward"):
         nnref.BatchNorm2d(3).backward(dev(np.ones((2, 3, 2, 2), np.float32)))
-    with pytest.raises(ValueError, match="BatchNorm1d: num_features must be a positive integer"):
+    with pytest.raises(ValueError, match="BatchNorm1d: num_features must be greater than zero"):
         nnref.BatchNorm1d(0)
     with pytest.raises(ValueError, match="BatchNorm2d: momentum must lie in"):
         nnref.BatchNorm2d(3, momentum=1.5)
@@ -288,7 +288,7 @@ def test_device_and_dtype_arguments():
     assert nnref.BatchNorm1d(3).running_mean.dtype == np.float32      # dtype=None: float32
     with pytest.raises(TypeError, match="BatchNorm1d: dtype must be a floating-point dtype"):
         nnref.BatchNorm1d(3, dtype=np.int32)
-    with pytest.raises(ValueError, match="BatchNorm2d: device must be None, 'cpu' or 'cuda'"):
+    with pytest.raises(ValueError, match="BatchNorm2d: device must be None, 'cpu', 'cuda'"):
         nnref.BatchNorm2d(3, device="tpu")
 
 

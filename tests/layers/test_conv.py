@@ -306,10 +306,10 @@ def test_padding_mode_limits_are_torchs(torch, mode, padding, size):
     (dict(padding="full"), ValueError, r"padding must be an int, an \(h, w\) pair, 'same' or 'valid', got 'full'"),
     (dict(padding="same", stride=2), ValueError, "padding='same' needs stride 1"),
     (dict(padding_mode="mirror"), ValueError, "padding_mode must be one of"),
-    (dict(in_channels=0), ValueError, "in_channels must be a positive int"),
+    (dict(in_channels=0), ValueError, "in_channels must be greater than zero"),
     (dict(in_channels=2.0), TypeError, "in_channels must be an int"),
     (dict(out_channels=True), TypeError, "out_channels must be an int"),
-    (dict(groups=0), ValueError, "groups must be a positive int"),
+    (dict(groups=0), ValueError, "groups must be greater than zero"),
     (dict(groups=4), ValueError, "in_channels must be divisible by groups"),
     (dict(in_channels=4, groups=4), ValueError, "out_channels must be divisible by groups"),
 ])

@@ -156,9 +156,9 @@ def test_dtype_follows_input():
 
 
 def test_dropout_errors():
-    with pytest.raises(ValueError, match=r"Dropout: p is the probability .* \[0, 1\], got 1.5"):
+    with pytest.raises(ValueError, match=r"Dropout: p must be a probability in \[0, 1\], got 1.5"):
         nnref.Dropout(1.5)
-    with pytest.raises(ValueError, match="Dropout: p is the probability"):
+    with pytest.raises(ValueError, match="Dropout: p must be a probability"):
         nnref.Dropout(-0.1)
     with pytest.raises(ValueError, match="Dropout: mode must be 'inverted' or 'classic'"):
         nnref.Dropout(0.5, mode="scaled")

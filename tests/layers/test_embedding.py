@@ -141,7 +141,7 @@ def test_bad_inputs(torch):
         nnref.Embedding(V, D, padding_idx=V)
     with pytest.raises(ValueError, match=r"Embedding: _weight must have shape \(10, 4\), got \(3, 4\)"):
         nnref.Embedding(V, D, _weight=np.ones((3, 4)))
-    with pytest.raises(ValueError, match="Embedding: num_embeddings must be a positive integer"):
+    with pytest.raises(ValueError, match="Embedding: num_embeddings must be greater than zero"):
         nnref.Embedding(0, D)
     with pytest.raises(TypeError, match="Embedding: dtype must be a floating-point dtype"):
         nnref.Embedding(V, D, dtype=np.int64)

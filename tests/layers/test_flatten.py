@@ -50,7 +50,7 @@ def test_errors():
 
 
 def test_rejects_lists_and_non_int_dims():
-    with pytest.raises(TypeError, match="Flatten: expected a NumPy or CuPy array, got list"):
+    with pytest.raises(TypeError, match="Flatten: expected an array for input, got list"):
         nnref.Flatten()([[1.0, 2.0], [3.0, 4.0]])
     with pytest.raises(TypeError, match="Flatten: start_dim must be an int"):
         nnref.Flatten(1.0)

@@ -167,7 +167,7 @@ def test_errors():
         nnref.ResNet()(dev(np.zeros((1, 1, 8, 8), np.float32)))
     with pytest.raises(ValueError, match="ResNet: layers and channels"):
         nnref.ResNet((2, 2), (16,))
-    with pytest.raises(ValueError, match="ResNet: num_classes must be at least 1, got 0"):
+    with pytest.raises(ValueError, match="ResNet: num_classes must be greater than zero, got 0"):
         nnref.ResNet(num_classes=0)
     with pytest.raises(TypeError, match="ResNet: in_channels must be an int"):
         nnref.ResNet(in_channels=3.0)

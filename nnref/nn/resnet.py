@@ -10,12 +10,12 @@ from __future__ import annotations
 import math
 
 from ..backend import default_rng, device_backend, get_array_module, to_backend
-from ..checks import backward_cache, check_float, check_ndim, check_size, need_cache, param_dtype
+from ..checks import backward_cache, check_float, check_int, check_ndim, check_size, need_cache, param_dtype
+from ..layers.activation import relu_backward, relu_forward
 from ..module import Module, Sequential
-from .activation import relu_backward, relu_forward
 from .batchnorm import BatchNorm2d
 from .conv import Conv2d
-from .linear import Linear, check_count
+from .linear import Linear
 
 
 # --8<-- [start:basic_block]
@@ -35,9 +35,9 @@ class BasicBlock(Module):
 
     def __init__(self, in_channels: int, out_channels: int, stride: int = 1, *, device=None, dtype=None):
         super().__init__()
-        self.in_channels = check_count(in_channels, "in_channels", "BasicBlock", 1)
-        self.out_channels = check_count(out_channels, "out_channels", "BasicBlock", 1)
-        self.stride = check_count(stride, "stride", "BasicBlock", 1)
+        self.in_channels = check_int(in_channels, "in_channels", "BasicBlock", 1)
+        self.out_channels = check_int(out_channels, "out_channels", "BasicBlock", 1)
+        self.stride = check_int(stride, "stride", "BasicBlock", 1)
         on = dict(device=device, dtype=dtype)
         self.conv1 = Conv2d(in_channels, out_channels, kernel_size=3, stride=stride, padding=1, bias=False, **on)
         self.bn1 = BatchNorm2d(out_channels, **on)
@@ -92,8 +92,8 @@ class ResNet(Module):
         if len(layers) != len(channels) or not layers or min(layers) < 1:
             raise ValueError(f"ResNet: layers and channels must be equally long, non-empty, with "
                              f"at least one block per stage; got {layers} and {channels}")
-        check_count(in_channels, "in_channels", "ResNet", 1)
-        check_count(num_classes, "num_classes", "ResNet", 1)
+        check_int(in_channels, "in_channels", "ResNet", 1)
+        check_int(num_classes, "num_classes", "ResNet", 1)
         on = dict(device=device, dtype=dtype)
         self.conv1 = Conv2d(in_channels, channels[0], kernel_size=3, stride=1, padding=1, bias=False, **on)
         self.bn1 = BatchNorm2d(channels[0], **on)

@@ -1,4 +1,4 @@
-r"""Loss functions with ``torch.nn``'s signatures: ``MSELoss`` and ``CrossEntropyLoss``.
+r"""Loss Modules with ``torch.nn``'s signatures: ``MSELoss`` and ``CrossEntropyLoss``.
 
 ``loss = fn(input, target)`` is a Python ``float`` for ``reduction='mean'`` or ``'sum'`` and an
 array of per-element losses for ``reduction='none'``. ``fn.backward()`` then returns
@@ -7,137 +7,22 @@ $\partial L / \partial\,\mathrm{input}$ (input's shape and dtype). With ``reduct
 i.e. the gradient of their sum); with ``'mean'``/``'sum'`` an optional scalar ``grad`` scales it.
 
 float16 inputs are computed in float32 (a float16 sum of squares overflows at 65504) and the
-gradient is returned in float16. A mean over nothing (empty batch, every target ignored) is
-``nan``, as in torch.
+gradient is returned in float16. The maths is :mod:`nnref.layers.losses`; plain class-index
+targets take the equal but faster :mod:`nnref.fast.losses`.
 """
 from __future__ import annotations
 
-import math
 import warnings
 from typing import NamedTuple
 
-import numpy as np
-
-from .backend import get_array_module
-from .checks import check_array, check_float, need_cache
-from .module import Module
+from ..backend import get_array_module
+from ..checks import check_array, check_float, compute_dtype, need_cache
+from ..fast.losses import IndexCrossEntropyCache, cross_entropy_index_backward, cross_entropy_index_forward
+from ..layers.losses import (cross_entropy_backward, cross_entropy_forward, mse_backward, mse_forward,
+                             target_distribution)
+from ..module import Module
 
 REDUCTIONS = ("mean", "sum", "none")
-
-
-def _mean_scale(count) -> float:
-    """1/count for a mean; ``nan`` for a mean over nothing (torch's 0/0)."""
-    return 1.0 / count if count else math.nan
-
-
-# --8<-- [start:mse]
-class MSECache(NamedTuple):
-    diff: object     # input - target, any shape
-    scale: float     # 1/n for 'mean', 1 for 'sum' and 'none'
-
-
-def mse_forward(input, target, reduction="mean"):
-    r"""Squared error of every element; ``'mean'`` divides the sum by the ``n`` elements:
-
-    $$
-    \ell_i = (\hat y_i - y_i)^2,\qquad L = \frac{1}{n}\sum_i \ell_i
-    $$
-    """
-    diff = input - target
-    loss = diff * diff                     # per-element losses
-    if reduction == "none":
-        return loss, MSECache(diff, 1.0)
-    scale = _mean_scale(diff.size) if reduction == "mean" else 1.0
-    return loss.sum() * scale, MSECache(diff, scale)
-
-
-def mse_backward(dloss, cache):
-    r"""``dloss``: the upstream gradient (1.0 for a reduced loss, per element for ``'none'``):
-
-    $$
-    \frac{\partial L}{\partial \hat y_i} = \frac{2}{n}(\hat y_i - y_i)
-    $$
-    """
-    return (2 * cache.scale) * dloss * cache.diff
-# --8<-- [end:mse]
-
-
-# --8<-- [start:log_softmax]
-def log_softmax(z, axis=-1):
-    r"""Log-softmax along ``axis``, shifted by the max so ``exp`` cannot overflow:
-
-    $$
-    \log\mathrm{softmax}(z)_c = z_c - m - \log\sum_k e^{z_k - m},\quad m = \max_k z_k
-    $$
-    """
-    xp = get_array_module(z)
-    shifted = z - z.max(axis=axis, keepdims=True)
-    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
-# --8<-- [end:log_softmax]
-
-
-# --8<-- [start:cross_entropy]
-class CrossEntropyCache(NamedTuple):
-    p: object        # softmax(z), (N, C, d1, ...)
-    a: object        # w_c * q_c: weighted target distribution, (N, C, d1, ...)
-    scale: float     # 1/(sum of the kept targets' weights) for 'mean', else 1
-
-
-def target_distribution(target, num_classes, ignore_index=-100, label_smoothing=0.0):
-    r"""Class indices (N, d1, ...) as distributions $q$ (N, C, d1, ...), plus the kept mask.
-
-    $$
-    q_{c} = (1-\varepsilon)\,[c = y] + \frac{\varepsilon}{C}, \qquad q = 0 \text{ where } y = \text{ignore\_index}
-    $$
-    """
-    xp = get_array_module(target)
-    keep = target != ignore_index                               # (N, d1, ...)
-    classes = xp.arange(num_classes).reshape((1, -1) + (1,) * (target.ndim - 1))
-    onehot = (xp.expand_dims(target, 1) == classes)             # (N, C, d1, ...)
-    q = (1 - label_smoothing) * onehot + label_smoothing / num_classes
-    return q * xp.expand_dims(keep, 1), keep
-
-
-def cross_entropy_forward(z, q, weight=None, reduction="mean", denominator=None):
-    r"""Softmax cross-entropy of logits ``z`` (N, C, d1, ...) against distributions ``q`` of the
-    same shape, class weights $w$ (C,) (ones when None):
-
-    $$
-    \ell_n = -\sum_c w_c\, q_{n,c} \log \mathrm{softmax}(z_n)_c, \qquad
-    L = \frac{1}{D} \sum_n \ell_n
-    $$
-
-    For ``'mean'``, $D$ is ``denominator``: torch's $\sum_n w_{y_n}$ over the kept class-index
-    targets, or the number of samples $N d_1 \cdots$ for probability targets (the default).
-    """
-    xp = get_array_module(z, q)
-    logp = log_softmax(z, axis=1)
-    a = q if weight is None else q * weight.reshape((1, -1) + (1,) * (z.ndim - 2))
-    loss = -(a * logp).sum(axis=1)                              # (N, d1, ...)
-    if reduction == "none":
-        return loss, CrossEntropyCache(xp.exp(logp), a, 1.0)
-    if denominator is None:
-        denominator = loss.size
-    if reduction == "sum":
-        return loss.sum(), CrossEntropyCache(xp.exp(logp), a, 1.0)
-    if not denominator:     # every target ignored: torch's 0/0 = nan, but a zero gradient
-        return loss.sum() * math.nan, CrossEntropyCache(xp.exp(logp), a, 0.0)
-    return loss.sum() / denominator, CrossEntropyCache(xp.exp(logp), a, 1.0 / denominator)
-
-
-def cross_entropy_backward(dloss, cache):
-    r"""Gradient with respect to the logits, for upstream ``dloss`` (scalar, or (N, d1, ...)):
-
-    $$
-    \frac{\partial \ell_n}{\partial z_{n}} = \Big(\sum_c w_c q_{n,c}\Big)\,\mathrm{softmax}(z_n) - w \odot q_n
-    $$
-    """
-    p, a, scale = cache
-    d = dloss * scale
-    if getattr(d, "ndim", 0):                 # per-sample gradient: broadcast over the classes
-        d = get_array_module(p).expand_dims(d, 1)
-    return d * (a.sum(axis=1, keepdims=True) * p - a)
-# --8<-- [end:cross_entropy]
 
 
 def legacy_reduction(size_average, reduce, reduction, who):
@@ -193,11 +78,6 @@ class _Loss(Module):
         return (dx[0] if unbatched else dx).astype(dtype, copy=False)
 
 
-def _compute_dtype(x):
-    """float16 is computed in float32 (torch accumulates half in float too)."""
-    return np.float32 if x.dtype == np.float16 else x.dtype
-
-
 class MSELoss(_Loss):
     r"""``torch.nn.MSELoss(size_average=None, reduce=None, reduction='mean')``.
 
@@ -213,7 +93,7 @@ class MSELoss(_Loss):
         if tuple(input.shape) != tuple(target.shape):
             raise ValueError(f"MSELoss: input has shape {tuple(input.shape)} but target has shape "
                              f"{tuple(target.shape)}; they must match")
-        ct = _compute_dtype(input)
+        ct = compute_dtype(input.dtype)
         loss, cache = mse_forward(xp.asarray(input, dtype=ct), xp.asarray(target, dtype=ct), self.reduction)
         self._cache = LossCall(cache, tuple(input.shape) if self.reduction == "none" else (), input.dtype, False)
         return self._result(loss, input.dtype)
@@ -258,7 +138,7 @@ class CrossEntropyLoss(_Loss):
         C = z.shape[1]
         if self.weight is not None and self.weight.shape[0] != C:
             raise ValueError(f"{who}: weight has {self.weight.shape[0]} entries but the input has {C} classes")
-        ct = _compute_dtype(input)
+        ct = compute_dtype(input.dtype)
         z = z.astype(ct, copy=False)
         w = None if self.weight is None else self.weight.astype(ct, copy=False)
         if target.dtype.kind == "f" and tuple(target.shape) == tuple(input.shape):   # probabilities
@@ -306,8 +186,3 @@ class CrossEntropyLoss(_Loss):
 
     def extra_repr(self):
         return f"reduction={self.reduction!r}, ignore_index={self.ignore_index}, label_smoothing={self.label_smoothing}"
-
-
-# last: the speed path imports log_softmax from this module
-from .fast.losses import (IndexCrossEntropyCache, cross_entropy_index_backward,  # noqa: E402
-                          cross_entropy_index_forward)

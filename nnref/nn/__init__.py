@@ -1,0 +1,29 @@
+r"""The Modules: ``torch.nn``'s namesakes, each owning its parameters and options and calling the
+reference maths of :mod:`nnref.layers` (or its proven-equal speed path in :mod:`nnref.fast`).
+
+``import nnref.nn as nn`` reads like torch: ``nn.Linear``, ``nn.Sequential``, ``nn.Module``.
+The same classes are exported from ``nnref`` and, for layers, from ``nnref.layers``.
+"""
+from ..module import Module, Parameter, Sequential
+from .activation import GELU, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh
+from .batchnorm import BatchNorm1d, BatchNorm2d
+from .conv import Conv2d
+from .dropout import Dropout
+from .embedding import Embedding
+from .flatten import Flatten
+from .gru import GRU
+from .layernorm import LayerNorm
+from .linear import Linear
+from .losses import CrossEntropyLoss, MSELoss
+from .lstm import LSTM
+from .pool import AvgPool2d, MaxPool2d
+from .resnet import BasicBlock, ResNet
+from .rnn import RNN
+
+# the layers (exported from nnref.layers too); Sequential is a layer container
+LAYERS = ["Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softplus", "GELU", "Sequential",
+          "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding",
+          "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "BasicBlock", "ResNet",
+          "RNN", "LSTM", "GRU"]
+
+__all__ = [*LAYERS, "MSELoss", "CrossEntropyLoss", "Module", "Parameter"]
