@@ -174,3 +174,85 @@ def test_none_buffers_are_left_out_of_state_dict_like_torch(torch):
     ref.register_buffer("stats", None)
     ref.register_buffer("count", torch.zeros(1))
     assert list(M().state_dict()) == list(ref.state_dict()) == ["count"]
+
+
+# --- torch's attribute rules, devices and dtypes ---------------------------------------------
+
+def _twins(torch):
+    """The same small model in both libraries: a BatchNorm (buffers) inside a Sequential."""
+    return (Sequential(Linear(3, 4), nnref.BatchNorm1d(4)),
+            torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4)))
+
+
+def test_assigning_to_buffers_and_parameters_follows_torch(torch):
+    ours, theirs = _twins(torch)
+    ours[1].running_mean = np.full(4, 2.0, np.float32)          # an array on a buffer's name
+    theirs[1].running_mean = torch.full((4,), 2.0)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    np.testing.assert_array_equal(ours.state_dict()["1.running_mean"], theirs.state_dict()["1.running_mean"].numpy())
+    ours[1].running_var = None                                   # None: still a buffer, left out
+    theirs[1].running_var = None
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    ours[0].extra = Parameter(np.zeros(2, np.float32))           # a new Parameter registers
+    theirs[0].extra = torch.nn.Parameter(torch.zeros(2))
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    with pytest.raises(TypeError):
+        theirs[0].weight = torch.zeros(4, 3)                     # torch refuses a tensor on a parameter
+    with pytest.raises(TypeError, match="Linear: cannot assign ndarray as parameter 'weight'"):
+        ours[0].weight = np.zeros((4, 3), np.float32)
+    with pytest.raises(TypeError, match="cannot assign list as buffer 'running_mean'"):
+        ours[1].running_mean = [0.0] * 4
+    ours[0].bias = None                                          # None on a parameter: removed, like torch's
+    theirs[0].bias = None
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+
+
+@pytest.mark.parametrize("device", ["cpu", "cpu:0", "numpy"])
+def test_to_takes_torchs_devices(device, torch):
+    ours, theirs = _twins(torch)
+    assert ours.to(device) is ours
+    if device != "numpy":
+        theirs.to(device)                                        # torch takes the same strings
+    assert all(isinstance(v, np.ndarray) for v in ours.state_dict().values())
+    with pytest.raises(ValueError, match="Sequential.to: device must be"):
+        ours.to("cpu:1")
+    if not nnref.backend.cupy_available():
+        with pytest.raises(RuntimeError, match="needs CuPy and a GPU"):
+            ours.to("cuda:0")
+
+
+@pytest.mark.parametrize("how", ["to(float64)", "to(dtype=float64)", "to('cpu', float64)", "double()",
+                                 "to(array)", "to(torch.float64)"])
+def test_to_dtype_casts_floats_only_like_torch(how, torch):
+    ours, theirs = _twins(torch)
+    call = {"to(float64)": lambda m: m.to(np.float64), "to(dtype=float64)": lambda m: m.to(dtype=np.float64),
+            "to('cpu', float64)": lambda m: m.to("cpu", np.float64), "double()": lambda m: m.double(),
+            "to(array)": lambda m: m.to(np.zeros(1)), "to(torch.float64)": lambda m: m.to(torch.float64)}[how]
+    call(ours)
+    theirs.double()
+    got = {k: str(v.dtype) for k, v in ours.state_dict().items()}
+    want = {k: str(v.dtype).replace("torch.", "") for k, v in theirs.state_dict().items()}
+    assert got == want                                           # num_batches_tracked stays int64
+    assert all(p.grad.dtype == np.float64 for p in ours.parameters())
+    ours.float()
+    assert {str(v.dtype) for k, v in ours.state_dict().items() if "num_batches" not in k} == {"float32"}
+    with pytest.raises(TypeError, match="only accepts floating-point dtypes"):
+        ours.to(np.int64)
+    with pytest.raises(TypeError):
+        theirs.to(torch.int64)
+
+
+def test_set_default_dtype_like_torch(torch):
+    try:
+        nnref.set_default_dtype(np.float64)
+        torch.set_default_dtype(torch.float64)
+        assert Linear(2, 3).weight.dtype == np.float64 and torch.nn.Linear(2, 3).weight.dtype == torch.float64
+        assert nnref.get_default_dtype() == np.float64
+        assert Linear(2, 3, dtype=np.float32).weight.dtype == np.float32     # an explicit dtype wins
+        with pytest.raises(TypeError, match="set_default_dtype"):
+            nnref.set_default_dtype(np.int32)
+    finally:
+        nnref.set_default_dtype(np.float32)
+        torch.set_default_dtype(torch.float32)
+    assert Linear(2, 3).weight.dtype == np.float32
