@@ -19,7 +19,7 @@ import pytest
 from sybil import Document, Region, Sybil
 
 # one page grammar and one snippet expansion, shared with the per-page notebooks
-from hooks.page_notebooks import FENCE, MARK, OUTPUT, PYTHON, dedent_block, expand_snippets, snippet_options
+from hooks.snippets import FENCE, MARK, OUTPUT, PYTHON, dedent_block, expand_snippets, snippet_options
 
 ROOT = Path(__file__).resolve().parent
 collect_ignore_glob = ["docs/notebooks/*", "docs/figures/*", "docs/exercises/*", "site/*", "benchmarks/*", "node_modules/*"]

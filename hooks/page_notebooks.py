@@ -19,24 +19,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import markdown
 import nbformat
-import yaml
+
+try:       # the tests and tools import the hooks as a package ...
+    from hooks.snippets import FENCE, MARK, OUTPUT, PYTHON, dedent_block, expand_snippets, snippet_options
+except ModuleNotFoundError:  # ... MkDocs loads each hook alone, with hooks/ on sys.path
+    from snippets import FENCE, MARK, OUTPUT, PYTHON, dedent_block, expand_snippets, snippet_options
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ("prerequisites/", "neural-network/", "cnn/", "rnn/", "lstm/")
 LINK_TEXT = "下载本页为 Jupyter 笔记本"
 
-# the page grammar, shared with conftest.py (the page tests): fenced blocks, which are Python,
-# which hold a page's printed output, and the marks that skip a block or need a GPU
-FENCE = re.compile(
-    r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^\n]*)\n(?P<body>.*?)"
-    r"^(?P=indent)(?P=fence)[ \t]*$\n?",
-    re.MULTILINE | re.DOTALL,
-)
-PYTHON = re.compile(r"^(python3?|py)(\s|$)")
-OUTPUT = re.compile(r"""^text\b.*title=["']输出["']""")
-MARK = re.compile(r"<!--\s*(skip|gpu):\s*next\s*-->\s*\Z")
 BLOCK_HEADER = re.compile(r"""^(?P<indent> *)(?:!!!|\?\?\?\+?|===)\s*(?P<kind>[\w-]*)\s*(?:"(?P<title>[^"]*)")?\s*$""")
 
 SETUP = """\
@@ -45,30 +38,6 @@ from __future__ import annotations  # 同 nnref 的源文件（和页面的测�
 # %pip install -e .
 import nnref
 nnref.manual_seed(0)  # 与网页上的输出一致"""
-
-
-class _IgnoreTags(yaml.SafeLoader):
-    """mkdocs.yml uses tags like !ENV; their values do not matter here."""
-
-
-_IgnoreTags.add_multi_constructor("!", lambda loader, suffix, node: None)
-
-
-def snippet_options(root: Path = ROOT) -> dict:
-    """The ``pymdownx.snippets`` options of mkdocs.yml, with ``base_path`` made absolute."""
-    config = yaml.load((root / "mkdocs.yml").read_text(encoding="utf-8"), Loader=_IgnoreTags)
-    for ext in config["markdown_extensions"]:
-        if isinstance(ext, dict) and "pymdownx.snippets" in ext:
-            options = dict(ext["pymdownx.snippets"] or {})
-            options["base_path"] = [str(root / p) for p in options.get("base_path", ["."])]
-            return options
-    raise ValueError("mkdocs.yml has no pymdownx.snippets settings")
-
-
-def expand_snippets(text: str, options: dict) -> str:
-    """The page with every ``--8<--`` include replaced by the included text, as the site does it."""
-    md = markdown.Markdown(extensions=["pymdownx.snippets"], extension_configs={"pymdownx.snippets": options})
-    return "\n".join(md.preprocessors["snippet"].run(text.split("\n")))
 
 
 def flatten_blocks(text: str) -> str:
@@ -91,17 +60,10 @@ def flatten_blocks(text: str) -> str:
     return "\n".join(out)
 
 
-def dedent_block(body: str, indent: str) -> str:
-    """A fenced block's body without the fence's indent (one grammar for this hook and the page tests)."""
-    return "\n".join(line[len(indent):] if line.startswith(indent) else line.lstrip()
-                     for line in body.split("\n"))
-
-
 def page_cells(text: str) -> list:
     """Cells of one expanded page: Markdown prose, and a code cell (with its saved 输出) per python block."""
     cells, prose, pos = [], [], 0
     blocks = list(FENCE.finditer(text))
-    skip_next_output = False
     for i, block in enumerate(blocks):
         if block.start() < pos:
             continue

@@ -3,7 +3,6 @@
 Data is drawn on the host with NumPy and moved to the default backend (``NNREF_BACKEND``),
 so the same tests run on CPU and, with ``NNREF_BACKEND=cupy``, on the GPU.
 """
-import numpy as np
 import pytest
 
 import nnref

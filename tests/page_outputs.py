@@ -17,7 +17,7 @@ import re
 import sys
 from pathlib import Path
 
-from hooks.page_notebooks import FENCE, MARK, OUTPUT, PYTHON, dedent_block, expand_snippets, snippet_options
+from hooks.snippets import FENCE, MARK, OUTPUT, PYTHON, dedent_block, expand_snippets, snippet_options
 
 ROOT = Path(__file__).resolve().parent.parent
 INCLUDE = re.compile(r'^(?P<indent>[ \t]*)--8<--\s+"(?P<path>[^":]+\.md)"\s*$', re.MULTILINE)

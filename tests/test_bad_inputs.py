@@ -8,7 +8,6 @@ torch has NaN). The contract adds fixed rules of its own: a non-float input is a
 (an integer one for index layers such as Embedding), and ``backward`` before ``forward`` a
 ``RuntimeError``.
 """
-import inspect
 
 import numpy as np
 import pytest

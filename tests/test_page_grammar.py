@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from hooks.page_notebooks import FENCE, MARK, OUTPUT, PYTHON, expand_snippets, snippet_options
+from hooks.snippets import FENCE, MARK, OUTPUT, PYTHON, expand_snippets, snippet_options
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = sorted(p for p in (ROOT / "docs").rglob("*.md") if "exercises" not in p.parts)
@@ -37,3 +37,20 @@ def test_an_orphan_output_is_found():
     assert orphan_outputs(page) == [7]
     assert orphan_outputs(page.replace("\ntext between\n", "")) == []
     assert orphan_outputs("<!-- skip: next -->\n" + page.replace("\ntext between\n", "")) == [6]
+
+
+def test_code_on_pages_carries_no_tex_docstring():
+    """The included reference code shows no raw-TeX docstring (the formula is rendered above it);
+    plain docstrings stay, and code that does not parse is left alone."""
+    from hooks.snippets import strip_tex_docstrings, tex_docstring_lines
+    code = ('def f(x):\n    r"""Affine map:\n\n    $$\n    y = x W^\\top\n    $$\n    """\n    return x\n\n\n'
+            'def g(x):\n    """Shapes: x (N, D)."""\n    return x\n\n\nclass C:\n    r"""Only a docstring: \\alpha"""\n')
+    assert tex_docstring_lines(code) == [(2, 7)]
+    assert strip_tex_docstrings(code).startswith('def f(x):\n    return x\n')
+    assert '"""Shapes: x (N, D)."""' in strip_tex_docstrings(code)
+    assert strip_tex_docstrings("def broken(:\n    '''$x$'''\n") == "def broken(:\n    '''$x$'''\n"
+    for page in PAGES:
+        text = expand_snippets(page.read_text(encoding="utf-8"), snippet_options(ROOT))
+        for block in FENCE.finditer(text):
+            if PYTHON.match(block["info"].strip()):
+                assert not tex_docstring_lines(block["body"]), f"{page.name}: a TeX docstring in\n{block['body'][:300]}"
