@@ -3,27 +3,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import numpy as np
-
-
-
-def check_count(value, name: str, who: str, minimum: int = 0):
-    r"""``value`` as an int: ``TypeError`` naming ``who`` and ``name`` unless it is an int (not a
-    bool), ``ValueError`` when it is below ``minimum``."""
-    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{who}: {name} must be an int, got {value!r} ({type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"{who}: {name} must be at least {minimum}, got {value}")
-    return int(value)
-
 
 # --8<-- [start:linear_forward]
-class LinearCache(NamedTuple):
-    x: object             # (N, *, in)
-    W: object             # (out, in)
-    has_bias: bool
-
-
 def linear_forward(x, W, b=None):
     r"""Affine map over the last axis.
 
@@ -33,11 +14,19 @@ def linear_forward(x, W, b=None):
     y = x W^\top + b
     $$
     """
-    y = x @ W.T
+    y = x @ W.T                    # Y = X Wᵀ: (N, in) @ (in, out) -> (N, out)
     if b is not None:
-        y = y + b
+        y = y + b                  # + b, broadcast over the N rows
     return y, LinearCache(x, W, b is not None)
 # --8<-- [end:linear_forward]
+
+
+# --8<-- [start:linear_cache]
+class LinearCache(NamedTuple):
+    x: object             # (N, *, in)
+    W: object             # (out, in)
+    has_bias: bool
+# --8<-- [end:linear_cache]
 
 
 # --8<-- [start:linear_backward]
@@ -53,9 +42,9 @@ def linear_backward(dy, cache: LinearCache):
     Returns ``(dx, dW, db)``; ``db`` is None when there was no bias.
     """
     x, W, has_bias = cache
-    dx = dy @ W
-    dy2 = dy.reshape(-1, dy.shape[-1])  # leading axes (N, *) act as one batch axis
-    dW = dy2.T @ x.reshape(-1, x.shape[-1])
-    db = dy2.sum(axis=0) if has_bias else None
+    dx = dy @ W                                   # dX = dY W: (N, out) @ (out, in)
+    dy2 = dy.reshape(-1, dy.shape[-1])            # leading axes (N, *) act as one batch axis
+    dW = dy2.T @ x.reshape(-1, x.shape[-1])       # dW = dYᵀ X: (out, N) @ (N, in)
+    db = dy2.sum(axis=0) if has_bias else None    # db = Σ_n dY_n
     return dx, dW, db
 # --8<-- [end:linear_backward]
