@@ -20,7 +20,7 @@ def relu_forward(x):
     $$
     """
     xp = get_array_module(x)
-    return xp.maximum(x, 0), x
+    return xp.maximum(x, 0), x          # max(0, x); the cache is x itself
 
 
 def relu_backward(dy, x, grad_at_zero=0.0):
@@ -33,19 +33,14 @@ def relu_backward(dy, x, grad_at_zero=0.0):
     At ``x == 0`` ReLU has no derivative; any ``g_0`` in [0, 1] is a subgradient.
     ``g_0 = 0`` is PyTorch's choice (the left derivative), ``g_0 = 1`` the right one.
     """
-    grad = (x > 0).astype(dy.dtype)
+    grad = (x > 0).astype(dy.dtype)     # ReLU'(x): 1 where x > 0, else 0
     if grad_at_zero != 0.0:
-        grad[x == 0] = grad_at_zero
-    return dy * grad
+        grad[x == 0] = grad_at_zero     # the chosen value at x = 0
+    return dy * grad                    # dx = dy ⊙ ReLU'(x)
 # --8<-- [end:relu]
 
 
 # --8<-- [start:leaky_relu]
-class LeakyReLUCache(NamedTuple):
-    x: object
-    negative_slope: float
-
-
 def leaky_relu_forward(x, negative_slope=0.01):
     r"""Leaky ReLU with slope ``a = negative_slope`` below 0:
 
@@ -55,6 +50,11 @@ def leaky_relu_forward(x, negative_slope=0.01):
     """
     xp = get_array_module(x)
     return xp.where(x > 0, x, negative_slope * x), LeakyReLUCache(x, negative_slope)
+
+
+class LeakyReLUCache(NamedTuple):
+    x: object
+    negative_slope: float
 
 
 def leaky_relu_backward(dy, cache: LeakyReLUCache):
@@ -94,7 +94,7 @@ def sigmoid_backward(dy, y):
     \sigma'(x) = \sigma(x)\,(1-\sigma(x))
     $$
     """
-    return dy * y * (1 - y)
+    return dy * y * (1 - y)             # dx = dy ⊙ σ(x)(1 − σ(x))
 # --8<-- [end:sigmoid]
 
 
@@ -118,17 +118,11 @@ def tanh_backward(dy, y):
     \tanh'(x) = 1 - \tanh^2(x)
     $$
     """
-    return dy * (1 - y * y)
+    return dy * (1 - y * y)             # dx = dy ⊙ (1 − tanh²x)
 # --8<-- [end:tanh]
 
 
 # --8<-- [start:softplus]
-class SoftplusCache(NamedTuple):
-    x: object
-    beta: float
-    threshold: float
-
-
 def softplus_forward(x, beta=1.0, threshold=20.0):
     r"""Softplus, a smooth ReLU:
 
@@ -144,6 +138,12 @@ def softplus_forward(x, beta=1.0, threshold=20.0):
     # logaddexp(0, bx) = log(1 + e^{bx}) without overflow
     y = xp.where(bx > threshold, x, xp.logaddexp(0, bx) / beta).astype(x.dtype, copy=False)
     return y, SoftplusCache(x, beta, threshold)
+
+
+class SoftplusCache(NamedTuple):
+    x: object
+    beta: float
+    threshold: float
 
 
 def softplus_backward(dy, cache: SoftplusCache):
@@ -169,12 +169,6 @@ def _erf(x):
 
 
 # --8<-- [start:gelu]
-class GELUCache(NamedTuple):
-    x: object
-    approximate: str
-    s: object             # tanh(...) for the tanh form, Phi(x) for the exact one
-
-
 def gelu_forward(x, approximate="none"):
     r"""GELU, exact (erf) or with ``approximate='tanh'``:
 
@@ -194,6 +188,12 @@ def gelu_forward(x, approximate="none"):
         return 0.5 * x * (1 + t), GELUCache(x, approximate, t)
     cdf = (0.5 * (1 + _erf(x / math.sqrt(2)))).astype(x.dtype, copy=False)   # SciPy's erf widens float16
     return x * cdf, GELUCache(x, approximate, cdf)
+
+
+class GELUCache(NamedTuple):
+    x: object
+    approximate: str
+    s: object             # tanh(...) for the tanh form, Phi(x) for the exact one
 
 
 def gelu_backward(dy, cache: GELUCache):
