@@ -19,11 +19,6 @@ def _mean_scale(count) -> float:
 
 
 # --8<-- [start:mse]
-class MSECache(NamedTuple):
-    diff: object     # input - target, any shape
-    scale: float     # 1/n for 'mean', 1 for 'sum' and 'none'
-
-
 def mse_forward(input, target, reduction="mean"):
     r"""Squared error of every element; ``'mean'`` divides the sum by the ``n`` elements:
 
@@ -32,11 +27,16 @@ def mse_forward(input, target, reduction="mean"):
     $$
     """
     diff = input - target
-    loss = diff * diff                     # per-element losses
+    loss = diff * diff                     # ℓ_i = (ŷ_i − y_i)², per element
     if reduction == "none":
         return loss, MSECache(diff, 1.0)
-    scale = _mean_scale(diff.size) if reduction == "mean" else 1.0
-    return loss.sum() * scale, MSECache(diff, scale)
+    scale = _mean_scale(diff.size) if reduction == "mean" else 1.0   # 1/n ('sum': 1)
+    return loss.sum() * scale, MSECache(diff, scale)                 # L = (1/n) Σ ℓ_i
+
+
+class MSECache(NamedTuple):
+    diff: object     # input - target, any shape
+    scale: float     # 1/n for 'mean', 1 for 'sum' and 'none'
 
 
 def mse_backward(dloss, cache):
@@ -46,7 +46,7 @@ def mse_backward(dloss, cache):
     \frac{\partial L}{\partial \hat y_i} = \frac{2}{n}(\hat y_i - y_i)
     $$
     """
-    return (2 * cache.scale) * dloss * cache.diff
+    return (2 * cache.scale) * dloss * cache.diff       # (2/n)(ŷ − y), times the upstream gradient
 # --8<-- [end:mse]
 
 
@@ -65,27 +65,6 @@ def log_softmax(z, axis=-1):
 
 
 # --8<-- [start:cross_entropy]
-class CrossEntropyCache(NamedTuple):
-    p: object        # softmax(z), (N, C, d1, ...)
-    a: object        # w_c * q_c: weighted target distribution, (N, C, d1, ...)
-    scale: float     # 1/(sum of the kept targets' weights) for 'mean', else 1
-
-
-def target_distribution(target, num_classes, ignore_index=-100, label_smoothing=0.0):
-    r"""Class indices (N, d1, ...) as distributions $q$ (N, C, d1, ...), plus the kept mask.
-
-    $$
-    q_{c} = (1-\varepsilon)\,[c = y] + \frac{\varepsilon}{C}, \qquad q = 0 \text{ where } y = \text{ignore\_index}
-    $$
-    """
-    xp = get_array_module(target)
-    keep = target != ignore_index                               # (N, d1, ...)
-    classes = xp.arange(num_classes).reshape((1, -1) + (1,) * (target.ndim - 1))
-    onehot = (xp.expand_dims(target, 1) == classes)             # (N, C, d1, ...)
-    q = (1 - label_smoothing) * onehot + label_smoothing / num_classes
-    return q * xp.expand_dims(keep, 1), keep
-
-
 def cross_entropy_forward(z, q, weight=None, reduction="mean", denominator=None):
     r"""Softmax cross-entropy of logits ``z`` (N, C, d1, ...) against distributions ``q`` of the
     same shape, class weights $w$ (C,) (ones when None):
@@ -99,9 +78,9 @@ def cross_entropy_forward(z, q, weight=None, reduction="mean", denominator=None)
     targets, or the number of samples $N d_1 \cdots$ for probability targets (the default).
     """
     xp = get_array_module(z, q)
-    logp = log_softmax(z, axis=1)
-    a = q if weight is None else q * weight.reshape((1, -1) + (1,) * (z.ndim - 2))
-    loss = -(a * logp).sum(axis=1)                              # (N, d1, ...)
+    logp = log_softmax(z, axis=1)                               # log p, (N, C, d1, ...)
+    a = q if weight is None else q * weight.reshape((1, -1) + (1,) * (z.ndim - 2))   # a = w q
+    loss = -(a * logp).sum(axis=1)                              # ℓ_n = −Σ_c a_c log p_c, (N, d1, ...)
     if reduction == "none":
         return loss, CrossEntropyCache(xp.exp(logp), a, 1.0)
     if denominator is None:
@@ -111,6 +90,12 @@ def cross_entropy_forward(z, q, weight=None, reduction="mean", denominator=None)
     if not denominator:     # every target ignored: torch's 0/0 = nan, but a zero gradient
         return loss.sum() * math.nan, CrossEntropyCache(xp.exp(logp), a, 0.0)
     return loss.sum() / denominator, CrossEntropyCache(xp.exp(logp), a, 1.0 / denominator)
+
+
+class CrossEntropyCache(NamedTuple):
+    p: object        # softmax(z), (N, C, d1, ...)
+    a: object        # w_c * q_c: weighted target distribution, (N, C, d1, ...)
+    scale: float     # 1/(sum of the kept targets' weights) for 'mean', else 1
 
 
 def cross_entropy_backward(dloss, cache):
@@ -124,5 +109,22 @@ def cross_entropy_backward(dloss, cache):
     d = dloss * scale
     if getattr(d, "ndim", 0):                 # per-sample gradient: broadcast over the classes
         d = get_array_module(p).expand_dims(d, 1)
-    return d * (a.sum(axis=1, keepdims=True) * p - a)
+    return d * (a.sum(axis=1, keepdims=True) * p - a)         # (Σ_c a_c) p − a
 # --8<-- [end:cross_entropy]
+
+
+# --8<-- [start:target_distribution]
+def target_distribution(target, num_classes, ignore_index=-100, label_smoothing=0.0):
+    r"""Class indices (N, d1, ...) as distributions $q$ (N, C, d1, ...), plus the kept mask.
+
+    $$
+    q_{c} = (1-\varepsilon)\,[c = y] + \frac{\varepsilon}{C}, \qquad q = 0 \text{ where } y = \text{ignore\_index}
+    $$
+    """
+    xp = get_array_module(target)
+    keep = target != ignore_index                               # (N, d1, ...)
+    classes = xp.arange(num_classes).reshape((1, -1) + (1,) * (target.ndim - 1))
+    onehot = (xp.expand_dims(target, 1) == classes)             # (N, C, d1, ...)
+    q = (1 - label_smoothing) * onehot + label_smoothing / num_classes
+    return q * xp.expand_dims(keep, 1), keep
+# --8<-- [end:target_distribution]
