@@ -30,12 +30,12 @@ class EarlyStopping:
     def update(self, value: float, model: Module | None = None) -> bool:
         """Record one epoch's validation loss; ``True`` means: stop now."""
         self.epoch += 1
-        if value < self.best - self.min_delta:   # NaN never improves
+        if value < self.best - self.min_delta:   # V_t < V* − δ: a new best (NaN never is)
             self.best, self.best_epoch, self.wait = float(value), self.epoch, 0
             if self.restore_best_weights and model is not None:
                 self.best_state = {k: v.copy() for k, v in model.state_dict().items()}
             return False
-        self.wait += 1
+        self.wait += 1                           # one more epoch without a new best
         if self.wait >= self.patience:
             self.stopped_epoch = self.epoch
             return True
