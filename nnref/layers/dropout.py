@@ -12,37 +12,9 @@ Both give the same expected output in training as in evaluation. ``p`` is the pr
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ..backend import backend_of, default_rng, to_backend
 
 MODES = ("inverted", "classic")
-
-
-def _check_p(p, who="Dropout"):
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{who}: p must be a number in [0, 1], got {p!r} ({type(p).__name__})")
-    if not 0.0 <= p <= 1.0:
-        raise ValueError(f"{who}: p is the probability of dropping an element and must lie in "
-                         f"[0, 1], got {p}")
-
-
-def _check_mode(mode, who="Dropout"):
-    if mode not in MODES:
-        raise ValueError(f"{who}: mode must be 'inverted' or 'classic', got {mode!r}")
-
-
-# --8<-- [start:dropout_mask]
-def dropout_mask(shape, p, like=None, rng=None):
-    r"""A boolean keep-mask of ``shape``: each element is True (kept) with probability ``1-p``.
-
-    Drawn on the host by ``rng`` (default: :func:`nnref.backend.default_rng`) and moved to the
-    device of ``like``, so one seed gives the same mask on CPU and GPU.
-    """
-    rng = rng or default_rng()
-    keep = rng.host.random(shape) >= p     # u ~ U[0, 1): P(u >= p) = 1 - p; p=1 keeps nothing
-    return to_backend(keep, backend_of(like) if like is not None else rng.backend)
-# --8<-- [end:dropout_mask]
 
 
 # --8<-- [start:dropout_forward]
@@ -59,18 +31,31 @@ def dropout_forward(x, p, mask=None, mode="inverted", training=True):
     training draws one (and ``p = 0`` returns ``x`` itself).
     Returns ``(y, cache)``; the cache is the factor that multiplied ``x``.
     """
-    if not training or (p == 0 and mask is None):   # p = 0 keeps everything: identity, like PyTorch
+    if not training or (p == 0 and mask is None):   # test: y = x, classic y = (1-p) x (p = 0: identity)
         scale = 1.0 - p if mode == "classic" else 1.0
         return (x if scale == 1.0 else x * scale), scale
     if mask is None:
-        mask = dropout_mask(x.shape, p, like=x)
+        mask = dropout_mask(x.shape, p, like=x)      # m_i ~ Bernoulli(1-p)
     if mode == "inverted":
-        scale = 1.0 / (1.0 - p) if p < 1 else 0.0    # p = 1: nothing is kept, output zeros
+        scale = 1.0 / (1.0 - p) if p < 1 else 0.0    # c = 1/(1-p); p = 1 keeps nothing: output zeros
     else:
-        scale = 1.0
-    factor = mask.astype(x.dtype) * x.dtype.type(scale)  # 0 or 1/(1-p), in the input's dtype
-    return x * factor, factor
+        scale = 1.0                                  # classic: c = 1, only zero
+    factor = mask.astype(x.dtype) * x.dtype.type(scale)  # c·m: 0 or c, in the input's dtype
+    return x * factor, factor                            # y = c·m ⊙ x
 # --8<-- [end:dropout_forward]
+
+
+# --8<-- [start:dropout_mask]
+def dropout_mask(shape, p, like=None, rng=None):
+    r"""A boolean keep-mask of ``shape``: each element is True (kept) with probability ``1-p``.
+
+    Drawn on the host by ``rng`` (default: :func:`nnref.backend.default_rng`) and moved to the
+    device of ``like``, so one seed gives the same mask on CPU and GPU.
+    """
+    rng = rng or default_rng()
+    keep = rng.host.random(shape) >= p     # u ~ U[0, 1): P(u >= p) = 1 - p; p=1 keeps nothing
+    return to_backend(keep, backend_of(like) if like is not None else rng.backend)
+# --8<-- [end:dropout_mask]
 
 
 # --8<-- [start:dropout_backward]
@@ -84,5 +69,5 @@ def dropout_backward(dy, cache):
     the same mask and scale as the forward pass: dropped elements get no gradient.
     """
     factor = cache
-    return dy * factor
+    return dy * factor                               # dx = dy ⊙ c·m
 # --8<-- [end:dropout_backward]
