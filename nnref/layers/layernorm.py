@@ -9,14 +9,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-
 from ..backend import get_array_module
-
-
-class LayerNormCache(NamedTuple):
-    x_hat: Any      # (..., *normalized_shape) the normalised input
-    gamma: Any      # normalized_shape
-    inv_std: Any    # (..., 1, ..., 1) 1 / sqrt(σ² + ε) per sample, kept broadcastable
 
 
 # --8<-- [start:layernorm_forward]
@@ -33,15 +26,24 @@ def layernorm_forward(x, gamma, beta, eps=1e-5):
 
     Returns ``(y, LayerNormCache)``.
     """
+    # x: (..., *S); gamma, beta: S, the normalized_shape
     xp = get_array_module(x)
     axes = tuple(range(x.ndim - gamma.ndim, x.ndim))        # the normalised (trailing) axes
-    mu = x.mean(axis=axes, keepdims=True)                     # (..., 1, ..., 1)
-    var = ((x - mu) ** 2).mean(axis=axes, keepdims=True)      # biased, as BatchNorm's
-    inv_std = 1 / xp.sqrt(var + eps)
-    x_hat = (x - mu) * inv_std                                # (..., *S)
-    y = gamma * x_hat + beta                                  # γ, β broadcast over the leading axes
+    mu = x.mean(axis=axes, keepdims=True)                     # μ per sample, (..., 1, ..., 1)
+    var = ((x - mu) ** 2).mean(axis=axes, keepdims=True)      # σ², biased, as BatchNorm's
+    inv_std = 1 / xp.sqrt(var + eps)                          # 1/√(σ²+ε)
+    x_hat = (x - mu) * inv_std                                # x̂ = (x − μ)/√(σ²+ε), (..., *S)
+    y = gamma * x_hat + beta                                  # y = γ x̂ + β; γ, β broadcast over the samples
     return y, LayerNormCache(x_hat, gamma, inv_std)
 # --8<-- [end:layernorm_forward]
+
+
+# --8<-- [start:layernorm_cache]
+class LayerNormCache(NamedTuple):
+    x_hat: Any      # (..., *normalized_shape) the normalised input
+    gamma: Any      # normalized_shape
+    inv_std: Any    # (..., 1, ..., 1) 1 / sqrt(σ² + ε) per sample, kept broadcastable
+# --8<-- [end:layernorm_cache]
 
 
 # --8<-- [start:layernorm_backward]
