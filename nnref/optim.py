@@ -123,9 +123,9 @@ def sgd_update(w, g, state, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, n
             v = state["momentum_buffer"] = g.copy()  # the first step starts the velocity at g
         else:
             v *= momentum
-            v += (1 - dampening) * g
-        g = g + momentum * v if nesterov else v
-    w -= lr * g
+            v += (1 - dampening) * g      # v ← μ v + (1−d) g
+        g = g + momentum * v if nesterov else v   # Nesterov: g + μ v; plain momentum: v
+    w -= lr * g                           # w ← w − η g
 # --8<-- [end:sgd]
 
 
@@ -185,13 +185,13 @@ def adam_update(w, g, state, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay
     state["step"] += 1
     t, m, v = state["step"], state["exp_avg"], state["exp_avg_sq"]
     m *= b1
-    m += (1 - b1) * g
+    m += (1 - b1) * g                     # m ← β₁ m + (1−β₁) g
     v *= b2
-    v += (1 - b2) * g * g
+    v += (1 - b2) * g * g                 # v ← β₂ v + (1−β₂) g²
     if amsgrad:
         v = xp.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-    denom = xp.sqrt(v) / math.sqrt(1 - b2**t) + eps
-    w -= (lr / (1 - b1**t)) * m / denom
+    denom = xp.sqrt(v) / math.sqrt(1 - b2**t) + eps   # √v̂ + ε
+    w -= (lr / (1 - b1**t)) * m / denom               # w ← w − η m̂ / (√v̂ + ε)
 # --8<-- [end:adam]
 
 
