@@ -11,7 +11,7 @@ import nnref
 from nnref import backend
 from nnref.clip import clip_grad_norm, clip_grad_value
 from nnref.train import (EarlyStopping, History, TrainingDiverged, accumulate_gradients, accuracy,
-                         batches, evaluate, fit)
+                         batches, evaluate, fit, plain_fit)
 from tests.parity import assert_close, dev
 
 
@@ -117,6 +117,26 @@ def test_fit_with_accumulation_equals_fit_with_the_larger_batch(shuffle):
         for a, b in zip(w, w0):
             assert np.abs(a - b).max() < 1e-12
         assert max(abs(a - b) for a, b in zip(h.train_loss, h0.train_loss)) < 1e-12
+
+
+@pytest.mark.parametrize("make_opt", [lambda ps: nnref.SGD(ps, lr=0.3, momentum=0.9),
+                                      lambda ps: nnref.Adam(ps, lr=0.02)])
+def test_plain_fit_takes_the_same_steps_as_fit(make_opt):
+    """The plain loop of the training page is fit without its options: same seed, same weights."""
+    x, y = _data(30)
+    runs = []
+    for train in (plain_fit, fit):
+        nnref.manual_seed(3)
+        model = nnref.Sequential(nnref.Linear(5, 8, dtype=np.float64), nnref.BatchNorm1d(8, dtype=np.float64),
+                                 nnref.ReLU(), nnref.Dropout(0.2), nnref.Linear(8, 3, dtype=np.float64))
+        out = train(model, nnref.CrossEntropyLoss(), make_opt(model.parameters()), (x, y),
+                    epochs=4, batch_size=7, seed=11)
+        runs.append((out if train is plain_fit else out.train_loss, model.state_dict()))
+    (plain_losses, plain_state), (fit_losses, fit_state) = runs
+    assert len(plain_losses) == 4
+    assert np.allclose(plain_losses, fit_losses, rtol=1e-12)
+    for key in fit_state:
+        assert (backend.asnumpy(plain_state[key]) == backend.asnumpy(fit_state[key])).all(), key
 
 
 def test_batchnorm_breaks_the_accumulation_identity_in_training_mode():

@@ -1,7 +1,9 @@
 r"""The training loop: mini-batches, gradient accumulation, penalties, clipping, early stopping.
 
+``plain_fit(model, loss_fn, optimizer, (x, y), epochs=..., batch_size=...)`` is the loop alone
+(zero_grad, forward, loss, backward, step for each shuffled batch).
 ``fit(model, loss_fn, optimizer, (x, y), (x_val, y_val), epochs=..., batch_size=...)`` runs the
-usual loop and returns a :class:`History` of per-epoch losses and metrics:
+same loop and returns a :class:`History` of per-epoch losses and metrics:
 
 - each epoch shuffles the samples with a seeded :class:`nnref.backend.RNG` (:func:`batches`);
 - ``accumulation_steps=k`` runs ``k`` micro-batches forward and backward before one optimiser
@@ -17,10 +19,10 @@ usual loop and returns a :class:`History` of per-epoch losses and metrics:
 """
 from .batching import accumulate_gradients, batches, check_data, take_rows
 from .early_stopping import EarlyStopping, History
-from .loop import (Snapshot, StepRule, TrainingDiverged, fit, restore, snapshot, train_epoch, train_step,
-                   validate)
+from .loop import (Snapshot, StepRule, TrainingDiverged, fit, plain_fit, restore, snapshot, train_epoch,
+                   train_step, validate)
 from .metrics import METRICS, accuracy, evaluate, metric_functions
 
-__all__ = ["fit", "train_step", "train_epoch", "validate", "snapshot", "restore", "Snapshot", "StepRule",
+__all__ = ["fit", "plain_fit", "train_step", "train_epoch", "validate", "snapshot", "restore", "Snapshot", "StepRule",
            "TrainingDiverged", "EarlyStopping", "History", "batches", "accumulate_gradients", "accuracy",
            "evaluate", "METRICS", "metric_functions", "check_data", "take_rows"]

@@ -65,17 +65,38 @@ def progress_bar(total: int, progress):
     return tqdm(total=total, unit="step", leave=False, file=sys.stderr)
 
 
+# --8<-- [start:plain_fit]
+def plain_fit(model, loss_fn, optimizer, train_data, *, epochs=10, batch_size=32, seed=None):
+    """The training loop and nothing else; returns each epoch's mean training loss.
+
+    Each epoch shuffles ``train_data = (x, y)`` and cuts it into batches; each batch takes one
+    step: zero_grad, forward, loss, backward, step. :func:`fit` with the same arguments and no
+    options takes exactly these steps.
+    """
+    x, y = train_data
+    rng = RNG(seed)                                    # one seeded stream: a new order every epoch
+    losses = []
+    for epoch in range(epochs):
+        model.train()
+        total = 0.0
+        for idx in batches(x.shape[0], batch_size, seed=rng):
+            xb, yb = take_rows(x, idx), take_rows(y, idx)
+            optimizer.zero_grad()                      # 1. clear the last step's gradients
+            pred = model(xb)                           # 2. forward
+            loss = loss_fn(pred, yb)                   # 3. the batch's loss L_B
+            model.backward(loss_fn.backward())         # 4. backward: ∂L_B/∂θ into every p.grad
+            optimizer.step()                           # 5. update, e.g. θ ← θ − η ∂L_B/∂θ
+            total += loss * len(idx)
+        losses.append(total / x.shape[0])
+    return losses
+# --8<-- [end:plain_fit]
+
+
 # --8<-- [start:train_step]
-class StepRule(NamedTuple):
-    """What every optimiser step of :func:`fit` does besides forward and backward."""
-    penalties: list          # L1Penalty / L2Penalty objects: their gradients are added
-    clip_grad_norm: float | None
-    metrics: dict            # name -> function(pred, target)
-
-
-def train_step(model, loss_fn, optimizer, micro_batches, rule: StepRule):
-    """One optimiser step on ``micro_batches``. Returns ``(loss, metrics, problem)``: ``problem``
-    is None, or says what stopped being finite (then the caller must undo the step)."""
+def train_step(model, loss_fn, optimizer, micro_batches, rule):
+    """One optimiser step on ``micro_batches`` under ``rule`` (a :class:`StepRule`). Returns
+    ``(loss, metrics, problem)``: ``problem`` is None, or says what stopped being finite (then
+    the caller must undo the step)."""
     model.zero_grad()
     loss, scores = accumulate_gradients(model, loss_fn, micro_batches, rule.metrics)
     for pen in rule.penalties:
@@ -90,25 +111,33 @@ def train_step(model, loss_fn, optimizer, micro_batches, rule: StepRule):
     if not _all_finite(p.data for p in model.parameters()):
         return loss, scores, "a weight became NaN or infinite after the update"
     return loss, scores, None
+
+
+class StepRule(NamedTuple):
+    """What every optimiser step of :func:`fit` does besides forward and backward."""
+    penalties: list          # L1Penalty / L2Penalty objects: their gradients are added
+    clip_grad_norm: float | None
+    metrics: dict            # name -> function(pred, target)
 # --8<-- [end:train_step]
 
 
 # --8<-- [start:snapshot]
+def snapshot(model, optimizer, step):
+    """A :class:`Snapshot` of everything a step changes, taken before optimiser step ``step``."""
+    return Snapshot(step, {k: v.copy() for k, v in model.state_dict().items()}, optimizer.state_dict())
+
+
+def restore(model, optimizer, saved):
+    """Put back parameters, buffers (BatchNorm's running statistics) and optimiser state together."""
+    model.load_state_dict(saved.model)
+    optimizer.load_state_dict(saved.optimizer)
+
+
 class Snapshot(NamedTuple):
     """Everything a step changes: parameters and buffers (``state_dict``) and the optimiser's state."""
     step: int                # the state *before* this optimiser step (counting from 1)
     model: dict
     optimizer: dict
-
-
-def snapshot(model, optimizer, step) -> Snapshot:
-    return Snapshot(step, {k: v.copy() for k, v in model.state_dict().items()}, optimizer.state_dict())
-
-
-def restore(model, optimizer, saved: Snapshot):
-    """Put back parameters, buffers (BatchNorm's running statistics) and optimiser state together."""
-    model.load_state_dict(saved.model)
-    optimizer.load_state_dict(saved.optimizer)
 # --8<-- [end:snapshot]
 
 
