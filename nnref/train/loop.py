@@ -67,12 +67,8 @@ def progress_bar(total: int, progress):
 
 # --8<-- [start:plain_fit]
 def plain_fit(model, loss_fn, optimizer, train_data, *, epochs=10, batch_size=32, seed=None):
-    """The training loop and nothing else; returns each epoch's mean training loss.
-
-    Each epoch shuffles ``train_data = (x, y)`` and cuts it into batches; each batch takes one
-    step: zero_grad, forward, loss, backward, step. :func:`fit` with the same arguments and no
-    options takes exactly these steps.
-    """
+    """The training loop alone (:func:`fit` without its options takes the same steps);
+    returns each epoch's mean training loss."""
     x, y = train_data
     rng = RNG(seed)                                    # one seeded stream: a new order every epoch
     losses = []
