@@ -1,7 +1,8 @@
 r"""The convolution layer: ``torch.nn.Conv2d`` (which computes a cross-correlation).
 
-Two reference implementations of the same map: ``conv2d_naive_*`` loops over every output
-element exactly as the definition reads (a test oracle, and what the page shows first), and
+Two reference implementations of the same map: ``conv2d_loop_*`` loops over every output
+element exactly as the definition reads (what the page shows first; ``conv2d_naive_*`` adds
+dilation and groups to it and is the test oracle), and
 ``conv2d_forward`` / ``conv2d_backward`` unfold the input with im2col so that each group of
 channels is one matrix product each way. Padding modes other than zeros are a separate step,
 :func:`pad2d`. The layer uses the faster but equal functions of :mod:`nnref.fast.conv` where
@@ -40,62 +41,108 @@ def pairs(stride, padding, dilation):
             check_pair(dilation, "dilation", "conv2d"))
 
 
+# --8<-- [start:conv_loop]
+def conv2d_loop_forward(x, w, b, stride=(1, 1), padding=(0, 0)):
+    r"""The definition, one output element at a time (slow; the reference for every other version).
+
+    Shapes: ``x`` (N, C, H, W), ``w`` (F, C, KH, KW), ``b`` (F,) -> ``y`` (N, F, OH, OW);
+    ``stride`` and ``padding`` are (H, W) pairs.
+
+    $$
+    y_{n,f,i,j} = b_f + \sum_{c=0}^{C-1}\sum_{u=0}^{K_H-1}\sum_{v=0}^{K_W-1}
+    \tilde x_{n,c,\,iS_H+u,\,jS_W+v}\; w_{f,c,u,v}
+    $$
+
+    where $\tilde x$ is ``x`` with ``padding`` zeros on each side.
+    """
+    xp = get_array_module(x, w)
+    (SH, SW), (PH, PW) = stride, padding
+    N, C, H, W = x.shape                                              # x: (N, C, H, W)
+    F, _, KH, KW = w.shape                                            # w: (F, C, KH, KW), b: (F,)
+    OH, OW = output_size(H, KH, SH, PH), output_size(W, KW, SW, PW)
+    x_pad = xp.pad(x, ((0, 0), (0, 0), (PH, PH), (PW, PW)))          # x̃: P zeros on each side
+    y = xp.zeros((N, F, OH, OW), dtype=x.dtype)                      # y: (N, F, OH, OW)
+    for n in range(N):
+        for f in range(F):
+            for i in range(OH):
+                for j in range(OW):
+                    patch = x_pad[n, :, i * SH:i * SH + KH, j * SW:j * SW + KW]     # (C, KH, KW)
+                    y[n, f, i, j] = (patch * w[f]).sum() + b[f]
+    return y
+# --8<-- [end:conv_loop]
+
+
+# --8<-- [start:conv_loop_backward]
+def conv2d_loop_backward(dy, x, w, stride=(1, 1), padding=(0, 0)):
+    r"""Gradients of the definition, one output element at a time: each $y_{n,f,i,j}$ sends
+    $\mathrm{d}y_{n,f,i,j}$ back to the patch and the kernel it was made of. Returns ``(dx, dw, db)``.
+    """
+    xp = get_array_module(dy, x, w)
+    (SH, SW), (PH, PW) = stride, padding
+    N, C, H, W = x.shape
+    F, _, KH, KW = w.shape
+    x_pad = xp.pad(x, ((0, 0), (0, 0), (PH, PH), (PW, PW)))
+    dx_pad, dw = xp.zeros_like(x_pad), xp.zeros_like(w)
+    for n in range(N):
+        for f in range(F):
+            for i in range(dy.shape[2]):
+                for j in range(dy.shape[3]):
+                    patch = (n, slice(None), slice(i * SH, i * SH + KH), slice(j * SW, j * SW + KW))
+                    dw[f] += dy[n, f, i, j] * x_pad[patch]           # dL/dw_f: the patch, times dy
+                    dx_pad[patch] += dy[n, f, i, j] * w[f]           # dL/dx~: the kernel, times dy
+    return dx_pad[:, :, PH:PH + H, PW:PW + W], dw, dy.sum(axis=(0, 2, 3))
+# --8<-- [end:conv_loop_backward]
+
+
+# --8<-- [start:dilate]
+def dilate(w, dilation):
+    r"""The kernel ``w`` (F, C, KH, KW) with $D - 1$ zeros between neighbouring taps:
+    (F, C, D_H(KH-1)+1, D_W(KW-1)+1). A convolution with it is the dilated convolution with ``w``."""
+    xp = get_array_module(w)
+    (DH, DW), (F, C, KH, KW) = dilation, w.shape
+    w_d = xp.zeros((F, C, DH * (KH - 1) + 1, DW * (KW - 1) + 1), dtype=w.dtype)
+    w_d[:, :, ::DH, ::DW] = w                                        # the real taps, D apart
+    return w_d
+# --8<-- [end:dilate]
+
+
 # --8<-- [start:conv_naive]
 def conv2d_naive_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
-    r"""The definition, one output element at a time (slow; a reference).
+    r"""The whole definition, dilation and groups included, built from the loop: G independent
+    convolutions on slices of the channels, each with the dilated kernel (slow; a test oracle).
 
-    Shapes: ``x`` (N, C, H, W), ``w`` (F, C/G, KH, KW), ``b`` (F,) -> ``y`` (N, F, OH, OW).
+    Shapes: ``x`` (N, C, H, W), ``w`` (F, C/G, KH, KW), ``b`` (F,) or None -> ``y`` (N, F, OH, OW).
 
     $$
     y_{n,f,i,j} = b_f + \sum_{c=0}^{C/G-1}\sum_{u=0}^{K_H-1}\sum_{v=0}^{K_W-1}
     \tilde x_{n,\,g C/G + c,\,i S_H + u D_H,\,j S_W + v D_W}\; w_{f,c,u,v}
     $$
 
-    where $\tilde x$ is ``x`` with ``padding`` zeros on each side and $g = \lfloor f/(F/G) \rfloor$
-    is the group of kernel f: it sees only that group's C/G input channels.
+    where $g = \lfloor f/(F/G) \rfloor$ is the group of kernel f: it sees only that group's C/G
+    input channels.
     """
     xp = get_array_module(x, w)
-    (SH, SW), (PH, PW), (DH, DW) = pairs(stride, padding, dilation)
-    N, C, H, W = x.shape
-    F, C_g, KH, KW = w.shape
-    OH, OW = output_size(H, KH, SH, PH, DH), output_size(W, KW, SW, PW, DW)
-    x_pad = xp.pad(x, ((0, 0), (0, 0), (PH, PH), (PW, PW)))
-    y = xp.zeros((N, F, OH, OW), dtype=x.dtype)
-    for n in range(N):
-        for f in range(F):
-            g = f // (F // groups)
-            for i in range(OH):
-                for j in range(OW):
-                    patch = x_pad[n, g * C_g:(g + 1) * C_g,                     # (C/G, KH, KW)
-                                  i * SH:i * SH + DH * (KH - 1) + 1:DH,
-                                  j * SW:j * SW + DW * (KW - 1) + 1:DW]
-                    y[n, f, i, j] = (patch * w[f]).sum() + (0 if b is None else b[f])
-    return y
+    stride, padding, dilation = pairs(stride, padding, dilation)
+    b = xp.zeros(w.shape[0], dtype=w.dtype) if b is None else b
+    C_g, F_g = x.shape[1] // groups, w.shape[0] // groups           # channels and kernels per group
+    w_d = dilate(w, dilation)
+    return xp.concatenate([conv2d_loop_forward(x[:, g * C_g:(g + 1) * C_g], w_d[g * F_g:(g + 1) * F_g],
+                                               b[g * F_g:(g + 1) * F_g], stride, padding)
+                           for g in range(groups)], axis=1)
 
 
 def conv2d_naive_backward(dy, x, w, stride=1, padding=0, dilation=1, groups=1):
-    r"""Gradients of the definition, again one output element at a time.
-
-    Each $y_{n,f,i,j}$ sends $\mathrm{d}y_{n,f,i,j}$ back to the patch and the kernel it was made of.
-    Returns ``(dx, dw, db)``.
-    """
+    r"""Gradients of :func:`conv2d_naive_forward`, from the loop's: ``(dx, dw, db)``; of the
+    dilated kernel's gradient only the real taps count."""
     xp = get_array_module(dy, x, w)
-    (SH, SW), (PH, PW), (DH, DW) = pairs(stride, padding, dilation)
-    N, C, H, W = x.shape
-    F, C_g, KH, KW = w.shape
-    x_pad = xp.pad(x, ((0, 0), (0, 0), (PH, PH), (PW, PW)))
-    dx_pad, dw = xp.zeros_like(x_pad), xp.zeros_like(w)
-    for n in range(N):
-        for f in range(F):
-            g = f // (F // groups)
-            for i in range(dy.shape[2]):
-                for j in range(dy.shape[3]):
-                    patch = (n, slice(g * C_g, (g + 1) * C_g),
-                             slice(i * SH, i * SH + DH * (KH - 1) + 1, DH),
-                             slice(j * SW, j * SW + DW * (KW - 1) + 1, DW))
-                    dw[f] += dy[n, f, i, j] * x_pad[patch]
-                    dx_pad[patch] += dy[n, f, i, j] * w[f]
-    return dx_pad[:, :, PH:PH + H, PW:PW + W], dw, dy.sum(axis=(0, 2, 3))
+    stride, padding, (DH, DW) = pairs(stride, padding, dilation)
+    C_g, F_g = x.shape[1] // groups, w.shape[0] // groups
+    w_d = dilate(w, (DH, DW))
+    parts = [conv2d_loop_backward(dy[:, g * F_g:(g + 1) * F_g], x[:, g * C_g:(g + 1) * C_g],
+                                  w_d[g * F_g:(g + 1) * F_g], stride, padding) for g in range(groups)]
+    dx = xp.concatenate([dx_g for dx_g, _, _ in parts], axis=1)
+    dw = xp.concatenate([dw_g for _, dw_g, _ in parts])[:, :, ::DH, ::DW]
+    return dx, dw, xp.concatenate([db_g for _, _, db_g in parts])
 # --8<-- [end:conv_naive]
 
 
@@ -145,17 +192,6 @@ def col2im(dcols, x_shape, kernel, stride=1, padding=0, dilation=1):
 # --8<-- [end:col2im]
 
 
-class ConvCache(NamedTuple):
-    x_shape: tuple       # (N, C, H, W)
-    w: object            # (F, C/G, KH, KW)
-    cols: object         # (C*KH*KW, N*OH*OW)
-    has_bias: bool
-    stride: tuple
-    padding: tuple
-    dilation: tuple
-    groups: int
-
-
 # --8<-- [start:conv_forward]
 def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     r"""Convolution (cross-correlation) as one matrix product per group of channels.
@@ -187,6 +223,17 @@ def conv2d_forward(x, w, b=None, stride=1, padding=0, dilation=1, groups=1):
     y = Y.reshape(F, N, OH, OW).transpose(1, 0, 2, 3)                # (N, F, OH, OW)
     return y, ConvCache(x.shape, w, cols, b is not None, tuple(stride), tuple(padding),
                         tuple(dilation), G)
+
+
+class ConvCache(NamedTuple):
+    x_shape: tuple       # (N, C, H, W)
+    w: object            # (F, C/G, KH, KW)
+    cols: object         # (C*KH*KW, N*OH*OW)
+    has_bias: bool
+    stride: tuple
+    padding: tuple
+    dilation: tuple
+    groups: int
 # --8<-- [end:conv_forward]
 
 
@@ -224,7 +271,7 @@ NUMPY_PAD_MODE = {"zeros": "constant", "reflect": "reflect", "replicate": "edge"
 
 
 def pad2d(x, pads, mode):
-    r"""``x`` (N, C, H, W) -> (N, C, T + H + B, L + W + R), ``pads = ((T, B), (L, R))``.
+    r"""``x`` (N, C, H, W) -> (N, C, top + H + bottom, left + W + right), ``pads = ((top, bottom), (left, right))``.
 
     ``mode``: ``'zeros'``; ``'reflect'`` (mirror without repeating the edge: ``c b | a b c | b a``);
     ``'replicate'`` (repeat the edge: ``a a | a b c | c c``); ``'circular'`` (wrap around:
@@ -253,8 +300,8 @@ def fold_padding(d, before, after, mode):
 
 
 def pad2d_backward(d_pad, pads, mode):
-    r"""The adjoint of :func:`pad2d`: (N, C, T + H + B, L + W + R) -> (N, C, H, W)."""
-    (T, B), (L, R) = pads
-    d = fold_padding(d_pad, L, R, mode)                              # along W
-    return fold_padding(d.swapaxes(2, 3), T, B, mode).swapaxes(2, 3)  # along H
+    r"""The adjoint of :func:`pad2d`: (N, C, top + H + bottom, left + W + right) -> (N, C, H, W)."""
+    (top, bottom), (left, right) = pads
+    d = fold_padding(d_pad, left, right, mode)                                # along W
+    return fold_padding(d.swapaxes(2, 3), top, bottom, mode).swapaxes(2, 3)  # along H
 # --8<-- [end:padding_modes]

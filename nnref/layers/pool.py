@@ -1,10 +1,13 @@
-r"""Pooling layers: ``torch.nn.MaxPool2d`` and ``torch.nn.AvgPool2d``.
+r"""Pooling layers' maths: ``torch.nn.MaxPool2d`` and ``torch.nn.AvgPool2d``.
 
-A pooling window of KH x KW positions (spread ``dilation`` apart) is handled as KH*KW strided
-views of the (padded) input, one per offset ``(u, v)`` inside the window: view ``(u, v)`` holds,
-for every output position ``(i, j)``, the input element ``(i S_h + u D_h, j S_w + v D_w)``.
-Reducing over the views (max or sum) pools every window at once, and the backward pass writes
-through the same views, so nothing is ever copied into a window-shaped array.
+Two references for the same maps. ``maxpool2d_forward`` / ``avgpool2d_forward`` and their
+backward passes loop over the output cells and the positions inside each window, exactly as the
+definitions read (kernel, stride and padding only). The strided-view forms
+``maxpool2d_views_forward`` etc. pool every window at once: a KH x KW window is KH*KW strided
+views of the (padded) input, one per window position ``(u, v)``; reducing over the views (max or
+sum) pools all windows, and the backward pass writes through the same views. They also take
+PyTorch's other options (dilation, ceil_mode, count_include_pad, divisor_override) and are what
+the modules run; ``tests/layers/test_pool.py`` proves the two forms equal.
 """
 from __future__ import annotations
 
@@ -15,6 +18,112 @@ import numpy as np
 from ..backend import get_array_module, is_cupy_array
 from .window import output_size
 
+
+# --8<-- [start:maxpool_forward]
+def maxpool2d_forward(x, kernel, stride, padding=(0, 0)):
+    r"""Max over each window, one output cell and one window position at a time (a reference).
+
+    Shapes: ``x`` (N, C, H, W) -> ``y`` (N, C, OH, OW); ``kernel``, ``stride``, ``padding`` are
+    (H, W) pairs. Padding counts as $-\infty$, so it never wins.
+
+    $$
+    y_{n,c,i,j} = \max_{u,v}\ \tilde x_{n,c,\,iS_H+u,\,jS_W+v}
+    $$
+
+    ``winner`` records the window position ``u*KW + v`` of each maximum. The comparison is
+    strict, so on a tie the *first* maximum in row-major window order keeps it, as in PyTorch.
+    Returns ``(y, PoolCache)``.
+    """
+    xp = get_array_module(x)
+    (KH, KW), (SH, SW), (PH, PW) = kernel, stride, padding
+    N, C, H, W = x.shape                                   # x: (N, C, H, W)
+    OH, OW = output_size(H, KH, SH, PH), output_size(W, KW, SW, PW)
+    x_pad = xp.pad(x, ((0, 0), (0, 0), (PH, PH), (PW, PW)), constant_values=-np.inf)
+    y = xp.empty((N, C, OH, OW), dtype=x.dtype)
+    winner = xp.empty((N, C, OH, OW), dtype=np.int64)
+    for i in range(OH):                                    # every output cell (i, j) ...
+        for j in range(OW):
+            best = x_pad[:, :, i * SH, j * SW]             # (N, C): the window's position (0, 0)
+            at = xp.zeros((N, C), dtype=np.int64)
+            for u in range(KH):                            # ... and every position (u, v) in its window
+                for v in range(KW):
+                    value = x_pad[:, :, i * SH + u, j * SW + v]
+                    better = value > best                  # strict: a tie keeps the first maximum
+                    best = xp.where(better, value, best)
+                    at = xp.where(better, u * KW + v, at)
+            y[:, :, i, j] = best                           # y = max over the window
+            winner[:, :, i, j] = at
+    return y, PoolCache(x.shape, tuple(kernel), tuple(stride), tuple(padding), winner)
+
+
+class PoolCache(NamedTuple):
+    x_shape: tuple        # (N, C, H, W)
+    kernel: tuple         # (KH, KW)
+    stride: tuple         # (SH, SW)
+    padding: tuple        # (PH, PW)
+    winner: object = None  # max pooling: (N, C, OH, OW), window position u*KW + v of each maximum
+# --8<-- [end:maxpool_forward]
+
+
+# --8<-- [start:avgpool_forward]
+def avgpool2d_forward(x, kernel, stride, padding=(0, 0)):
+    r"""Mean over each window, one output cell at a time (a reference); padding adds zeros and
+    every window divides by $K_H K_W$ (PyTorch's default ``count_include_pad=True``).
+
+    $$
+    y_{n,c,i,j} = \frac{1}{K_H K_W} \sum_{u,v} \tilde x_{n,c,\,iS_H+u,\,jS_W+v}
+    $$
+    """
+    xp = get_array_module(x)
+    (KH, KW), (SH, SW), (PH, PW) = kernel, stride, padding
+    N, C, H, W = x.shape                                   # x: (N, C, H, W)
+    OH, OW = output_size(H, KH, SH, PH), output_size(W, KW, SW, PW)
+    x_pad = xp.pad(x, ((0, 0), (0, 0), (PH, PH), (PW, PW)))
+    y = xp.empty((N, C, OH, OW), dtype=x.dtype)
+    for i in range(OH):
+        for j in range(OW):
+            window = x_pad[:, :, i * SH:i * SH + KH, j * SW:j * SW + KW]     # (N, C, KH, KW)
+            y[:, :, i, j] = window.sum(axis=(2, 3)) / (KH * KW)
+    return y, PoolCache(x.shape, tuple(kernel), tuple(stride), tuple(padding))
+# --8<-- [end:avgpool_forward]
+
+
+# --8<-- [start:maxpool_backward]
+def maxpool2d_backward(dy, cache):
+    r"""The whole gradient of each window goes to its (first) maximum; overlapping windows add.
+
+    $$
+    \frac{\partial L}{\partial \tilde x_{n,c,\,iS_H+u,\,jS_W+v}} \mathrel{+}=
+    \mathrm{d}y_{n,c,i,j}\,[\,\text{winner}_{n,c,i,j} = u K_W + v\,]
+    $$
+    """
+    xp = get_array_module(dy)
+    (N, C, H, W), (KH, KW), (SH, SW), (PH, PW), winner = cache
+    dx_pad = xp.zeros((N, C, H + 2 * PH, W + 2 * PW), dtype=dy.dtype)
+    for i in range(dy.shape[2]):
+        for j in range(dy.shape[3]):
+            for u in range(KH):
+                for v in range(KW):
+                    won = winner[:, :, i, j] == u * KW + v           # (N, C): was (u, v) the maximum?
+                    dx_pad[:, :, i * SH + u, j * SW + v] += dy[:, :, i, j] * won
+    return dx_pad[:, :, PH:PH + H, PW:PW + W]
+# --8<-- [end:maxpool_backward]
+
+
+# --8<-- [start:avgpool_backward]
+def avgpool2d_backward(dy, cache):
+    r"""Each position of window $(i, j)$ receives $\mathrm{d}y_{n,c,i,j} / (K_H K_W)$; overlaps add."""
+    xp = get_array_module(dy)
+    (N, C, H, W), (KH, KW), (SH, SW), (PH, PW), _ = cache
+    dx_pad = xp.zeros((N, C, H + 2 * PH, W + 2 * PW), dtype=dy.dtype)
+    for i in range(dy.shape[2]):
+        for j in range(dy.shape[3]):
+            dx_pad[:, :, i * SH:i * SH + KH, j * SW:j * SW + KW] += dy[:, :, i, j, None, None] / (KH * KW)
+    return dx_pad[:, :, PH:PH + H, PW:PW + W]
+# --8<-- [end:avgpool_backward]
+
+
+# --- the same maps, every window at once: strided views ------------------------------------
 
 class Window(NamedTuple):
     """Where the windows lie: each field is an (H, W) pair."""
@@ -64,15 +173,15 @@ def padded(x, w: Window, value):
 
 
 def scatter(parts, x_shape, w: Window):
-    r"""``dx`` (N, C, H, W) from one gradient array per window offset, written through the views.
+    r"""``dx`` (N, C, H, W) from one gradient array per window position, written through the views.
 
     When the windows tile the padded input exactly (stride == kernel, no dilation, no remainder)
     each element is written once and needs no zeroing; overlapping windows must add.
     """
     xp = get_array_module(parts[0])
-    (pt, pb), (pl, pr) = w.pads
+    (top, bottom), (left, right) = w.pads
     N, C, H, W = x_shape
-    Hp, Wp = H + pt + pb, W + pl + pr
+    Hp, Wp = H + top + bottom, W + left + right
     tiles = (w.stride == w.kernel and w.dilation == (1, 1)
              and (Hp, Wp) == (w.out_size[0] * w.stride[0], w.out_size[1] * w.stride[1]))
     overlap = any(s < d * (k - 1) + 1 for s, k, d in zip(w.stride, w.kernel, w.dilation))
@@ -82,18 +191,12 @@ def scatter(parts, x_shape, w: Window):
             view += part
         else:
             view[...] = part
-    return dxpad[:, :, pt:pt + H, pl:pl + W]
+    return dxpad[:, :, top:top + H, left:left + W]
 
 
-class MaxPoolCache(NamedTuple):
-    winner: object        # (N, C, OH, OW) offset u*KW + v of each window's maximum
-    x_shape: tuple
-    window: Window
-
-
-# --8<-- [start:maxpool_forward]
-def maxpool2d_forward(x, w: Window):
-    r"""Max over each window; padding counts as $-\infty$ (it never wins).
+# --8<-- [start:maxpool_views]
+def maxpool2d_views_forward(x, w: Window):
+    r"""Equals :func:`maxpool2d_forward`, every window at once, with dilation and ``ceil_mode``.
 
     Shapes: ``x`` (N, C, H, W) -> ``y`` (N, C, OH, OW), OH from ``window.output_size``.
 
@@ -101,9 +204,9 @@ def maxpool2d_forward(x, w: Window):
     y_{n,c,i,j} = \max_{u,v}\; \tilde x_{n,c,\,iS_h+uD_h,\,jS_w+vD_w}
     $$
 
-    ``winner`` (uint8) records the offset ``u*KW + v`` of the maximum. The comparison is
-    strict, so on a tie the *first* maximum in row-major window order keeps the index, as in
-    PyTorch; a NaN wins over every number (the last NaN of a window, as in PyTorch).
+    ``winner`` (uint8) records the window position ``u*KW + v`` of the maximum; strict ``>``
+    keeps the first maximum on a tie, as in PyTorch; a NaN wins over every number (the last NaN
+    of a window, as in PyTorch).
     """
     xp = get_array_module(x)
     views = pool_views(padded(x, w, -np.inf), w)
@@ -121,22 +224,20 @@ def maxpool2d_forward(x, w: Window):
         for k, view in enumerate(views):
             winner = xp.where(nan & xp.isnan(view), index(k), winner)
     return y, MaxPoolCache(winner, x.shape, w)
-# --8<-- [end:maxpool_forward]
 
 
-# --8<-- [start:maxpool_backward]
-def maxpool2d_backward(dy, cache: MaxPoolCache):
-    r"""The whole gradient of each window goes to its (first) maximum:
-
-    $$
-    \frac{\partial L}{\partial \tilde x_{n,c,\,iS_h+uD_h,\,jS_w+vD_w}} \mathrel{+}=
-    \mathrm{d}y_{n,c,i,j}\,[\,\text{winner}_{n,c,i,j} = u K_W + v\,]
-    $$
-    """
+def maxpool2d_views_backward(dy, cache):
+    r"""Equals :func:`maxpool2d_backward`: view ``k`` receives ``dy`` where ``winner == k``."""
     KH, KW = cache.window.kernel
     parts = [dy * (cache.winner == k) for k in range(KH * KW)]
     return scatter(parts, cache.x_shape, cache.window)
-# --8<-- [end:maxpool_backward]
+
+
+class MaxPoolCache(NamedTuple):
+    winner: object        # (N, C, OH, OW) window position u*KW + v of each window's maximum
+    x_shape: tuple
+    window: Window
+# --8<-- [end:maxpool_views]
 
 
 # --8<-- [start:max_indices]
@@ -157,13 +258,7 @@ def max_indices(cache: MaxPoolCache):
 # --8<-- [end:max_indices]
 
 
-class AvgPoolCache(NamedTuple):
-    divisor: object       # scalar, or (OH, OW): what each window's sum was divided by
-    x_shape: tuple
-    window: Window
-
-
-# --8<-- [start:avgpool]
+# --8<-- [start:avgpool_views]
 def avg_divisor(x, w: Window, count_include_pad=True, divisor_override=None):
     r"""$D_{ij}$, what window $(i, j)$'s sum is divided by, as PyTorch does it: ``divisor_override``
     if given; else the number of window positions on the input and its padding
@@ -181,8 +276,9 @@ def avg_divisor(x, w: Window, count_include_pad=True, divisor_override=None):
     return sum(pool_views(counted, w))               # (OH, OW)
 
 
-def avgpool2d_forward(x, w: Window, count_include_pad=True, divisor_override=None):
-    r"""Mean over each window; padding adds zeros.
+def avgpool2d_views_forward(x, w: Window, count_include_pad=True, divisor_override=None):
+    r"""Equals :func:`avgpool2d_forward` (which is ``count_include_pad=True`` without
+    ``ceil_mode``), every window at once; padding adds zeros.
 
     $$
     y_{n,c,i,j} = \frac{1}{D_{ij}} \sum_{u,v} \tilde x_{n,c,\,iS_h+u,\,jS_w+v}
@@ -197,9 +293,15 @@ def avgpool2d_forward(x, w: Window, count_include_pad=True, divisor_override=Non
     return y, AvgPoolCache(divisor, x.shape, w)
 
 
-def avgpool2d_backward(dy, cache: AvgPoolCache):
+def avgpool2d_views_backward(dy, cache):
     r"""Each window position receives $\mathrm{d}y_{n,c,i,j} / D_{ij}$."""
     KH, KW = cache.window.kernel
     part = dy / cache.divisor
     return scatter([part] * (KH * KW), cache.x_shape, cache.window)
-# --8<-- [end:avgpool]
+
+
+class AvgPoolCache(NamedTuple):
+    divisor: object       # scalar, or (OH, OW): what each window's sum was divided by
+    x_shape: tuple
+    window: Window
+# --8<-- [end:avgpool_views]

@@ -1,12 +1,12 @@
 r"""``torch.nn.MaxPool2d`` and ``AvgPool2d``: arguments, checks and the window of each input size
-around the reference pairs of :mod:`nnref.layers.pool`."""
+around the strided-view pairs of :mod:`nnref.layers.pool`."""
 from __future__ import annotations
 
 import numpy as np
 
 from ..checks import backward_cache, check_float, check_ndim, check_pair
-from ..layers.pool import (avgpool2d_backward, avgpool2d_forward, make_window, max_indices, maxpool2d_backward,
-                           maxpool2d_forward)
+from ..layers.pool import (avgpool2d_views_backward, avgpool2d_views_forward, make_window, max_indices,
+                           maxpool2d_views_backward, maxpool2d_views_forward)
 from ..module import Module
 
 
@@ -86,14 +86,14 @@ class MaxPool2d(_Pool2d):
         self.return_indices = bool(return_indices)
 
     def forward(self, input):
-        y, cache, unbatched = self._run(maxpool2d_forward, input)
+        y, cache, unbatched = self._run(maxpool2d_views_forward, input)
         if not self.return_indices:
             return y
         indices = max_indices(cache)
         return y, (indices[0] if unbatched else indices)
 
     def backward(self, dy):
-        return self._run_backward(maxpool2d_backward, dy)
+        return self._run_backward(maxpool2d_views_backward, dy)
 
     def extra_repr(self):
         extra = f", dilation={self.dilation}" if self.dilation != (1, 1) else ""
@@ -115,10 +115,10 @@ class AvgPool2d(_Pool2d):
         self.divisor_override = None if divisor_override is None else int(divisor_override)
 
     def forward(self, input):
-        return self._run(avgpool2d_forward, input, self.count_include_pad, self.divisor_override)[0]
+        return self._run(avgpool2d_views_forward, input, self.count_include_pad, self.divisor_override)[0]
 
     def backward(self, dy):
-        return self._run_backward(avgpool2d_backward, dy)
+        return self._run_backward(avgpool2d_views_backward, dy)
 
     def extra_repr(self):
         extra = f", divisor_override={self.divisor_override}" if self.divisor_override is not None else ""

@@ -251,3 +251,28 @@ def test_a_layer_remembers_nothing_wrong_between_calls(cls):
     np.testing.assert_array_equal(layer(x), cls(3, stride=2, ceil_mode=True)(x))
     with pytest.raises(ValueError, match=cls.__name__):
         layer(rng.normal(size=(2, 3, 1, 1)))        # no 3x3 window fits, as in a fresh layer
+
+
+@FEW
+@given(case=pool_cases(), kind=st.sampled_from(sorted(INPUTS)), seed=st.integers(0, 2**16))
+def test_the_loops_equal_the_strided_views(case, kind, seed):
+    """The page's first code, a loop over output cells and window positions, is the same map as
+    the strided-view form the modules run: outputs, the winners on ties, and both gradients."""
+    from nnref.layers.pool import (avgpool2d_backward, avgpool2d_forward, avgpool2d_views_backward,
+                                   avgpool2d_views_forward, make_window, maxpool2d_backward, maxpool2d_forward,
+                                   maxpool2d_views_backward, maxpool2d_views_forward)
+    shape, k, s, p = case
+    s = k if s is None else s
+    rng = np.random.default_rng(seed)
+    x = dev(INPUTS[kind](rng, shape))
+    window = make_window(shape[2:], k, s, p, (1, 1), False)
+    y, cache = maxpool2d_forward(x, k, s, p)
+    y_views, cache_views = maxpool2d_views_forward(x, window)
+    assert_close(y, y_views, rtol=0, atol=0, what="max pooling")
+    np.testing.assert_array_equal(asnumpy(cache.winner), asnumpy(cache_views.winner).astype(np.int64))
+    dy = dev(rng.normal(size=y.shape))
+    assert_close(maxpool2d_backward(dy, cache), maxpool2d_views_backward(dy, cache_views), what="max dx")
+    y, cache = avgpool2d_forward(x, k, s, p)
+    y_views, cache_views = avgpool2d_views_forward(x, window)
+    assert_close(y, y_views, what="average pooling")
+    assert_close(avgpool2d_backward(dy, cache), avgpool2d_views_backward(dy, cache_views), what="avg dx")
