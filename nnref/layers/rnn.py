@@ -1,7 +1,7 @@
 r"""The plain (Elman) recurrent layer: ``h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``.
 
-The reference code: one step as the formula reads, then BPTT over a sequence. The :class:`RNN`
-module runs the equal but faster ``nnref.fast.rnn``.
+The reference code: one step as the formula reads, then BPTT over a sequence. The
+:class:`RNN` module runs the equal but faster ``nnref.fast.rnn``.
 """
 from __future__ import annotations
 
@@ -11,33 +11,31 @@ from ..backend import get_array_module
 
 
 # --8<-- [start:rnn_cell]
-class RNNCellCache(NamedTuple):
-    x: object           # (B, I)  x_t
-    h_prev: object      # (B, H)  h_{t-1}
-    h: object           # (B, H)  h_t, for the activation's derivative
-
-
-def rnn_cell_forward(x_t, h_prev, W_ih, W_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
-    r"""One step: ``x_t`` (B, I), ``h_prev`` (B, H), ``W_ih`` (H, I), ``W_hh`` (H, H), biases (H,)
-    or None. Returns ``h`` (B, H) and the cache.
+def rnn_cell_forward(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
+    r"""One step. Returns ``h`` (B, H) and the cache.
 
     $$
     z_t = W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh},\qquad h_t = \tanh(z_t)\ \text{or}\ \mathrm{ReLU}(z_t)
     $$
     """
+    # x_t (B, I), h_prev (B, H); W_ih (H, I), W_hh (H, H); b_ih, b_hh (H,)
     xp = get_array_module(x_t)
-    z = x_t @ W_ih.T + h_prev @ W_hh.T
-    if b_ih is not None:
-        z = z + b_ih + b_hh
-    h = xp.tanh(z) if nonlinearity == "tanh" else xp.maximum(z, 0)
+    z = x_t @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh                  # z_t, (B, H)
+    h = xp.tanh(z) if nonlinearity == "tanh" else xp.maximum(z, 0)   # h_t = tanh(z_t) (or ReLU)
     return h, RNNCellCache(x_t, h_prev, h)
+
+
+class RNNCellCache(NamedTuple):
+    x: object           # (B, I)  x_t
+    h_prev: object      # (B, H)  h_{t-1}
+    h: object           # (B, H)  h_t, for the activation's derivative
 # --8<-- [end:rnn_cell]
 
 
 # --8<-- [start:rnn_cell_backward]
 def rnn_cell_backward(dh, cache, W_ih, W_hh, nonlinearity="tanh"):
     r"""One step backwards: ``dh`` (B, H) $= \partial L/\partial h_t$. Returns
-    ``dx, dh_prev, dW_ih, dW_hh, db``.
+    ``dx, dh_prev, dW_ih, dW_hh, db`` (``db``: the gradient of either bias).
 
     $$
     \frac{\partial L}{\partial z_t} = \frac{\partial L}{\partial h_t}\odot\sigma'(z_t),\qquad
@@ -45,35 +43,37 @@ def rnn_cell_backward(dh, cache, W_ih, W_hh, nonlinearity="tanh"):
     $$
     """
     x, h_prev, h = cache
-    dz = dh * (1 - h ** 2) if nonlinearity == "tanh" else dh * (h > 0)
+    dz = dh * (1 - h ** 2) if nonlinearity == "tanh" else dh * (h > 0)   # dL/dz_t = dL/dh_t * sigma'(z_t)
+    # dx_t, dL/dh_{t-1}, and this step's share of dW_ih, dW_hh and of the biases' gradient
     return dz @ W_ih, dz @ W_hh, dz.T @ x, dz.T @ h_prev, dz.sum(axis=0)
 # --8<-- [end:rnn_cell_backward]
 
 
 # --8<-- [start:rnn_forward]
-class RNNCache(NamedTuple):
-    steps: list         # one RNNCellCache per step
-    W_ih: object
-    W_hh: object
-    has_bias: bool
-    nonlinearity: str
-
-
 def rnn_forward(x, h0, W_ih, W_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
-    r"""One direction of one layer over a sequence: ``x`` (T, B, I), ``h0`` (B, H). Returns
-    ``out`` (T, B, H) holding every $h_t$, ``h_n``, cache.
+    r"""One direction of one layer over a sequence: ``x`` (T, B, I), ``h0`` (B, H); biases (H,) or
+    None (``bias=False``). Returns ``out`` (T, B, H) holding every $h_t$, ``h_n``, cache.
 
     $$
     z_t = W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh},\qquad h_t = \sigma(z_t)
     $$
     """
     xp = get_array_module(x)
+    biases = (0, 0) if b_ih is None else (b_ih, b_hh)
     h, outs, steps = h0, [], []
     for x_t in x:                                      # sequential: h_t needs h_{t-1}
-        h, step = rnn_cell_forward(x_t, h, W_ih, W_hh, b_ih, b_hh, nonlinearity)
+        h, step = rnn_cell_forward(x_t, h, W_ih, W_hh, *biases, nonlinearity)
         outs.append(h)
         steps.append(step)
     return xp.stack(outs), h, RNNCache(steps, W_ih, W_hh, b_ih is not None, nonlinearity)
+
+
+class RNNCache(NamedTuple):
+    steps: list         # one RNNCellCache per step
+    W_ih: object
+    W_hh: object
+    has_bias: bool
+    nonlinearity: str
 # --8<-- [end:rnn_forward]
 
 
@@ -99,6 +99,6 @@ def rnn_backward(d_out, d_hn, cache):
         dW_ih += dW_ih_t
         dW_hh += dW_hh_t
         db += db_t
-    db = db if has_bias else None
+    db = db if has_bias else None                      # b_ih and b_hh get the same gradient
     return dx, dh_next, dW_ih, dW_hh, db, db
 # --8<-- [end:rnn_backward]
