@@ -1,34 +1,21 @@
 r"""Long short-term memory: gates i, f, g, o and the cell state ``c``, in PyTorch's layout.
 
-The reference code: one LSTM step as the formulas read, then BPTT over a sequence. The
-:class:`LSTM` module runs the equal but faster ``nnref.fast.lstm`` when there is no projection.
+The reference code: one LSTM step as the formulas read (``lstm_step``, ``lstm_step_backward``),
+the projection of LSTMP (``proj_size``) around it (``lstm_cell_forward``, ``lstm_cell_backward``),
+then BPTT over a sequence. The :class:`LSTM` module runs the equal but faster ``nnref.fast.lstm``
+when there is no projection.
 """
 from __future__ import annotations
 
 from typing import NamedTuple
 
-
 from ..backend import get_array_module
 from .activation import sigmoid
 
 
-# --8<-- [start:lstm_cell]
-class LSTMCellCache(NamedTuple):
-    x: object           # (B, I)  x_t
-    h_prev: object      # (B, P)  h_{t-1}  (P = H without a projection)
-    c_prev: object      # (B, H)  c_{t-1}
-    i: object           # (B, H)  input gate
-    f: object           # (B, H)  forget gate
-    g: object           # (B, H)  candidate
-    o: object           # (B, H)  output gate
-    tanh_c: object      # (B, H)  tanh(c_t)
-    m: object           # (B, H)  o * tanh(c_t): h_t itself, or what W_hr projects
-
-
-def lstm_cell_forward(x_t, h_prev, c_prev, W_ih, W_hh, b_ih=None, b_hh=None, W_hr=None):
-    r"""One LSTM step. ``x_t`` (B, I), ``h_prev`` (B, P), ``c_prev`` (B, H); ``W_ih`` (4H, I),
-    ``W_hh`` (4H, P), biases (4H,) or None, rows in PyTorch's order i, f, g, o; ``W_hr`` (P, H)
-    or None (no projection, P = H). Returns ``h`` (B, P), ``c`` (B, H), cache.
+# --8<-- [start:lstm_step]
+def lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
+    r"""One LSTM step. Returns ``h`` (B, H), ``c`` (B, H) and the cache.
 
     $$
     \begin{aligned}
@@ -37,71 +24,94 @@ def lstm_cell_forward(x_t, h_prev, c_prev, W_ih, W_hh, b_ih=None, b_hh=None, W_h
     g &= \tanh(W_{ig} x_t + b_{ig} + W_{hg} h_{t-1} + b_{hg}) \\
     o &= \sigma(W_{io} x_t + b_{io} + W_{ho} h_{t-1} + b_{ho}) \\
     c_t &= f \odot c_{t-1} + i \odot g \\
-    h_t &= o \odot \tanh(c_t) \quad (\text{LSTMP: } h_t = W_{hr}(o \odot \tanh c_t))
+    h_t &= o \odot \tanh(c_t)
     \end{aligned}
     $$
     """
+    # x_t (B, I), h_prev and c_prev (B, H); W_ih (4H, I), W_hh (4H, H), b_ih and b_hh (4H,):
+    # the rows of the four gates stacked in PyTorch's order i, f, g, o
     xp = get_array_module(x_t)
-    z = x_t @ W_ih.T + h_prev @ W_hh.T                 # (B, 4H): all four gates' pre-activations
-    if b_ih is not None:
-        z = z + b_ih + b_hh
+    z = x_t @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh     # (B, 4H): the four gates' pre-activations
     z_i, z_f, z_g, z_o = xp.split(z, 4, axis=1)
-    i = sigmoid(z_i)
-    f = sigmoid(z_f)
-    g = xp.tanh(z_g)
-    o = sigmoid(z_o)
-    c = f * c_prev + i * g
+    i = sigmoid(z_i)                                     # input gate
+    f = sigmoid(z_f)                                     # forget gate
+    g = xp.tanh(z_g)                                     # candidate
+    o = sigmoid(z_o)                                     # output gate
+    c = f * c_prev + i * g                               # c_t = f ⊙ c_{t-1} + i ⊙ g
     tanh_c = xp.tanh(c)
-    m = o * tanh_c
-    h = m if W_hr is None else m @ W_hr.T
-    return h, c, LSTMCellCache(x_t, h_prev, c_prev, i, f, g, o, tanh_c, m)
-# --8<-- [end:lstm_cell]
+    h = o * tanh_c                                       # h_t = o ⊙ tanh(c_t)
+    return h, c, LSTMCellCache(x_t, h_prev, c_prev, i, f, g, o, tanh_c)
 
 
-# --8<-- [start:lstm_cell_backward]
-def lstm_cell_backward(dh, dc, cache, W_ih, W_hh, W_hr=None):
-    r"""One step backwards. ``dh`` (B, P) $= \partial L/\partial h_t$, ``dc`` (B, H) the gradient
-    reaching $c_t$ from step $t+1$. Returns ``dx, dh_prev, dc_prev, dW_ih, dW_hh, db, dW_hr``
-    (``db`` is the gradient of both biases; ``dW_hr`` None without a projection).
+class LSTMCellCache(NamedTuple):
+    x: object           # (B, I)  x_t
+    h_prev: object      # (B, ·)  h_{t-1}
+    c_prev: object      # (B, H)  c_{t-1}
+    i: object           # (B, H)  input gate
+    f: object           # (B, H)  forget gate
+    g: object           # (B, H)  candidate
+    o: object           # (B, H)  output gate
+    tanh_c: object      # (B, H)  tanh(c_t)
+# --8<-- [end:lstm_step]
+
+
+# --8<-- [start:lstm_step_backward]
+def lstm_step_backward(dh, dc, cache, W_ih, W_hh):
+    r"""One step backwards. ``dh`` (B, H) $= \partial L/\partial h_t$, ``dc`` (B, H) the gradient
+    reaching $c_t$ from step $t+1$. Returns ``dx, dh_prev, dc_prev, dW_ih, dW_hh, db`` (``db`` is
+    the gradient of either bias).
 
     $$
     \begin{aligned}
-    \mathrm{d}m &= \mathrm{d}h \ (\text{LSTMP: } \mathrm{d}h\, W_{hr}) \\
-    \mathrm{d}c_t &= \mathrm{d}c + \mathrm{d}m \odot o \odot (1 - \tanh^2 c_t) \\
+    \mathrm{d}c_t &= \mathrm{d}c + \mathrm{d}h \odot o \odot (1 - \tanh^2 c_t) \\
     \mathrm{d}z_i &= \mathrm{d}c_t \odot g \odot i(1-i) \\
     \mathrm{d}z_f &= \mathrm{d}c_t \odot c_{t-1} \odot f(1-f) \\
     \mathrm{d}z_g &= \mathrm{d}c_t \odot i \odot (1-g^2) \\
-    \mathrm{d}z_o &= \mathrm{d}m \odot \tanh c_t \odot o(1-o) \\
+    \mathrm{d}z_o &= \mathrm{d}h \odot \tanh c_t \odot o(1-o) \\
     \mathrm{d}c_{t-1} &= \mathrm{d}c_t \odot f
     \end{aligned}
     $$
     """
     xp = get_array_module(dh)
-    x, h_prev, c_prev, i, f, g, o, tanh_c, m = cache
-    dW_hr = None if W_hr is None else dh.T @ m
-    dm = dh if W_hr is None else dh @ W_hr
-    dc_t = dc + dm * o * (1 - tanh_c ** 2)
-    dz_i = dc_t * g * i * (1 - i)
+    x, h_prev, c_prev, i, f, g, o, tanh_c = cache
+    dc_t = dc + dh * o * (1 - tanh_c ** 2)               # c_t feeds c_{t+1} and h_t
+    dz_i = dc_t * g * i * (1 - i)                        # through each gate's activation
     dz_f = dc_t * c_prev * f * (1 - f)
     dz_g = dc_t * i * (1 - g ** 2)
-    dz_o = dm * tanh_c * o * (1 - o)
+    dz_o = dh * tanh_c * o * (1 - o)
     dz = xp.concatenate([dz_i, dz_f, dz_g, dz_o], axis=1)   # (B, 4H), PyTorch's order
-    dc_prev = dc_t * f
+    dc_prev = dc_t * f                                   # dL/dc_{t-1} through c_t
     dx = dz @ W_ih
     dh_prev = dz @ W_hh
-    return dx, dh_prev, dc_prev, dz.T @ x, dz.T @ h_prev, dz.sum(axis=0), dW_hr
-# --8<-- [end:lstm_cell_backward]
+    return dx, dh_prev, dc_prev, dz.T @ x, dz.T @ h_prev, dz.sum(axis=0)
+# --8<-- [end:lstm_step_backward]
+
+
+# --8<-- [start:lstmp]
+def lstm_cell_forward(x_t, h_prev, c_prev, W_ih, W_hh, b_ih=None, b_hh=None, W_hr=None):
+    r"""One step of LSTMP (``proj_size``): :func:`lstm_step`, then $h_t = W_{hr}(o \odot \tanh c_t)$.
+
+    ``h_prev`` (B, P), ``W_hh`` (4H, P), ``W_hr`` (P, H); without ``W_hr`` (None) this is
+    :func:`lstm_step` itself, P = H. Biases None: ``bias=False``. Returns ``h`` (B, P), ``c``, cache.
+    """
+    biases = (0, 0) if b_ih is None else (b_ih, b_hh)
+    m, c, cache = lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, *biases)   # m = o ⊙ tanh(c_t)
+    h = m if W_hr is None else m @ W_hr.T                                # (B, P): h_t = W_hr m
+    return h, c, cache
+
+
+def lstm_cell_backward(dh, dc, cache, W_ih, W_hh, W_hr=None):
+    r"""Backwards through :func:`lstm_cell_forward`: $\mathrm{d}m = \mathrm{d}h\,W_{hr}$, then
+    :func:`lstm_step_backward`. Returns ``dx, dh_prev, dc_prev, dW_ih, dW_hh, db, dW_hr``
+    (``dW_hr`` None without a projection)."""
+    if W_hr is None:
+        return (*lstm_step_backward(dh, dc, cache, W_ih, W_hh), None)
+    m = cache.o * cache.tanh_c                           # what W_hr projected
+    return (*lstm_step_backward(dh @ W_hr, dc, cache, W_ih, W_hh), dh.T @ m)
+# --8<-- [end:lstmp]
 
 
 # --8<-- [start:lstm_forward]
-class LSTMCache(NamedTuple):
-    steps: list         # one LSTMCellCache per step
-    W_ih: object
-    W_hh: object
-    W_hr: object
-    has_bias: bool
-
-
 def lstm_forward(x, state, W_ih, W_hh, b_ih=None, b_hh=None, W_hr=None):
     r"""One direction of one LSTM layer over a sequence: ``x`` (T, B, I), ``state = (h0, c0)``,
     (B, P) and (B, H). Returns ``out`` (T, B, P) holding every $h_t$, ``(h_n, c_n)``, cache."""
@@ -113,6 +123,14 @@ def lstm_forward(x, state, W_ih, W_hh, b_ih=None, b_hh=None, W_hr=None):
         outs.append(h)
         steps.append(step)
     return xp.stack(outs), (h, c), LSTMCache(steps, W_ih, W_hh, W_hr, b_ih is not None)
+
+
+class LSTMCache(NamedTuple):
+    steps: list         # one LSTMCellCache per step
+    W_ih: object
+    W_hh: object
+    W_hr: object
+    has_bias: bool
 # --8<-- [end:lstm_forward]
 
 
@@ -138,6 +156,6 @@ def lstm_backward(d_out, d_state, cache):
         db += db_t
         if W_hr is not None:
             dW_hr += dW_hr_t
-    db = db if has_bias else None
+    db = db if has_bias else None                      # b_ih and b_hh get the same gradient
     return dx, (dh_next, dc), dW_ih, dW_hh, db, db, dW_hr
 # --8<-- [end:lstm_backward]
