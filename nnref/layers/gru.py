@@ -12,18 +12,8 @@ from .activation import sigmoid
 
 
 # --8<-- [start:gru_cell]
-class GRUCellCache(NamedTuple):
-    x: object           # (B, I)  x_t
-    h_prev: object      # (B, H)  h_{t-1}
-    r: object           # (B, H)  reset gate
-    z: object           # (B, H)  update gate
-    n: object           # (B, H)  candidate
-    hn: object          # (B, H)  W_hn h_{t-1} + b_hn, before r multiplies it
-
-
-def gru_cell_forward(x_t, h_prev, W_ih, W_hh, b_ih=None, b_hh=None):
-    r"""One GRU step. ``x_t`` (B, I), ``h_prev`` (B, H); ``W_ih`` (3H, I), ``W_hh`` (3H, H), biases
-    (3H,) or None, rows in PyTorch's order r, z, n. Returns ``h`` (B, H) and the cache.
+def gru_cell_forward(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
+    r"""One GRU step. Returns ``h`` (B, H) and the cache.
 
     $$
     \begin{aligned}
@@ -36,19 +26,27 @@ def gru_cell_forward(x_t, h_prev, W_ih, W_hh, b_ih=None, b_hh=None):
 
     $r$ multiplies $W_{hn} h_{t-1} + b_{hn}$ *after* the product (PyTorch, cuDNN).
     """
+    # x_t (B, I), h_prev (B, H); W_ih (3H, I), W_hh (3H, H), b_ih and b_hh (3H,):
+    # the rows of the three blocks stacked in PyTorch's order r, z, n
     xp = get_array_module(x_t)
-    a = x_t @ W_ih.T                                   # (B, 3H): the input's share
-    b = h_prev @ W_hh.T                                # (B, 3H): the hidden state's share
-    if b_ih is not None:
-        a = a + b_ih
-        b = b + b_hh
-    a_r, a_z, a_n = xp.split(a, 3, axis=1)
-    b_r, b_z, hn = xp.split(b, 3, axis=1)
-    r = sigmoid(a_r + b_r)
-    z = sigmoid(a_z + b_z)
-    n = xp.tanh(a_n + r * hn)
-    h = (1 - z) * n + z * h_prev
-    return h, GRUCellCache(x_t, h_prev, r, z, n, hn)
+    gi = x_t @ W_ih.T + b_ih                           # (B, 3H): W_ih x_t + b_ih, the input's share
+    gh = h_prev @ W_hh.T + b_hh                        # (B, 3H): W_hh h_{t-1} + b_hh, the state's share
+    gi_r, gi_z, gi_n = xp.split(gi, 3, axis=1)
+    gh_r, gh_z, gh_n = xp.split(gh, 3, axis=1)
+    r = sigmoid(gi_r + gh_r)                           # reset gate
+    z = sigmoid(gi_z + gh_z)                           # update gate
+    n = xp.tanh(gi_n + r * gh_n)                       # candidate: r scales W_hn h_{t-1} + b_hn
+    h = (1 - z) * n + z * h_prev                       # h_t
+    return h, GRUCellCache(x_t, h_prev, r, z, n, gh_n)
+
+
+class GRUCellCache(NamedTuple):
+    x: object           # (B, I)  x_t
+    h_prev: object      # (B, H)  h_{t-1}
+    r: object           # (B, H)  reset gate
+    z: object           # (B, H)  update gate
+    n: object           # (B, H)  candidate
+    gh_n: object        # (B, H)  W_hn h_{t-1} + b_hn, before r multiplies it
 # --8<-- [end:gru_cell]
 
 
@@ -60,46 +58,47 @@ def gru_cell_backward(dh, cache, W_ih, W_hh):
     $$
     \begin{aligned}
     \mathrm{d}n &= \mathrm{d}h \odot (1 - z), \qquad \mathrm{d}z = \mathrm{d}h \odot (h_{t-1} - n) \\
-    \mathrm{d}a_n &= \mathrm{d}n \odot (1 - n^2), \qquad \mathrm{d}(hn) = \mathrm{d}a_n \odot r \\
-    \mathrm{d}a_r &= \mathrm{d}a_n \odot hn \odot r(1-r), \qquad \mathrm{d}a_z = \mathrm{d}z \odot z(1-z) \\
-    \mathrm{d}h_{t-1} &= \mathrm{d}h \odot z + [\mathrm{d}a_r, \mathrm{d}a_z, \mathrm{d}(hn)]\, W_{hh}
+    \mathrm{d}g^i_n &= \mathrm{d}n \odot (1 - n^2), \qquad \mathrm{d}g^h_n = \mathrm{d}g^i_n \odot r \\
+    \mathrm{d}g^i_r &= \mathrm{d}g^i_n \odot g^h_n \odot r(1-r), \qquad \mathrm{d}g^i_z = \mathrm{d}z \odot z(1-z) \\
+    \mathrm{d}h_{t-1} &= \mathrm{d}h \odot z + [\mathrm{d}g^i_r, \mathrm{d}g^i_z, \mathrm{d}g^h_n]\, W_{hh}
     \end{aligned}
     $$
     """
     xp = get_array_module(dh)
-    x, h_prev, r, z, n, hn = cache
+    x, h_prev, r, z, n, gh_n = cache
     dn = dh * (1 - z)
     dz = dh * (h_prev - n)
-    da_n = dn * (1 - n ** 2)                           # through tanh
-    d_hn = da_n * r
-    da_r = da_n * hn * r * (1 - r)                     # through r's sigmoid
-    da_z = dz * z * (1 - z)
-    da = xp.concatenate([da_r, da_z, da_n], axis=1)    # gradient of the input's share (B, 3H)
-    db = xp.concatenate([da_r, da_z, d_hn], axis=1)    # gradient of the hidden state's share
-    dx = da @ W_ih
-    dh_prev = dh * z + db @ W_hh
-    return dx, dh_prev, da.T @ x, db.T @ h_prev, da.sum(axis=0), db.sum(axis=0)
+    dgi_n = dn * (1 - n ** 2)                          # through tanh
+    dgh_n = dgi_n * r                                  # r multiplies the state's n block
+    dgi_r = dgi_n * gh_n * r * (1 - r)                 # through r's sigmoid
+    dgi_z = dz * z * (1 - z)
+    dgi = xp.concatenate([dgi_r, dgi_z, dgi_n], axis=1)   # (B, 3H): gradient of the input's share gi
+    dgh = xp.concatenate([dgi_r, dgi_z, dgh_n], axis=1)   # (B, 3H): of the state's share gh (r, z as gi)
+    dx = dgi @ W_ih
+    dh_prev = dh * z + dgh @ W_hh
+    return dx, dh_prev, dgi.T @ x, dgh.T @ h_prev, dgi.sum(axis=0), dgh.sum(axis=0)
 # --8<-- [end:gru_cell_backward]
 
 
 # --8<-- [start:gru_forward]
+def gru_forward(x, h0, W_ih, W_hh, b_ih=None, b_hh=None):
+    r"""One direction of one GRU layer over a sequence: ``x`` (T, B, I), ``h0`` (B, H); biases
+    (3H,) or None (``bias=False``). Returns ``out`` (T, B, H) holding every $h_t$, ``h_n``, cache."""
+    xp = get_array_module(x)
+    biases = (0, 0) if b_ih is None else (b_ih, b_hh)
+    h, outs, steps = h0, [], []
+    for x_t in x:
+        h, step = gru_cell_forward(x_t, h, W_ih, W_hh, *biases)
+        outs.append(h)
+        steps.append(step)
+    return xp.stack(outs), h, GRUCache(steps, W_ih, W_hh, b_ih is not None)
+
+
 class GRUCache(NamedTuple):
     steps: list         # one GRUCellCache per step
     W_ih: object
     W_hh: object
     has_bias: bool
-
-
-def gru_forward(x, h0, W_ih, W_hh, b_ih=None, b_hh=None):
-    r"""One direction of one GRU layer over a sequence: ``x`` (T, B, I), ``h0`` (B, H).
-    Returns ``out`` (T, B, H) holding every $h_t$, ``h_n``, cache."""
-    xp = get_array_module(x)
-    h, outs, steps = h0, [], []
-    for x_t in x:
-        h, step = gru_cell_forward(x_t, h, W_ih, W_hh, b_ih, b_hh)
-        outs.append(h)
-        steps.append(step)
-    return xp.stack(outs), h, GRUCache(steps, W_ih, W_hh, b_ih is not None)
 # --8<-- [end:gru_forward]
 
 
