@@ -159,3 +159,41 @@ def lstm_backward(d_out, d_state, cache):
     db = db if has_bias else None                      # b_ih and b_hh get the same gradient
     return dx, (dh_next, dc), dW_ih, dW_hh, db, db, dW_hr
 # --8<-- [end:lstm_backward]
+
+
+# --8<-- [start:bilstm_forward]
+def bilstm_forward(x, state_fwd, state_bwd, weights_fwd, weights_bwd):
+    r"""One bidirectional LSTM layer: a forward LSTM on ``x`` and a second one, with its own
+    weights, on ``x`` reversed in time; their outputs are concatenated step by step.
+
+    $$
+    y_t = \big[\overrightarrow{h}_t\,;\ \overleftarrow{h}_t\big],\qquad
+    \overrightarrow{h}_t = \mathrm{LSTM}_{\rightarrow}(x_t, \overrightarrow{h}_{t-1}),\quad
+    \overleftarrow{h}_t = \mathrm{LSTM}_{\leftarrow}(x_t, \overleftarrow{h}_{t+1})
+    $$
+
+    Returns ``y`` (T, B, 2H), the final states ``(final_fwd, final_bwd)`` and the caches.
+    """
+    # x (T, B, I); state_fwd, state_bwd: (h0, c0), each (B, H); weights_*: (W_ih, W_hh, b_ih, b_hh)
+    xp = get_array_module(x)
+    out_fwd, final_fwd, cache_fwd = lstm_forward(x, state_fwd, *weights_fwd)         # reads x_1 .. x_T
+    out_bwd, final_bwd, cache_bwd = lstm_forward(x[::-1], state_bwd, *weights_bwd)   # reads x_T .. x_1
+    y = xp.concatenate([out_fwd, out_bwd[::-1]], axis=2)      # y_t = [h_fwd_t ; h_bwd_t], (T, B, 2H)
+    return y, (final_fwd, final_bwd), (cache_fwd, cache_bwd)
+# --8<-- [end:bilstm_forward]
+
+
+# --8<-- [start:bilstm_backward]
+def bilstm_backward(dy, d_finals, caches):
+    r"""BPTT for :func:`bilstm_forward`: each direction gets its half of ``dy`` (T, B, 2H) and runs
+    its own BPTT; both read ``x``, so ``dx`` (T, B, I) is the sum of the two. ``d_finals``: the
+    gradients of the final states, ``((d_h_n, d_c_n), (d_h_n, d_c_n))``, None where there are none.
+    Returns ``dx``, the initial states' gradients and each direction's parameter gradients
+    ``(dW_ih, dW_hh, db_ih, db_hh)``."""
+    H = dy.shape[2] // 2
+    (d_final_fwd, d_final_bwd), (cache_fwd, cache_bwd) = d_finals, caches
+    dx_fwd, d0_fwd, *grads_fwd = lstm_backward(dy[:, :, :H], d_final_fwd, cache_fwd)
+    dx_bwd, d0_bwd, *grads_bwd = lstm_backward(dy[::-1, :, H:], d_final_bwd, cache_bwd)  # in its reading order
+    dx = dx_fwd + dx_bwd[::-1]                                 # both directions read x_t
+    return dx, (d0_fwd, d0_bwd), (grads_fwd[:4], grads_bwd[:4])
+# --8<-- [end:bilstm_backward]

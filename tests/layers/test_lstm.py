@@ -212,3 +212,33 @@ def test_bad_inputs():
         m.backward(out, h_n)
     with pytest.raises(ValueError, match=r"final c_n of shape \(1, 2, 4\)"):
         m.backward(out, (h_n, c_n[0]))
+
+
+def test_bilstm_reference_is_the_bidirectional_layer(torch):
+    """bilstm_forward / bilstm_backward (the BiLSTM page's first code: two LSTMs, one on the
+    reversed sequence, outputs concatenated) equal torch.nn.LSTM(bidirectional=True): output,
+    final states, input and initial-state gradients and every parameter gradient."""
+    from nnref.layers.lstm import bilstm_backward, bilstm_forward
+    rng = np.random.default_rng(7)
+    T, B, I, H = 5, 3, 2, 4
+    ref = torch.nn.LSTM(I, H, bidirectional=True).double()
+    w = {k: dev(v.detach().numpy()) for k, v in ref.state_dict().items()}
+    names = ["weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"]
+    x, h0, c0 = rng.normal(size=(T, B, I)), rng.normal(size=(2, B, H)), rng.normal(size=(2, B, H))
+    y, (fin_f, fin_b), caches = bilstm_forward(dev(x), (dev(h0[0]), dev(c0[0])), (dev(h0[1]), dev(c0[1])),
+                                               [w[n] for n in names], [w[n + "_reverse"] for n in names])
+    xt, h0t, c0t = (torch.tensor(a, requires_grad=True) for a in (x, h0, c0))
+    yt, (hnt, cnt) = ref(xt, (h0t, c0t))
+    assert_close(y, yt, what="output")
+    for d, fin in enumerate((fin_f, fin_b)):
+        assert_close(fin[0], hnt[d], what="h_n")
+        assert_close(fin[1], cnt[d], what="c_n")
+    dy, dh, dc = rng.normal(size=y.shape), rng.normal(size=(2, B, H)), rng.normal(size=(2, B, H))
+    (yt * torch.tensor(dy)).sum().add((hnt * torch.tensor(dh)).sum() + (cnt * torch.tensor(dc)).sum()).backward()
+    dx, d0, grads = bilstm_backward(dev(dy), ((dev(dh[0]), dev(dc[0])), (dev(dh[1]), dev(dc[1]))), caches)
+    assert_close(dx, xt.grad, what="dx")
+    for d in range(2):
+        assert_close(d0[d][0], h0t.grad[d], what="dh0")
+        assert_close(d0[d][1], c0t.grad[d], what="dc0")
+        for n, g in zip(names, grads[d]):
+            assert_close(g, dict(ref.named_parameters())[n + ("_reverse" if d else "")].grad, what=n)
