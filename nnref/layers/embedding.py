@@ -13,13 +13,6 @@ from typing import Any, NamedTuple
 from ..backend import get_array_module
 
 
-class EmbeddingCache(NamedTuple):
-    indices: Any                  # (...) the integer indices looked up
-    num_embeddings: int           # rows of W
-    padding_idx: int | None       # this row gets no gradient (non-negative here)
-    scale_grad_by_freq: bool      # divide each row's gradient by its count in the batch
-
-
 # --8<-- [start:embedding_renorm]
 def embedding_renorm_(weight, indices, max_norm, norm_type=2.0):
     r"""In place, as torch's ``max_norm``: every row of ``weight`` that ``indices`` looks up and
@@ -39,22 +32,27 @@ def embedding_renorm_(weight, indices, max_norm, norm_type=2.0):
 
 
 # --8<-- [start:embedding_forward]
-def embedding_forward(indices, weight, padding_idx=None, max_norm=None, norm_type=2.0,
-                      scale_grad_by_freq=False):
+def embedding_forward(indices, weight, padding_idx=None, scale_grad_by_freq=False):
     r"""Look up rows of ``weight`` (V, D) at integer ``indices`` of any shape (...) -> (..., D).
 
     $$
     y_{\dots} = W_{\,\text{indices}_{\dots}} \;=\; \text{onehot}(\text{indices}_{\dots})\,W
     $$
 
-    ``max_norm`` first renormalises the looked-up rows in place (``embedding_renorm_``);
-    ``padding_idx`` (non-negative) and ``scale_grad_by_freq`` only change the backward pass.
-    Returns ``(y, EmbeddingCache)``.
+    ``padding_idx`` (non-negative) and ``scale_grad_by_freq`` only change the backward pass; they
+    ride along in the cache. (torch's ``max_norm`` renormalises the table first:
+    :func:`embedding_renorm_`.) Returns ``(y, EmbeddingCache)``.
     """
-    if max_norm is not None:
-        embedding_renorm_(weight, indices, max_norm, norm_type)
-    y = weight[indices]                                             # (..., D)
+    # indices: integers, any shape (...); weight: W, (V, D)
+    y = weight[indices]                                             # y_k = W[indices_k], (..., D)
     return y, EmbeddingCache(indices, weight.shape[0], padding_idx, scale_grad_by_freq)
+
+
+class EmbeddingCache(NamedTuple):
+    indices: Any                  # (...) the integer indices looked up
+    num_embeddings: int           # rows of W
+    padding_idx: int | None       # this row gets no gradient (non-negative here)
+    scale_grad_by_freq: bool      # divide each row's gradient by its count in the batch
 # --8<-- [end:embedding_forward]
 
 

@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import backend
 from ..checks import backward_cache, check_int, check_same_backend, param_dtype
-from ..layers.embedding import embedding_backward, embedding_forward
+from ..layers.embedding import embedding_backward, embedding_forward, embedding_renorm_
 from ..module import Module, Parameter
 
 
@@ -92,8 +92,9 @@ class Embedding(Module):
         if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= self.num_embeddings):
             raise IndexError(f"Embedding: index out of range: expected indices in [0, "
                              f"{self.num_embeddings}), got values in [{int(idx.min())}, {int(idx.max())}]")
-        y, cache = embedding_forward(idx, W, self.padding_idx, self.max_norm, self.norm_type,
-                                     self.scale_grad_by_freq)
+        if self.max_norm is not None:
+            embedding_renorm_(W, idx, self.max_norm, self.norm_type)
+        y, cache = embedding_forward(idx, W, self.padding_idx, self.scale_grad_by_freq)
         self._cache = (cache, y.shape)
         return y
 
