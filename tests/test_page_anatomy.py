@@ -41,7 +41,8 @@ BARE_HEADINGS = {
 REFERENCE_SOURCES = ("nnref/layers/", "nnref/optim.py", "nnref/regularization.py", "nnref/clip.py",
                      "nnref/gradcheck.py", "nnref/train/")
 # Helpers that must not come before the formula's own code (they answer "how", not "what").
-HELPER = re.compile(r"^(_|check_)|^(output_size|pool_views|stacked_forward|channel_axes)$")
+HELPER = re.compile(r"^(_|check_)|^(output_size|pool_views|stacked_forward|stacked_backward|channel_axes|"
+                    r"make_window|edge_pads|padded|scatter|pairs|im2col|col2im|dilate)$")
 INCLUDE = re.compile(r"""^\s*--8<--\s*["']([^"':]+)""", re.MULTILINE)
 DETAILS = '??? info "实现细节"'
 DETAILS_BLOCK = re.compile(r'^\?\?\?\+? info "实现细节"\n(?:[ \t]*\n|    .*\n?)*', re.MULTILINE)
@@ -310,6 +311,8 @@ def test_each_rule_catches_a_broken_page():
     assert not first_code_problems(stepper, stepper)      # a class that is the concept may come first
     helper = GOOD.replace("def linear_forward", "def output_size(n):\n    return n\n\ndef linear_forward")
     assert any("helper output_size" in p for p in first_code_problems(helper, helper))
+    im2col = GOOD.replace("def linear_forward", "def im2col(x):\n    return x\n\ndef linear_forward")
+    assert any("helper im2col" in p for p in first_code_problems(im2col, im2col))
     fast = GOOD.replace("import numpy as np", '--8<-- "nnref/fast/conv.py:conv_forward"')
     assert any("nnref/fast/conv.py" in p for p in first_code_problems(fast, GOOD))
     nn_import = GOOD.replace("import numpy as np", "from nnref.nn.linear import Linear")
