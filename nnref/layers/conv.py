@@ -57,17 +57,17 @@ def conv2d_loop_forward(x, w, b, stride=(1, 1), padding=(0, 0)):
     """
     xp = get_array_module(x, w)
     (SH, SW), (PH, PW) = stride, padding
-    N, C, H, W = x.shape                                              # x: (N, C, H, W)
-    F, _, KH, KW = w.shape                                            # w: (F, C, KH, KW), b: (F,)
+    N, C, H, W = x.shape                                  # x: (N, C, H, W)
+    F, _, KH, KW = w.shape                                # w: (F, C, KH, KW), b: (F,)
     OH, OW = output_size(H, KH, SH, PH), output_size(W, KW, SW, PW)
-    x_pad = xp.pad(x, ((0, 0), (0, 0), (PH, PH), (PW, PW)))          # x̃: P zeros on each side
-    y = xp.zeros((N, F, OH, OW), dtype=x.dtype)                      # y: (N, F, OH, OW)
+    x_pad = xp.pad(x, ((0, 0), (0, 0), (PH, PH), (PW, PW)))  # x̃: P zeros on each side
+    y = xp.zeros((N, F, OH, OW), dtype=x.dtype)          # y: (N, F, OH, OW)
     for n in range(N):
         for f in range(F):
             for i in range(OH):
                 for j in range(OW):
-                    patch = x_pad[n, :, i * SH:i * SH + KH, j * SW:j * SW + KW]     # (C, KH, KW)
-                    y[n, f, i, j] = (patch * w[f]).sum() + b[f]
+                    patch = x_pad[n, :, i * SH:i * SH + KH, j * SW:j * SW + KW]
+                    y[n, f, i, j] = (patch * w[f]).sum() + b[f]   # patch: (C, KH, KW)
     return y
 # --8<-- [end:conv_loop]
 
@@ -87,9 +87,10 @@ def conv2d_loop_backward(dy, x, w, stride=(1, 1), padding=(0, 0)):
         for f in range(F):
             for i in range(dy.shape[2]):
                 for j in range(dy.shape[3]):
-                    patch = (n, slice(None), slice(i * SH, i * SH + KH), slice(j * SW, j * SW + KW))
-                    dw[f] += dy[n, f, i, j] * x_pad[patch]           # dL/dw_f: the patch, times dy
-                    dx_pad[patch] += dy[n, f, i, j] * w[f]           # dL/dx~: the kernel, times dy
+                    rows, cols = slice(i * SH, i * SH + KH), slice(j * SW, j * SW + KW)
+                    patch = (n, slice(None), rows, cols)
+                    dw[f] += dy[n, f, i, j] * x_pad[patch]    # the patch, times dy
+                    dx_pad[patch] += dy[n, f, i, j] * w[f]    # the kernel, times dy
     return dx_pad[:, :, PH:PH + H, PW:PW + W], dw, dy.sum(axis=(0, 2, 3))
 # --8<-- [end:conv_loop_backward]
 
@@ -101,7 +102,7 @@ def dilate(w, dilation):
     xp = get_array_module(w)
     (DH, DW), (F, C, KH, KW) = dilation, w.shape
     w_d = xp.zeros((F, C, DH * (KH - 1) + 1, DW * (KW - 1) + 1), dtype=w.dtype)
-    w_d[:, :, ::DH, ::DW] = w                                        # the real taps, D apart
+    w_d[:, :, ::DH, ::DW] = w                          # the real taps, D apart
     return w_d
 # --8<-- [end:dilate]
 

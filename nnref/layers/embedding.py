@@ -44,7 +44,7 @@ def embedding_forward(indices, weight, padding_idx=None, scale_grad_by_freq=Fals
     :func:`embedding_renorm_`.) Returns ``(y, EmbeddingCache)``.
     """
     # indices: integers, any shape (...); weight: W, (V, D)
-    y = weight[indices]                                             # y_k = W[indices_k], (..., D)
+    y = weight[indices]                      # y_k = W[indices_k], (..., D)
     return y, EmbeddingCache(indices, weight.shape[0], padding_idx, scale_grad_by_freq)
 
 

@@ -29,13 +29,13 @@ def gru_cell_forward(x_t, h_prev, W_ih, W_hh, b_ih, b_hh):
     # x_t (B, I), h_prev (B, H); W_ih (3H, I), W_hh (3H, H), b_ih and b_hh (3H,):
     # the rows of the three blocks stacked in PyTorch's order r, z, n
     xp = get_array_module(x_t)
-    gi = x_t @ W_ih.T + b_ih                           # (B, 3H): W_ih x_t + b_ih, the input's share
-    gh = h_prev @ W_hh.T + b_hh                        # (B, 3H): W_hh h_{t-1} + b_hh, the state's share
+    gi = x_t @ W_ih.T + b_ih                     # (B, 3H): the input's share
+    gh = h_prev @ W_hh.T + b_hh                  # (B, 3H): the state's share
     gi_r, gi_z, gi_n = xp.split(gi, 3, axis=1)
     gh_r, gh_z, gh_n = xp.split(gh, 3, axis=1)
     r = sigmoid(gi_r + gh_r)                           # reset gate
     z = sigmoid(gi_z + gh_z)                           # update gate
-    n = xp.tanh(gi_n + r * gh_n)                       # candidate: r scales W_hn h_{t-1} + b_hn
+    n = xp.tanh(gi_n + r * gh_n)                       # candidate, r after W_hn h + b_hn
     h = (1 - z) * n + z * h_prev                       # h_t
     return h, GRUCellCache(x_t, h_prev, r, z, n, gh_n)
 
@@ -69,11 +69,11 @@ def gru_cell_backward(dh, cache, W_ih, W_hh):
     dn = dh * (1 - z)
     dz = dh * (h_prev - n)
     dgi_n = dn * (1 - n ** 2)                          # through tanh
-    dgh_n = dgi_n * r                                  # r multiplies the state's n block
+    dgh_n = dgi_n * r                                  # r multiplies gh_n
     dgi_r = dgi_n * gh_n * r * (1 - r)                 # through r's sigmoid
     dgi_z = dz * z * (1 - z)
-    dgi = xp.concatenate([dgi_r, dgi_z, dgi_n], axis=1)   # (B, 3H): gradient of the input's share gi
-    dgh = xp.concatenate([dgi_r, dgi_z, dgh_n], axis=1)   # (B, 3H): of the state's share gh (r, z as gi)
+    dgi = xp.concatenate([dgi_r, dgi_z, dgi_n], axis=1)   # (B, 3H): gradient of gi
+    dgh = xp.concatenate([dgi_r, dgi_z, dgh_n], axis=1)   # (B, 3H): of gh (r, z as gi's)
     dx = dgi @ W_ih
     dh_prev = dh * z + dgh @ W_hh
     return dx, dh_prev, dgi.T @ x, dgh.T @ h_prev, dgi.sum(axis=0), dgh.sum(axis=0)

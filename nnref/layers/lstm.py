@@ -28,10 +28,10 @@ def lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, b_ih, b_hh):
     \end{aligned}
     $$
     """
-    # x_t (B, I), h_prev and c_prev (B, H); W_ih (4H, I), W_hh (4H, H), b_ih and b_hh (4H,):
+    # x_t (B, I), h_prev and c_prev (B, H); W_ih (4H, I), W_hh (4H, H); b_ih, b_hh (4H,):
     # the rows of the four gates stacked in PyTorch's order i, f, g, o
     xp = get_array_module(x_t)
-    z = x_t @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh     # (B, 4H): the four gates' pre-activations
+    z = x_t @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh     # (B, 4H): pre-activations
     z_i, z_f, z_g, z_o = xp.split(z, 4, axis=1)
     i = sigmoid(z_i)                                     # input gate
     f = sigmoid(z_f)                                     # forget gate
@@ -75,7 +75,7 @@ def lstm_step_backward(dh, dc, cache, W_ih, W_hh):
     xp = get_array_module(dh)
     x, h_prev, c_prev, i, f, g, o, tanh_c = cache
     dc_t = dc + dh * o * (1 - tanh_c ** 2)               # c_t feeds c_{t+1} and h_t
-    dz_i = dc_t * g * i * (1 - i)                        # through each gate's activation
+    dz_i = dc_t * g * i * (1 - i)                        # through the activations
     dz_f = dc_t * c_prev * f * (1 - f)
     dz_g = dc_t * i * (1 - g ** 2)
     dz_o = dh * tanh_c * o * (1 - o)
@@ -95,8 +95,8 @@ def lstm_cell_forward(x_t, h_prev, c_prev, W_ih, W_hh, b_ih=None, b_hh=None, W_h
     :func:`lstm_step` itself, P = H. Biases None: ``bias=False``. Returns ``h`` (B, P), ``c``, cache.
     """
     biases = (0, 0) if b_ih is None else (b_ih, b_hh)
-    m, c, cache = lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, *biases)   # m = o ⊙ tanh(c_t)
-    h = m if W_hr is None else m @ W_hr.T                                # (B, P): h_t = W_hr m
+    m, c, cache = lstm_step(x_t, h_prev, c_prev, W_ih, W_hh, *biases)  # m = o ⊙ tanh c_t
+    h = m if W_hr is None else m @ W_hr.T                    # (B, P): h_t = W_hr m
     return h, c, cache
 
 
@@ -174,11 +174,12 @@ def bilstm_forward(x, state_fwd, state_bwd, weights_fwd, weights_bwd):
 
     Returns ``y`` (T, B, 2H), the final states ``(final_fwd, final_bwd)`` and the caches.
     """
-    # x (T, B, I); state_fwd, state_bwd: (h0, c0), each (B, H); weights_*: (W_ih, W_hh, b_ih, b_hh)
+    # x (T, B, I); state_fwd, state_bwd: (h0, c0), each (B, H);
+    # weights_fwd, weights_bwd: (W_ih, W_hh, b_ih, b_hh), one direction's each
     xp = get_array_module(x)
-    out_fwd, final_fwd, cache_fwd = lstm_forward(x, state_fwd, *weights_fwd)         # reads x_1 .. x_T
-    out_bwd, final_bwd, cache_bwd = lstm_forward(x[::-1], state_bwd, *weights_bwd)   # reads x_T .. x_1
-    y = xp.concatenate([out_fwd, out_bwd[::-1]], axis=2)      # y_t = [h_fwd_t ; h_bwd_t], (T, B, 2H)
+    out_fwd, final_fwd, cache_fwd = lstm_forward(x, state_fwd, *weights_fwd)        # x_1 .. x_T
+    out_bwd, final_bwd, cache_bwd = lstm_forward(x[::-1], state_bwd, *weights_bwd)  # x_T .. x_1
+    y = xp.concatenate([out_fwd, out_bwd[::-1]], axis=2)    # y_t = [→h_t ; ←h_t], (T, B, 2H)
     return y, (final_fwd, final_bwd), (cache_fwd, cache_bwd)
 # --8<-- [end:bilstm_forward]
 
@@ -193,7 +194,7 @@ def bilstm_backward(dy, d_finals, caches):
     H = dy.shape[2] // 2
     (d_final_fwd, d_final_bwd), (cache_fwd, cache_bwd) = d_finals, caches
     dx_fwd, d0_fwd, *grads_fwd = lstm_backward(dy[:, :, :H], d_final_fwd, cache_fwd)
-    dx_bwd, d0_bwd, *grads_bwd = lstm_backward(dy[::-1, :, H:], d_final_bwd, cache_bwd)  # in its reading order
-    dx = dx_fwd + dx_bwd[::-1]                                 # both directions read x_t
+    dx_bwd, d0_bwd, *grads_bwd = lstm_backward(dy[::-1, :, H:], d_final_bwd, cache_bwd)
+    dx = dx_fwd + dx_bwd[::-1]                     # both directions read x_t
     return dx, (d0_fwd, d0_bwd), (grads_fwd[:4], grads_bwd[:4])
 # --8<-- [end:bilstm_backward]

@@ -36,22 +36,23 @@ def maxpool2d_forward(x, kernel, stride, padding=(0, 0)):
     """
     xp = get_array_module(x)
     (KH, KW), (SH, SW), (PH, PW) = kernel, stride, padding
-    N, C, H, W = x.shape                                   # x: (N, C, H, W)
+    N, C, H, W = x.shape                            # x: (N, C, H, W)
     OH, OW = output_size(H, KH, SH, PH), output_size(W, KW, SW, PW)
-    x_pad = xp.pad(x, ((0, 0), (0, 0), (PH, PH), (PW, PW)), constant_values=-np.inf)
+    pads = ((0, 0), (0, 0), (PH, PH), (PW, PW))
+    x_pad = xp.pad(x, pads, constant_values=-np.inf)   # padding never wins
     y = xp.empty((N, C, OH, OW), dtype=x.dtype)
     winner = xp.empty((N, C, OH, OW), dtype=np.int64)
-    for i in range(OH):                                    # every output cell (i, j) ...
+    for i in range(OH):                             # every output cell (i, j) ...
         for j in range(OW):
-            best = x_pad[:, :, i * SH, j * SW]             # (N, C): the window's position (0, 0)
+            best = x_pad[:, :, i * SH, j * SW]      # (N, C): window position (0, 0)
             at = xp.zeros((N, C), dtype=np.int64)
-            for u in range(KH):                            # ... and every position (u, v) in its window
+            for u in range(KH):                     # ... every position (u, v) in it
                 for v in range(KW):
                     value = x_pad[:, :, i * SH + u, j * SW + v]
-                    better = value > best                  # strict: a tie keeps the first maximum
+                    better = value > best           # strict: a tie keeps the first
                     best = xp.where(better, value, best)
                     at = xp.where(better, u * KW + v, at)
-            y[:, :, i, j] = best                           # y = max over the window
+            y[:, :, i, j] = best                    # the window's maximum
             winner[:, :, i, j] = at
     return y, PoolCache(x.shape, tuple(kernel), tuple(stride), tuple(padding), winner)
 
@@ -61,7 +62,7 @@ class PoolCache(NamedTuple):
     kernel: tuple         # (KH, KW)
     stride: tuple         # (SH, SW)
     padding: tuple        # (PH, PW)
-    winner: object = None  # max pooling: (N, C, OH, OW), window position u*KW + v of each maximum
+    winner: object = None  # max pooling: (N, C, OH, OW), position u*KW + v of each max
 # --8<-- [end:maxpool_forward]
 
 
@@ -76,14 +77,14 @@ def avgpool2d_forward(x, kernel, stride, padding=(0, 0)):
     """
     xp = get_array_module(x)
     (KH, KW), (SH, SW), (PH, PW) = kernel, stride, padding
-    N, C, H, W = x.shape                                   # x: (N, C, H, W)
+    N, C, H, W = x.shape                            # x: (N, C, H, W)
     OH, OW = output_size(H, KH, SH, PH), output_size(W, KW, SW, PW)
-    x_pad = xp.pad(x, ((0, 0), (0, 0), (PH, PH), (PW, PW)))
+    x_pad = xp.pad(x, ((0, 0), (0, 0), (PH, PH), (PW, PW)))    # zeros
     y = xp.empty((N, C, OH, OW), dtype=x.dtype)
     for i in range(OH):
         for j in range(OW):
-            window = x_pad[:, :, i * SH:i * SH + KH, j * SW:j * SW + KW]     # (N, C, KH, KW)
-            y[:, :, i, j] = window.sum(axis=(2, 3)) / (KH * KW)
+            window = x_pad[:, :, i * SH:i * SH + KH, j * SW:j * SW + KW]
+            y[:, :, i, j] = window.sum(axis=(2, 3)) / (KH * KW)    # window: (N, C, KH, KW)
     return y, PoolCache(x.shape, tuple(kernel), tuple(stride), tuple(padding))
 # --8<-- [end:avgpool_forward]
 
@@ -104,7 +105,7 @@ def maxpool2d_backward(dy, cache):
         for j in range(dy.shape[3]):
             for u in range(KH):
                 for v in range(KW):
-                    won = winner[:, :, i, j] == u * KW + v           # (N, C): was (u, v) the maximum?
+                    won = winner[:, :, i, j] == u * KW + v  # (N, C): (u, v) was the max
                     dx_pad[:, :, i * SH + u, j * SW + v] += dy[:, :, i, j] * won
     return dx_pad[:, :, PH:PH + H, PW:PW + W]
 # --8<-- [end:maxpool_backward]
@@ -118,7 +119,8 @@ def avgpool2d_backward(dy, cache):
     dx_pad = xp.zeros((N, C, H + 2 * PH, W + 2 * PW), dtype=dy.dtype)
     for i in range(dy.shape[2]):
         for j in range(dy.shape[3]):
-            dx_pad[:, :, i * SH:i * SH + KH, j * SW:j * SW + KW] += dy[:, :, i, j, None, None] / (KH * KW)
+            share = dy[:, :, i, j, None, None] / (KH * KW)             # (N, C, 1, 1)
+            dx_pad[:, :, i * SH:i * SH + KH, j * SW:j * SW + KW] += share
     return dx_pad[:, :, PH:PH + H, PW:PW + W]
 # --8<-- [end:avgpool_backward]
 

@@ -20,8 +20,8 @@ def rnn_cell_forward(x_t, h_prev, W_ih, W_hh, b_ih, b_hh, nonlinearity="tanh"):
     """
     # x_t (B, I), h_prev (B, H); W_ih (H, I), W_hh (H, H); b_ih, b_hh (H,)
     xp = get_array_module(x_t)
-    z = x_t @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh                  # z_t, (B, H)
-    h = xp.tanh(z) if nonlinearity == "tanh" else xp.maximum(z, 0)   # h_t = tanh(z_t) (or ReLU)
+    z = x_t @ W_ih.T + b_ih + h_prev @ W_hh.T + b_hh     # z_t, (B, H)
+    h = xp.tanh(z) if nonlinearity == "tanh" else xp.maximum(z, 0)    # h_t = σ(z_t)
     return h, RNNCellCache(x_t, h_prev, h)
 
 
@@ -43,8 +43,8 @@ def rnn_cell_backward(dh, cache, W_ih, W_hh, nonlinearity="tanh"):
     $$
     """
     x, h_prev, h = cache
-    dz = dh * (1 - h ** 2) if nonlinearity == "tanh" else dh * (h > 0)   # dL/dz_t = dL/dh_t * sigma'(z_t)
-    # dx_t, dL/dh_{t-1}, and this step's share of dW_ih, dW_hh and of the biases' gradient
+    dz = dh * (1 - h ** 2) if nonlinearity == "tanh" else dh * (h > 0)    # ∂L/∂z_t
+    # dx_t, ∂L/∂h_{t-1}, and this step's share of dW_ih, dW_hh and the biases' gradient
     return dz @ W_ih, dz @ W_hh, dz.T @ x, dz.T @ h_prev, dz.sum(axis=0)
 # --8<-- [end:rnn_cell_backward]
 
@@ -65,7 +65,8 @@ def rnn_forward(x, h0, W_ih, W_hh, b_ih=None, b_hh=None, nonlinearity="tanh"):
         h, step = rnn_cell_forward(x_t, h, W_ih, W_hh, *biases, nonlinearity)
         outs.append(h)
         steps.append(step)
-    return xp.stack(outs), h, RNNCache(steps, W_ih, W_hh, b_ih is not None, nonlinearity)
+    cache = RNNCache(steps, W_ih, W_hh, b_ih is not None, nonlinearity)
+    return xp.stack(outs), h, cache
 
 
 class RNNCache(NamedTuple):
