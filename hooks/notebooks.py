@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 import time
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -139,10 +140,15 @@ def execute(notebook: Path, out: Path, threads: int = 1) -> None:
     import jupytext
     import nbformat
     from nbclient import NotebookClient
+    from traitlets.config import Config
     start = time.perf_counter()
     nb = jupytext.read(notebook)
-    NotebookClient(nb, timeout=1800, kernel_name="python3",  # per cell; a loaded machine is slow
-                   resources={"metadata": {"path": str(ROOT)}}).execute(env=kernel_env(threads))
+    with tempfile.TemporaryDirectory(prefix="nnref-kernel-") as sockets:
+        # the kernel talks over Unix sockets in a private folder, not TCP ports on the machine
+        # (a TCP kernel also logs a warning about it into the build's output)
+        ipc = Config({"KernelManager": {"transport": "ipc", "ip": f"{sockets}/kernel"}})
+        NotebookClient(nb, timeout=1800, kernel_name="python3",  # per cell; a loaded machine is slow
+                       resources={"metadata": {"path": str(ROOT)}}, config=ipc).execute(env=kernel_env(threads))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     nbformat.write(nb, tmp)
@@ -207,17 +213,32 @@ def wait():
             executor.shutdown()
 
 
-@event_priority(100)  # before mkdocs-jupyter wraps the files
+@event_priority(-100)  # after mkdocs-jupyter has wrapped the notebook files in its NotebookFile
 def on_files(files, config):
+    """Point each notebook page at its executed copy, on the file object mkdocs-jupyter reads.
+
+    mkdocs-jupyter replaces each notebook's ``File`` by a ``NotebookFile`` wrapper that forwards
+    unknown attributes to the file it wraps, but ``abs_src_path`` is a (cached) property that the
+    wrapper computes afresh from ``src_dir`` and ``src_uri``: a path set on the wrapped file is never
+    read, and the page would render the source ``.py`` without outputs. So the path is set here,
+    after the wrapping, on the wrapper itself (and on the wrapped file, for anything that reads it).
+    The executed copy is named by its cache key before it is written; ``on_pre_page`` waits for it.
+    """
     if not enabled():
         return files
     if _running is None:                      # not started by on_config (e.g. a direct call)
         on_config(config)
-    by_path = {Path(f.abs_src_path).resolve(): f for f in files if f.abs_src_path}
     for notebook in NOTEBOOKS.glob("*.py"):
-        if notebook.resolve() in by_path:     # the executed copy's path is known from its key now;
-            # mkdocs-jupyter renders (and offers for download) it once it is written
-            by_path[notebook.resolve()].abs_src_path = str(executed_path(notebook))
+        f = files.get_file_from_path(f"notebooks/{notebook.name}")
+        if f is None:
+            continue
+        executed = str(executed_path(notebook))
+        for target in (f, vars(f).get("file")):   # the wrapper, and the File inside it if any
+            if target is not None:
+                target.abs_src_path = executed
+        if f.abs_src_path != executed:
+            raise PluginError(f"notebooks: the page {f.src_uri} would not render its executed copy "
+                              f"({f.abs_src_path} instead of {executed})")
     return files
 
 
