@@ -10,6 +10,9 @@ where ``key`` hashes
 - every file under ``nnref/``,
 - the data it reads (``DATA``: the sequences notebook trains on the quoted notes in
   ``docs/**/*.md``, so only the pages' quote boxes count),
+- ``docs/figures/_fonts.py``, which each kernel runs before the first cell: figures are inline SVG
+  whose text the reader's browser draws (Chinese labels included, laid out without warnings on a
+  machine with no CJK font),
 - the Python, NumPy and scikit-learn versions.
 
 Notebooks whose key is not cached run concurrently (``NB_JOBS`` at a time, default: the number
@@ -36,6 +39,7 @@ from mkdocs.plugins import event_priority
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "docs" / "notebooks"
+FONTS = ROOT / "docs" / "figures" / "_fonts.py"
 CACHE = ROOT / ".cache" / "notebooks"
 log = logging.getLogger("mkdocs.hooks.notebooks")
 _durations_lock = threading.Lock()
@@ -74,8 +78,8 @@ DATA = {"sequences": [("docs/**/*.md", quote_boxes)]}
 def dependencies(notebook: Path) -> list[tuple[Path, object]]:
     """The files whose content decides the notebook's outputs, in a fixed order, each with the
     function that takes the part of it that counts (None: all of it)."""
-    files = {notebook: None, **{p: None for p in (ROOT / "nnref").rglob("*") if p.is_file()
-                                and "__pycache__" not in p.parts}}
+    files = {notebook: None, FONTS: None, **{p: None for p in (ROOT / "nnref").rglob("*") if p.is_file()
+                                             and "__pycache__" not in p.parts}}
     for pattern, part in DATA.get(notebook.stem, []):
         files.update({p: part for p in ROOT.glob(pattern) if p.is_file()})
     return sorted(files.items())
@@ -135,6 +139,14 @@ def longest_first(notebooks: list[Path]) -> list[Path]:
                   reverse=True)
 
 
+def kernel_setup_line() -> str:
+    """One statement the kernel runs at start (``exec_lines``): ``_fonts.kernel_setup()``, in a
+    namespace of its own, so the notebook's namespace and its prompt numbers stay untouched."""
+    path = str(FONTS)
+    return (f"(lambda ns: exec(compile(open({path!r}, encoding='utf-8').read(), {path!r}, 'exec'), ns)"
+            f" or ns['kernel_setup']())({{'__name__': 'nnref_fonts', '__file__': {path!r}}})")
+
+
 def execute(notebook: Path, out: Path, threads: int = 1) -> None:
     """Run ``notebook`` (jupytext percent format) from the repository root; write ``out``."""
     import jupytext
@@ -148,7 +160,9 @@ def execute(notebook: Path, out: Path, threads: int = 1) -> None:
         # (a TCP kernel also logs a warning about it into the build's output)
         ipc = Config({"KernelManager": {"transport": "ipc", "ip": f"{sockets}/kernel"}})
         NotebookClient(nb, timeout=1800, kernel_name="python3",  # per cell; a loaded machine is slow
-                       resources={"metadata": {"path": str(ROOT)}}, config=ipc).execute(env=kernel_env(threads))
+                       resources={"metadata": {"path": str(ROOT)}}, config=ipc,
+                       extra_arguments=[f"--IPKernelApp.exec_lines={kernel_setup_line()}"]
+                       ).execute(env=kernel_env(threads))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     nbformat.write(nb, tmp)

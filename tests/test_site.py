@@ -97,8 +97,8 @@ def test_notebook_page_shows_the_run_that_built_it(built_site, name):
             assert not missing, f"{name}: printed lines missing from the page: {missing[:3]}"
             for mime in FIGURE_MIME:
                 if mime in out.get("data", {}):
-                    marker = 'src="data:image/png;base64,' if mime == "image/png" else "<svg"
-                    assert marker in outputs, f"{name}: a {mime} figure is not on the page"
+                    assert f'src="data:{mime};base64,' in outputs or (mime == "image/svg+xml" and "<svg" in outputs), (
+                        f"{name}: a {mime} figure is not on the page")
                     figures += 1
     assert figures >= 1, f"{name}: no figure on the page"
     served = site / "notebooks" / name / f"{name}.ipynb"    # the page's download link
