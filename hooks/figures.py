@@ -28,6 +28,7 @@ from mkdocs.structure.files import File
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = ROOT / "docs" / "figures"
+FONTS = FIGURES / "_fonts.py"
 CACHE = ROOT / ".cache" / "figures"
 
 
@@ -48,7 +49,7 @@ def cache_dir(script: Path, library: bytes) -> Path:
 
 def fonts():
     """``docs/figures/_fonts.py``, the font settings every figure is drawn with."""
-    spec = importlib.util.spec_from_file_location("_fonts", FIGURES / "_fonts.py")
+    spec = importlib.util.spec_from_file_location("_fonts", FONTS)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

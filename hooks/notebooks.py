@@ -39,7 +39,7 @@ from mkdocs.plugins import event_priority
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "docs" / "notebooks"
-FONTS = ROOT / "docs" / "figures" / "_fonts.py"
+FONTS = Path("docs", "figures", "_fonts.py")   # under ROOT
 CACHE = ROOT / ".cache" / "notebooks"
 log = logging.getLogger("mkdocs.hooks.notebooks")
 _durations_lock = threading.Lock()
@@ -78,8 +78,10 @@ DATA = {"sequences": [("docs/**/*.md", quote_boxes)]}
 def dependencies(notebook: Path) -> list[tuple[Path, object]]:
     """The files whose content decides the notebook's outputs, in a fixed order, each with the
     function that takes the part of it that counts (None: all of it)."""
-    files = {notebook: None, FONTS: None, **{p: None for p in (ROOT / "nnref").rglob("*") if p.is_file()
-                                             and "__pycache__" not in p.parts}}
+    files = {notebook: None, **{p: None for p in (ROOT / "nnref").rglob("*") if p.is_file()
+                                and "__pycache__" not in p.parts}}
+    if (ROOT / FONTS).is_file():                  # the kernel runs it first (kernel_setup_line)
+        files[ROOT / FONTS] = None
     for pattern, part in DATA.get(notebook.stem, []):
         files.update({p: part for p in ROOT.glob(pattern) if p.is_file()})
     return sorted(files.items())
@@ -142,7 +144,7 @@ def longest_first(notebooks: list[Path]) -> list[Path]:
 def kernel_setup_line() -> str:
     """One statement the kernel runs at start (``exec_lines``): ``_fonts.kernel_setup()``, in a
     namespace of its own, so the notebook's namespace and its prompt numbers stay untouched."""
-    path = str(FONTS)
+    path = str(ROOT / FONTS)
     return (f"(lambda ns: exec(compile(open({path!r}, encoding='utf-8').read(), {path!r}, 'exec'), ns)"
             f" or ns['kernel_setup']())({{'__name__': 'nnref_fonts', '__file__': {path!r}}})")
 

@@ -11,7 +11,8 @@ titles), every ```python block that the tests run becomes a code cell in order, 
 
 A downloaded notebook stands alone, away from the site:
 
-- its figures are embedded as cell attachments (the site's own PNG and SVG files);
+- its figures are embedded: the site's own PNG files as cell attachments, its SVG files as
+  ``data:`` URIs (JupyterLab shows only bitmap attachments);
 - its links to other pages point at the site's public address (``site_url``, set from the
   environment in mkdocs.yml), or become plain text where none is configured;
 - its first code cell imports nnref and, where nnref is missing, prints how to install it (the
@@ -191,12 +192,13 @@ def absolute(site: Site, uri: str, anchor: str = "") -> str | None:
 
 
 def standalone(cell, src_uri: str, site: Site) -> None:
-    """Make a Markdown cell work away from the site: embed its images, make its links absolute."""
+    """Make a Markdown cell work away from the site: embed its images, make its links absolute
+    (or plain text)."""
     attachments = {}
 
     def replace(m):
         target = m["target"]
-        if re.match(r"[a-z][a-z0-9+.-]*:", target):              # http:, https:, mailto:, attachment:
+        if re.match(r"[a-z][a-z0-9+.-]*:", target):              # http:, https:, mailto:, attachment:, data:
             return m.group(0)
         path, _, anchor = target.partition("#")
         uri = posixpath.normpath(posixpath.join(posixpath.dirname(src_uri), path)) if path else src_uri
@@ -209,7 +211,10 @@ def standalone(cell, src_uri: str, site: Site) -> None:
                 data = site.read(uri)
             except (OSError, KeyError, AttributeError) as exc:
                 raise ValueError(f"the image {target} is not in the site") from exc
-            attachments[name] = {mime: base64.b64encode(data).decode("ascii")}
+            encoded = base64.b64encode(data).decode("ascii")
+            if mime == "image/svg+xml":   # JupyterLab renders only bitmap attachments: SVG goes inline
+                return f"![{m['text']}](data:{mime};base64,{encoded})"
+            attachments[name] = {mime: encoded}
             return f"![{m['text']}](attachment:{name})"
         address = absolute(site, uri, anchor)
         return f"[{m['text']}]({address})" if address else m["text"]

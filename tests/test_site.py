@@ -9,8 +9,21 @@ import pytest
 def test_strict_build_has_no_warnings(built_site):
     _, log = built_site
     # mkdocs' own warnings ("WARNING -  ..."); --strict turns them into a failure already,
-    # this names them. A notebook kernel's "[IPKernelApp] WARNING | ..." is not one.
+    # this names them (tests/test_quiet_build.py checks that nothing else is printed either)
     assert "WARNING -" not in log, log
+
+
+def test_no_address_is_assumed(built_site):
+    """Built without NNREF_SITE_URL: no canonical link, no sitemap entry, no link names an address
+    (the site once said http://127.0.0.1:8000/ everywhere)."""
+    site, _ = built_site
+    assert "127.0.0.1" not in (site / "sitemap.xml").read_text(encoding="utf-8")
+    for page in site.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        assert '<link rel="canonical"' not in html, f"{page}: a canonical link without a configured address"
+        assert not re.search(r"""(?:href|src)=["']https?://(?:127\.0\.0\.1|localhost)""", html), f"{page} links to localhost"
+    for notebook in site.rglob("*.ipynb"):
+        assert "127.0.0.1" not in notebook.read_text(encoding="utf-8"), f"{notebook} names 127.0.0.1"
 
 
 def test_katex_is_shipped_and_no_cdn_is_referenced(built_site):
