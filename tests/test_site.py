@@ -205,6 +205,19 @@ def test_notebook_output_follows_the_library(tmp_path, monkeypatch):
     assert len(list(notebooks.CACHE.glob("*/show.ipynb"))) == 1, "stale executions are evicted"
 
 
+def test_a_failing_notebook_fails_the_build(tmp_path, monkeypatch):
+    from mkdocs.exceptions import PluginError
+    from hooks import notebooks
+    root = _fake_repository(tmp_path)
+    monkeypatch.setattr(notebooks, "ROOT", root)
+    monkeypatch.setattr(notebooks, "CACHE", root / ".cache" / "notebooks")
+    broken = root / "docs/notebooks/broken.py"
+    broken.write_text("# %%\nraise ValueError('the notebook broke')\n")
+    with pytest.raises(PluginError, match="broken.py"):
+        notebooks.execute_all([broken], jobs=1)
+    assert not list(notebooks.CACHE.glob("*/broken.ipynb")), "a failed run was cached"
+
+
 def test_notebooks_run_slowest_first_with_blas_limited(tmp_path, monkeypatch):
     """Two CPUs, two notebooks: one BLAS thread each (unless the caller set it), and the next
     build starts the one that took longer."""
