@@ -1,12 +1,14 @@
 # Two commands on a fresh machine (Python >= 3.10, Node/npm, make):
 #   make serve   build the site and serve it at http://127.0.0.1:8000 with live reload
 #   make test    install what the tests need and run the whole suite
+# and one to take the site away:
+#   make offline the whole site as build/nnref-site.zip, to open from disk (search included)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: serve test build browser clean
+.PHONY: serve test build offline browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +32,10 @@ serve: $(VENV)/.docs node_modules/.installed
 build: $(VENV)/.docs node_modules/.installed
 	$(BIN)/mkdocs build --strict
 
+# Material's offline plugin (NNREF_OFFLINE, see mkdocs.yml); hooks/offline.py zips the folder
+offline: $(VENV)/.docs node_modules/.installed
+	NNREF_OFFLINE=true $(BIN)/mkdocs build --strict -d build/nnref-site
+
 # Debian's Chromium for the reader check (Playwright cannot download browsers here)
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
@@ -40,4 +46,4 @@ test: $(VENV)/.test node_modules/.installed browser
 	$(BIN)/python -m pytest
 
 clean:
-	rm -rf $(VENV) node_modules site
+	rm -rf $(VENV) node_modules site build

@@ -3,9 +3,11 @@ r"""MkDocs hook: draw the pages' figures from code at build time.
 Each ``docs/figures/<name>.py`` is run with matplotlib's Agg backend and must save
 ``<name>.png`` or ``<name>.svg`` (or several) into the folder given by the environment
 variable ``NNREF_FIGURE_DIR``; they are added to the site as ``figures/<file>``. A page shows
-one with ``![说明](../figures/<name>.svg)``. Diagrams are SVG with their text kept as text
-(``docs/figures/_diagram.py``, the scripts' shared helpers, not run itself), so the reader's
-browser draws the Chinese labels. Plots therefore always come from the current code; nothing
+one with ``![说明](../figures/<name>.svg)``. Every script runs with ``docs/figures/_fonts.py``'s
+settings: an SVG keeps its text as text, so the reader's browser draws Chinese labels, and
+matplotlib measures them with an installed CJK font or a placeholder (no glyph warnings on a
+machine without CJK fonts). Diagrams use ``docs/figures/_diagram.py``, the scripts' shared
+helpers (like ``_fonts.py`` not run itself). Plots therefore always come from the current code; nothing
 drawn by hand is committed.
 
 A script's PNGs are kept in ``.cache/figures/<key>/``, where ``key`` hashes the script and
@@ -13,9 +15,11 @@ every file under ``nnref/``: during ``mkdocs serve`` a save re-draws only the fi
 code changed, and a change in the library re-draws them all.
 """
 import hashlib
+import importlib.util
 import os
 import runpy
 import shutil
+import sys
 from pathlib import Path
 
 from mkdocs.exceptions import PluginError
@@ -24,6 +28,7 @@ from mkdocs.structure.files import File
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = ROOT / "docs" / "figures"
+FONTS = FIGURES / "_fonts.py"
 CACHE = ROOT / ".cache" / "figures"
 
 
@@ -42,19 +47,32 @@ def cache_dir(script: Path, library: bytes) -> Path:
     return CACHE / f"{script.stem}-{key.hexdigest()[:16]}"
 
 
+def fonts():
+    """``docs/figures/_fonts.py``, the font settings every figure is drawn with."""
+    spec = importlib.util.spec_from_file_location("_fonts", FONTS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def render(script: Path, out_dir: Path):
-    """Run one figure script; it writes its PNGs into ``out_dir``."""
+    """Run one figure script; it writes its images into ``out_dir``."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     os.environ["NNREF_FIGURE_DIR"] = str(out_dir)
     try:
-        with matplotlib.rc_context():  # a script's style settings end with it
+        with matplotlib.rc_context(fonts().rc()):  # a script's style settings end with it
             runpy.run_path(str(script), run_name="__main__")
     except Exception as exc:
         raise PluginError(f"figure script {script.name} failed: {exc!r}") from exc
     finally:
         plt.close("all")
+        # the scripts import their helpers (_diagram, _fonts) by name: forget them, so that an
+        # edited helper is read afresh by the next script (``mkdocs serve`` keeps this process)
+        for name, module in list(sys.modules.items()):
+            if Path(getattr(module, "__file__", None) or "/").parent == FIGURES:
+                del sys.modules[name]
 
 
 def drawn(script: Path, library: bytes) -> Path:

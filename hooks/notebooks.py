@@ -10,6 +10,9 @@ where ``key`` hashes
 - every file under ``nnref/``,
 - the data it reads (``DATA``: the sequences notebook trains on the quoted notes in
   ``docs/**/*.md``, so only the pages' quote boxes count),
+- ``docs/figures/_fonts.py``, which each kernel runs before the first cell: figures are inline SVG
+  whose text the reader's browser draws (Chinese labels included, laid out without warnings on a
+  machine with no CJK font),
 - the Python, NumPy and scikit-learn versions.
 
 Notebooks whose key is not cached run concurrently (``NB_JOBS`` at a time, default: the number
@@ -25,6 +28,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 import time
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +39,7 @@ from mkdocs.plugins import event_priority
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "docs" / "notebooks"
+FONTS = Path("docs", "figures", "_fonts.py")   # under ROOT
 CACHE = ROOT / ".cache" / "notebooks"
 log = logging.getLogger("mkdocs.hooks.notebooks")
 _durations_lock = threading.Lock()
@@ -75,6 +80,8 @@ def dependencies(notebook: Path) -> list[tuple[Path, object]]:
     function that takes the part of it that counts (None: all of it)."""
     files = {notebook: None, **{p: None for p in (ROOT / "nnref").rglob("*") if p.is_file()
                                 and "__pycache__" not in p.parts}}
+    if (ROOT / FONTS).is_file():                  # the kernel runs it first (kernel_setup_line)
+        files[ROOT / FONTS] = None
     for pattern, part in DATA.get(notebook.stem, []):
         files.update({p: part for p in ROOT.glob(pattern) if p.is_file()})
     return sorted(files.items())
@@ -134,15 +141,30 @@ def longest_first(notebooks: list[Path]) -> list[Path]:
                   reverse=True)
 
 
+def kernel_setup_line() -> str:
+    """One statement the kernel runs at start (``exec_lines``): ``_fonts.kernel_setup()``, in a
+    namespace of its own, so the notebook's namespace and its prompt numbers stay untouched."""
+    path = str(ROOT / FONTS)
+    return (f"(lambda ns: exec(compile(open({path!r}, encoding='utf-8').read(), {path!r}, 'exec'), ns)"
+            f" or ns['kernel_setup']())({{'__name__': 'nnref_fonts', '__file__': {path!r}}})")
+
+
 def execute(notebook: Path, out: Path, threads: int = 1) -> None:
     """Run ``notebook`` (jupytext percent format) from the repository root; write ``out``."""
     import jupytext
     import nbformat
     from nbclient import NotebookClient
+    from traitlets.config import Config
     start = time.perf_counter()
     nb = jupytext.read(notebook)
-    NotebookClient(nb, timeout=1800, kernel_name="python3",  # per cell; a loaded machine is slow
-                   resources={"metadata": {"path": str(ROOT)}}).execute(env=kernel_env(threads))
+    with tempfile.TemporaryDirectory(prefix="nnref-kernel-") as sockets:
+        # the kernel talks over Unix sockets in a private folder, not TCP ports on the machine
+        # (a TCP kernel also logs a warning about it into the build's output)
+        ipc = Config({"KernelManager": {"transport": "ipc", "ip": f"{sockets}/kernel"}})
+        NotebookClient(nb, timeout=1800, kernel_name="python3",  # per cell; a loaded machine is slow
+                       resources={"metadata": {"path": str(ROOT)}}, config=ipc,
+                       extra_arguments=[f"--IPKernelApp.exec_lines={kernel_setup_line()}"]
+                       ).execute(env=kernel_env(threads))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     nbformat.write(nb, tmp)
@@ -207,17 +229,32 @@ def wait():
             executor.shutdown()
 
 
-@event_priority(100)  # before mkdocs-jupyter wraps the files
+@event_priority(-100)  # after mkdocs-jupyter has wrapped the notebook files in its NotebookFile
 def on_files(files, config):
+    """Point each notebook page at its executed copy, on the file object mkdocs-jupyter reads.
+
+    mkdocs-jupyter replaces each notebook's ``File`` by a ``NotebookFile`` wrapper that forwards
+    unknown attributes to the file it wraps, but ``abs_src_path`` is a (cached) property that the
+    wrapper computes afresh from ``src_dir`` and ``src_uri``: a path set on the wrapped file is never
+    read, and the page would render the source ``.py`` without outputs. So the path is set here,
+    after the wrapping, on the wrapper itself (and on the wrapped file, for anything that reads it).
+    The executed copy is named by its cache key before it is written; ``on_pre_page`` waits for it.
+    """
     if not enabled():
         return files
     if _running is None:                      # not started by on_config (e.g. a direct call)
         on_config(config)
-    by_path = {Path(f.abs_src_path).resolve(): f for f in files if f.abs_src_path}
     for notebook in NOTEBOOKS.glob("*.py"):
-        if notebook.resolve() in by_path:     # the executed copy's path is known from its key now;
-            # mkdocs-jupyter renders (and offers for download) it once it is written
-            by_path[notebook.resolve()].abs_src_path = str(executed_path(notebook))
+        f = files.get_file_from_path(f"notebooks/{notebook.name}")
+        if f is None:
+            continue
+        executed = str(executed_path(notebook))
+        for target in (f, vars(f).get("file")):   # the wrapper, and the File inside it if any
+            if target is not None:
+                target.abs_src_path = executed
+        if f.abs_src_path != executed:
+            raise PluginError(f"notebooks: the page {f.src_uri} would not render its executed copy "
+                              f"({f.abs_src_path} instead of {executed})")
     return files
 
 

@@ -1,23 +1,38 @@
 r"""MkDocs hook: every concept page also as a Jupyter notebook, built from the page itself.
 
 For each page under the chapters in ``CHAPTERS`` the hook writes ``<page>.ipynb`` next to it in the
-site and adds a link "下载本页为 Jupyter 笔记本" under the page's title. The notebook is the page with
-its snippet includes expanded exactly as the site expands them (so the reference code and the
-exercises are in it, with no ``--8<--`` markers left): prose becomes Markdown cells (formulas
-intact, admonitions turned into bold titles), every ```python block that the tests run becomes a
-code cell in order, and the ```text title="输出" block after it becomes that cell's saved output.
-Blocks marked ``<!-- skip: next -->`` or ``<!-- gpu: next -->`` stay as Markdown code. A first code
-cell says how to install nnref and seeds it as the page's tests do, so the outputs match; it
-also turns on ``from __future__ import annotations`` (IPython keeps it for later cells), as in
-nnref's modules and the page tests, so an included section's annotations are not evaluated.
+site and adds a link "下载本页为 Jupyter 笔记本" under the page's title, with a link to the page that
+explains running it (``install.md``). The notebook is the page with its snippet includes expanded
+exactly as the site expands them (so the reference code and the exercises are in it, with no
+``--8<--`` markers left): prose becomes Markdown cells (formulas intact, admonitions turned into bold
+titles), every ```python block that the tests run becomes a code cell in order, and the
+```text title="输出" block after it becomes that cell's saved output. Blocks marked
+``<!-- skip: next -->`` or ``<!-- gpu: next -->`` stay as Markdown code.
 
-``tests/test_page_notebooks.py`` executes every notebook and compares each cell's stdout with
-the page's 输出 block.
+A downloaded notebook stands alone, away from the site:
+
+- its figures are embedded: the site's own PNG files as cell attachments, its SVG files as
+  ``data:`` URIs (JupyterLab shows only bitmap attachments);
+- its links to other pages point at the site's public address (``site_url``, set from the
+  environment in mkdocs.yml), or become plain text where none is configured;
+- its first code cell imports nnref and, where nnref is missing, prints how to install it (the
+  wheel's file name from ``hooks/downloads.py`` and the install page) instead of a traceback; it
+  seeds nnref as the page's tests do, so the outputs match, and turns on
+  ``from __future__ import annotations`` (IPython keeps it for later cells), as in nnref's modules
+  and the page tests, so an included section's annotations are not evaluated.
+
+``tests/test_page_notebooks.py`` executes every notebook downloaded from the built site in an empty
+folder where only the site's wheel is installed, and compares each cell's stdout with the page's
+输出 block.
 """
 from __future__ import annotations
 
+import base64
+import mimetypes
+import posixpath
 import re
 from pathlib import Path
+from typing import Callable, NamedTuple
 
 import nbformat
 
@@ -32,12 +47,54 @@ LINK_TEXT = "下载本页为 Jupyter 笔记本"
 
 BLOCK_HEADER = re.compile(r"""^(?P<indent> *)(?:!!!|\?\?\?\+?|===)\s*(?P<kind>[\w-]*)\s*(?:"(?P<title>[^"]*)")?\s*$""")
 
+INSTALL_PAGE = "install.md"
+INSTALL_TITLE = "在自己的电脑上运行"
+
+# the first code cell; {wheel}, {wheel_url} and {where} are filled in per build
 SETUP = """\
 from __future__ import annotations  # 同 nnref 的源文件（和页面的测试）：类型注解不在定义时求值
-# 先安装 nnref：在 nnref 仓库的根目录运行一次（对照 PyTorch 的练习还需要 ".[parity]"）
-# %pip install -e .
-import nnref
-nnref.manual_seed(0)  # 与网页上的输出一致"""
+try:
+    import nnref
+except ModuleNotFoundError:  # 还没有安装 nnref：说明怎样安装，而不是报错
+    print("本笔记本要用 nnref，这里还没有安装。下载安装包 {wheel}{wheel_url}，运行\\n"
+          "    pip install {wheel}\\n"
+          "（在笔记本的单元里是 %pip install {wheel}），再重启内核、从头运行。{where}")
+else:
+    nnref.manual_seed(0)  # 与网页上的输出一致"""
+
+# a Markdown link or image: [text](target "title"){ attrs } (text may hold one level of brackets)
+LINK = re.compile(r"""(?P<image>!?)\[(?P<text>(?:[^\[\]]|\[[^\[\]]*\])*)\]\((?P<target>[^)\s]+)(?:\s+"[^"]*")?\)(?:\{[^}\n]*\})?""")
+
+
+class Site(NamedTuple):
+    """What a notebook needs to know of the site it comes from."""
+    url: str | None                      # the public address, or None where none is configured
+    wheel: str                           # nnref's wheel, as the site serves it
+    urls: dict                           # src_uri of every file -> its URL relative to the site's root
+    read: Callable[[str], bytes]         # src_uri of a file -> its content (the figures)
+
+
+def local_site(url: str | None = None, wheel: str = "nnref-<版本>-py3-none-any.whl") -> Site:
+    """The site as seen from the sources, without a build: the pages, and the figures as
+    ``hooks/figures.py`` draws them (from its cache)."""
+    import importlib.util
+    docs = ROOT / "docs"
+    urls = {p.relative_to(docs).as_posix(): p.relative_to(docs).with_suffix("").as_posix() + "/"
+            for p in docs.rglob("*.md")}
+    spec = importlib.util.spec_from_file_location("nnref_figures_hook", ROOT / "hooks" / "figures.py")
+    figures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(figures)
+
+    def read(uri: str) -> bytes:
+        if uri.startswith("figures/"):
+            library = figures.library_digest()
+            for script in sorted(figures.FIGURES.glob("[!_]*.py")):
+                image = figures.drawn(script, library) / posixpath.basename(uri)
+                if image.is_file():
+                    return image.read_bytes()
+        return (docs / uri).read_bytes()
+
+    return Site(url, wheel, urls, read)
 
 
 def flatten_blocks(text: str) -> str:
@@ -89,16 +146,75 @@ def page_cells(text: str) -> list:
     return [c for c in cells if c.cell_type == "code" or c.source.strip()]
 
 
-def page_notebook(path: Path, options: dict | None = None) -> nbformat.NotebookNode:
-    """The notebook of the page at ``path`` (a Markdown file under docs/)."""
-    text = expand_snippets(Path(path).read_text(encoding="utf-8"), options or snippet_options())
+def absolute(site: Site, uri: str, anchor: str = "") -> str | None:
+    """The public address of the site's file ``uri`` (plus ``#anchor``), or None where there is none."""
+    if site.url is None or uri not in site.urls:
+        return None
+    return site.url.rstrip("/") + "/" + site.urls[uri].removeprefix("./") + (f"#{anchor}" if anchor else "")
+
+
+def standalone(cell, src_uri: str, site: Site) -> None:
+    """Make a Markdown cell work away from the site: embed its images, make its links absolute
+    (or plain text)."""
+    attachments = {}
+
+    def replace(m):
+        target = m["target"]
+        if re.match(r"[a-z][a-z0-9+.-]*:", target):              # http:, https:, mailto:, attachment:, data:
+            return m.group(0)
+        path, _, anchor = target.partition("#")
+        uri = posixpath.normpath(posixpath.join(posixpath.dirname(src_uri), path)) if path else src_uri
+        if m["image"]:
+            name = posixpath.basename(uri)
+            mime = mimetypes.guess_type(name)[0]
+            if mime is None or not mime.startswith("image/"):
+                raise ValueError(f"an image of unknown type: {target}")
+            try:
+                data = site.read(uri)
+            except (OSError, KeyError, AttributeError) as exc:
+                raise ValueError(f"the image {target} is not in the site") from exc
+            encoded = base64.b64encode(data).decode("ascii")
+            if mime == "image/svg+xml":   # JupyterLab renders only bitmap attachments: SVG goes inline
+                return f"![{m['text']}](data:{mime};base64,{encoded})"
+            attachments[name] = {mime: encoded}
+            return f"![{m['text']}](attachment:{name})"
+        address = absolute(site, uri, anchor)
+        return f"[{m['text']}]({address})" if address else m["text"]
+
+    cell.source = LINK.sub(replace, cell.source)
+    if attachments:
+        cell.attachments = attachments
+
+
+def intro(src_uri: str, site: Site) -> str:
+    page = absolute(site, src_uri)
+    install = absolute(site, INSTALL_PAGE)
+    return ("本笔记本由 nnref 网站的同名页面" + (f"（[网页版]({page})）" if page else "") +
+            "生成：正文、参考实现和练习都在这里，代码单元按页面上的顺序运行，"
+            "保存的输出就是网页上的\u201c输出\u201d。运行前先装上 nnref：" +
+            (f"见[{INSTALL_TITLE}]({install})" if install else f"见网站上的\u201c{INSTALL_TITLE}\u201d一页") +
+            f"，一条 `pip install {site.wheel}` 即可；下一个单元检查它是否已经装好。")
+
+
+def page_notebook(path: Path, options: dict | None = None, site: Site | None = None,
+                  src_uri: str | None = None) -> nbformat.NotebookNode:
+    """The notebook of the page at ``path`` (a Markdown file under docs/; ``src_uri`` its path there)."""
+    path = Path(path)
+    site = site or local_site()
+    src_uri = src_uri or path.resolve().relative_to(ROOT / "docs").as_posix()
+    text = expand_snippets(path.read_text(encoding="utf-8"), options or snippet_options())
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
-    nb.cells = [nbformat.v4.new_markdown_cell(
-                    "本笔记本由 nnref 网站的同名页面生成：正文、参考实现和练习都在这里，代码单元按页面上的顺序运行，"
-                    "保存的输出就是网页上的\u201c输出\u201d。运行前先安装 nnref（见下一个单元）。"),
-                nbformat.v4.new_code_cell(SETUP)] + page_cells(flatten_blocks(text))
+    install = absolute(site, INSTALL_PAGE)
+    where = f"详见 {install}" if install else f"详见网站上的\u201c{INSTALL_TITLE}\u201d一页。"
+    wheel_url = absolute(site, f"downloads/{site.wheel}")
+    setup = SETUP.format(wheel=site.wheel, wheel_url=f"（{wheel_url}）" if wheel_url else "", where=where)
+    nb.cells = [nbformat.v4.new_markdown_cell(intro(src_uri, site)), nbformat.v4.new_code_cell(setup)]
+    nb.cells += page_cells(flatten_blocks(text))
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            standalone(cell, src_uri, site)
     return nb
 
 
@@ -113,10 +229,12 @@ def on_files(files, config):
     from mkdocs.exceptions import PluginError
     from mkdocs.structure.files import File
     options = snippet_options(Path(config["config_file_path"]).resolve().parent)
+    site = Site(config["site_url"] or None, config.extra["nnref"]["wheel"],   # hooks/downloads.py named it
+                {f.src_uri: f.url for f in files}, lambda uri: files.get_file_from_path(uri).content_bytes)
     for f in list(files):
         if is_concept_page(f.src_uri):
             try:
-                nb = page_notebook(Path(f.abs_src_path), options)
+                nb = page_notebook(Path(f.abs_src_path), options, site, f.src_uri)
             except Exception as exc:  # e.g. a snippet section that no longer exists
                 raise PluginError(f"page_notebooks: cannot build the notebook of {f.src_uri}: {exc}") from exc
             files.append(File.generated(config, f.src_uri[:-3] + ".ipynb", content=nbformat.writes(nb)))
@@ -127,7 +245,8 @@ def on_page_markdown(markdown_text, page, config, files):
     if not is_concept_page(page.file.src_uri):
         return markdown_text
     name = Path(page.file.src_uri).stem + ".ipynb"
-    link = f'[{LINK_TEXT}]({name}){{ download="{name}" }}'
+    install = posixpath.relpath(INSTALL_PAGE, posixpath.dirname(page.file.src_uri))
+    link = f'[{LINK_TEXT}]({name}){{ download="{name}" }}（怎样运行：[{INSTALL_TITLE}]({install})）'
     lines = markdown_text.split("\n")
     for i, line in enumerate(lines):
         if line.startswith("# "):

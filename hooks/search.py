@@ -16,6 +16,7 @@ Material's search plugin (``lang: zh``) cuts the pages' Chinese text into words 
   ``j <= query.length``; if Material's worker no longer has that loop the build fails, so a
   changed theme cannot silently bring the bug back.
 """
+import logging
 import re
 
 from mkdocs.exceptions import PluginError
@@ -28,6 +29,10 @@ SHORT = re.compile(r"for\(let (\w)=(\w)\+1;\1<(\w)\.length;\1\+\+\)\3\.slice\(\2
 EXCLUDE = re.compile(r'<(?:span|div) class="arithmatex"|<pre(?=[ >])')
 # $$...$$ or $...$ within one run of text (never across a tag)
 TEXT_MATH = re.compile(r"(?<![\\$])(\$\$[^$<]+?\$\$|\$[^$\n<>]+\$)")
+
+
+# jieba announces loading its dictionary on every build (four lines on stderr): nothing a user acts on
+logging.getLogger("jieba").setLevel(logging.WARNING)
 
 
 def on_files(files, config):

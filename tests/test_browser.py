@@ -7,6 +7,7 @@ may be cut off at a desktop or a phone width.
 """
 import functools
 import http.server
+import re
 import shutil
 import threading
 from urllib.parse import urlparse
@@ -72,6 +73,33 @@ def test_math_rendered_and_nothing_leaves_localhost(server, page, path):
     assert "$$" not in prose and "\\(" not in prose, "raw TeX left on the page"
     assert page.locator(".katex-error").count() == 0, "KaTeX could not parse some formula"
     assert page.outside == [], f"requests left localhost: {page.outside}"
+
+
+@pytest.mark.browser
+def test_clicking_through_pages_works_without_a_configured_address(server, page):
+    """Instant navigation reads sitemap.xml, which is empty without NNREF_SITE_URL: links must still
+    lead to their pages, with the formulas rendered."""
+    page.goto(server, wait_until="networkidle")
+    page.click("nav.md-nav--primary a[href$='cnn/conv/']")
+    page.wait_for_url(server + "cnn/conv/")
+    page.wait_for_selector(".katex", state="attached", timeout=30000)
+    page.click("a.md-footer__link--next")                     # the footer's link to the next page
+    page.wait_for_url(server + "cnn/pool/")
+    page.wait_for_selector("article h1:has-text('池化层')")
+    page.wait_for_selector(".katex", state="attached", timeout=30000)
+    assert page.outside == []
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("name", ["mlp_digits", "cnn_digits", "overfitting", "sequences"])
+def test_notebook_page_shows_its_outputs_and_figures(server, page, name):
+    page.goto(server + f"notebooks/{name}/", wait_until="networkidle")
+    prompts = page.locator(".jp-CodeCell .jp-InputPrompt").all_inner_texts()
+    assert prompts and all(re.fullmatch(r"In\s\[\d+\]:", p.strip()) for p in prompts), prompts[:5]
+    assert page.locator(".jp-OutputArea-output pre").count() > 0, "no printed output"
+    figures = page.eval_on_selector_all(
+        ".jp-OutputArea-output img", "els => els.map(e => [e.complete && e.naturalWidth, e.getBoundingClientRect().width])")
+    assert figures and all(natural > 0 and shown > 100 for natural, shown in figures), figures
 
 
 SEARCHES = [("过拟合", "neural-network/overfitting/"), ("早停", "neural-network/overfitting/"),

@@ -1,18 +1,20 @@
-"""Every concept page as a notebook (``hooks/page_notebooks.py``): built from the page, it runs, and
-each code cell prints exactly the page's 输出 block.
+"""Every concept page as a notebook (``hooks/page_notebooks.py``), as a reader gets it: downloaded from
+the built site, run in an empty folder by a kernel whose Python has only the site's wheel (and its
+``parity`` extra, torch, for the comparison exercises), each code cell prints exactly the page's 输出
+block. The notebook stands alone: its figures are embedded, its links leave no relative path behind,
+and where nnref is missing its first cell says how to install it instead of failing.
 
-The notebooks are executed with nbclient in a fresh kernel each (one page per test, so ``pytest -n``
-or ``-k`` can split them); a page that cannot run here fails here as it fails in its Sybil test.
+The notebooks run with nbclient in a fresh kernel each (one page per test, so ``-k`` can pick one).
 """
-import importlib.util
+import base64
+import json
+import re
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("page_notebooks", ROOT / "hooks" / "page_notebooks.py")
-page_notebooks = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(page_notebooks)
+from hooks import page_notebooks
+from tests.site_build import ROOT
 
 PAGES = sorted(p.relative_to(ROOT / "docs").as_posix() for p in (ROOT / "docs").rglob("*.md")
                if page_notebooks.is_concept_page(p.relative_to(ROOT / "docs").as_posix()))
@@ -25,6 +27,31 @@ def _normalise(text: str) -> str:
 def _stdout(cell) -> str:
     return "".join(o.get("text", "") for o in cell.get("outputs", [])
                    if o.get("output_type") == "stream" and o.get("name") == "stdout")
+
+
+def _downloaded(built_site, page: str, folder: Path) -> Path:
+    """The page's notebook as the site serves it, copied alone into ``folder``."""
+    site, _ = built_site
+    served = site / (page[:-3] + ".ipynb")
+    assert served.is_file(), f"the site serves no notebook for {page}"
+    folder.mkdir(parents=True, exist_ok=True)
+    copy = folder / served.name
+    copy.write_bytes(served.read_bytes())
+    return copy
+
+
+def _execute(nb, kernel_dir: Path, folder: Path, cells=None):
+    import nbclient
+    from jupyter_client import KernelManager
+    from jupyter_client.kernelspec import KernelSpecManager
+    km = KernelManager(kernel_name="nnref-wheel", kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(kernel_dir)]))
+    client = nbclient.NotebookClient(nb, km=km, timeout=600, resources={"metadata": {"path": str(folder)}})
+    if cells is None:
+        client.execute()
+        return
+    with client.setup_kernel():
+        for i in cells:
+            client.execute_cell(nb.cells[i], i)
 
 
 def test_every_chapter_has_pages():
@@ -48,15 +75,80 @@ def test_notebook_is_the_page():
     assert any(c.outputs for c in nb.cells if c.cell_type == "code"), "the 输出 blocks were not saved"
 
 
+def test_links_become_absolute_where_the_site_has_an_address():
+    site = page_notebooks.local_site(url="https://nnref.example.org/docs/", wheel="nnref-9.9-py3-none-any.whl")
+    nb = page_notebooks.page_notebook(ROOT / "docs" / "lstm" / "lstm.md", site=site)
+    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "[梯度消失](https://nnref.example.org/docs/rnn/vanishing-gradients/)" in prose
+    assert "(https://nnref.example.org/docs/install/)" in nb.cells[0].source
+    assert "pip install nnref-9.9-py3-none-any.whl" in nb.cells[1].source
+    assert "https://nnref.example.org/docs/install/" in nb.cells[1].source
+
+
 @pytest.mark.parametrize("page", PAGES)
-def test_page_notebook_runs_and_prints_the_page_outputs(page, tmp_path):
-    nbclient = pytest.importorskip("nbclient")
-    nb = page_notebooks.page_notebook(ROOT / "docs" / page)
+def test_downloaded_notebook_stands_alone(built_site, page, tmp_path):
+    """No path into the site is left: figures are embedded (PNG as attachments, SVG as data URIs)
+    holding the site's own files, links to pages are absolute (to the configured address) or plain
+    text (none is configured for this build)."""
+    site, _ = built_site
+    nb = json.loads(_downloaded(built_site, page, tmp_path).read_text(encoding="utf-8"))
+    raw = (ROOT / "docs" / page).read_text(encoding="utf-8")
+    embedded = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "markdown":
+            continue
+        source = "".join(cell["source"])
+        targets = re.findall(r"\]\(([^)\s]+)", source)
+        relative = [t[:60] for t in targets if not re.match(r"(attachment|data|https?):", t)]
+        assert not relative, f"{page}: links that only work on the site: {relative}"
+        for target in targets:
+            if target.startswith("attachment:"):
+                bundle = cell.get("attachments", {}).get(target.removeprefix("attachment:"))
+                assert bundle, f"{page}: {target} is not attached"
+                (mime, data), = bundle.items()
+                assert mime == "image/png"
+                embedded.append(base64.b64decode(data))
+            elif target.startswith("data:"):
+                assert target.startswith("data:image/svg+xml;base64,"), target[:40]
+                embedded.append(base64.b64decode(target.split(",", 1)[1]))
+    figures = re.findall(r"!\[(?:[^\[\]]|\[[^\[\]]*\])*\]\(\.\./figures/([^)\s]+)", raw)   # alt text may hold [0]
+    assert sorted(embedded) == sorted((site / "figures" / name).read_bytes() for name in figures), (
+        f"{page}: the embedded images are not the page's figures {figures}")
+
+
+def test_first_cell_says_how_to_install_nnref_where_it_is_missing(built_site, tmp_path, tmp_path_factory, site_wheel):
+    import nbformat
+
+    from tests import wheel_env
+    folder = tmp_path / "empty"
+    path = _downloaded(built_site, "neural-network/linear.md", folder)
+    nb = nbformat.read(path, as_version=4)
+    python = wheel_env.make_venv(tmp_path / "venv", ["ipykernel"])   # a Python without nnref
+    _execute(nb, wheel_env.kernel_dir(python, tmp_path / "kernels"), folder, cells=[1])
+    outputs = nb.cells[1].outputs
+    assert [o.output_type for o in outputs] == ["stream"] and outputs[0].name == "stdout", outputs
+    assert f"pip install {site_wheel.name}" in outputs[0].text and "在自己的电脑上运行" in outputs[0].text
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_downloaded_notebook_runs_from_the_wheel_and_prints_the_page_outputs(built_site, wheel_kernel, page, tmp_path):
+    import nbformat
+    folder = tmp_path / "empty"
+    path = _downloaded(built_site, page, folder)
+    nb = nbformat.read(path, as_version=4)
     expected = [(i, _stdout(c)) for i, c in enumerate(nb.cells) if c.cell_type == "code" and c.outputs]
     assert expected, f"{page}: no code cell with a saved output"
-    nbclient.NotebookClient(nb, timeout=600, kernel_name="python3",
-                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+    nb.cells.insert(2, nbformat.v4.new_code_cell("import nnref, sys; print(nnref.__file__); print(sys.path)"))
+    _execute(nb, wheel_kernel, folder)
+    where = _stdout(nb.cells[2])
+    assert "/venv/" in where.splitlines()[0] and str(ROOT) not in where, f"not the wheel's nnref: {where}"
     for i, want in expected:
-        got = _stdout(nb.cells[i])
+        got = _stdout(nb.cells[i + 1])
         assert _normalise(got) == _normalise(want), (
-            f"{page}, cell {i}:\n{nb.cells[i].source[:300]}\n--- page\n{want}\n--- notebook\n{got}")
+            f"{page}, cell {i}:\n{nb.cells[i + 1].source[:300]}\n--- page\n{want}\n--- notebook\n{got}")
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors, errors
+    assert sorted(p.name for p in folder.iterdir()) == [path.name], "the notebook wrote files next to itself"

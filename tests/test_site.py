@@ -1,12 +1,29 @@
 """The site builds with --strict and contains what a reader needs, offline."""
+import json
 import re
+from html import unescape
+
+import pytest
 
 
 def test_strict_build_has_no_warnings(built_site):
     _, log = built_site
     # mkdocs' own warnings ("WARNING -  ..."); --strict turns them into a failure already,
-    # this names them. A notebook kernel's "[IPKernelApp] WARNING | ..." is not one.
+    # this names them (tests/test_quiet_build.py checks that nothing else is printed either)
     assert "WARNING -" not in log, log
+
+
+def test_no_address_is_assumed(built_site):
+    """Built without NNREF_SITE_URL: no canonical link, no sitemap entry, no link names an address
+    (the site once said http://127.0.0.1:8000/ everywhere)."""
+    site, _ = built_site
+    assert "127.0.0.1" not in (site / "sitemap.xml").read_text(encoding="utf-8")
+    for page in site.rglob("*.html"):
+        html = page.read_text(encoding="utf-8")
+        assert '<link rel="canonical"' not in html, f"{page}: a canonical link without a configured address"
+        assert not re.search(r"""(?:href|src)=["']https?://(?:127\.0\.0\.1|localhost)""", html), f"{page} links to localhost"
+    for notebook in site.rglob("*.ipynb"):
+        assert "127.0.0.1" not in notebook.read_text(encoding="utf-8"), f"{notebook} names 127.0.0.1"
 
 
 def test_katex_is_shipped_and_no_cdn_is_referenced(built_site):
@@ -34,11 +51,72 @@ def test_every_page_and_notebook_in_docs_is_built(built_site):
     assert not missing, f"pages not in the built site: {missing}"
 
 
-def test_notebooks_were_executed(built_site):
+NOTEBOOKS = ["mlp_digits", "overfitting", "cnn_digits", "sequences"]
+FIGURE_MIME = ("image/png", "image/svg+xml")
+
+
+def _cells(html: str) -> dict:
+    """The notebook cells of a built page: cell id -> (text of its input, HTML of its outputs)."""
+    parts = re.split(r'(?=<div class="jp-Cell jp-(?:Code|Markdown|Raw)Cell jp-Notebook-cell" id="cell-id=)', html)
+    cells = {}
+    for part in parts[1:]:
+        cell_id = re.match(r'[^>]*id="cell-id=([^"]+)"', part).group(1)
+        given, _, outputs = part.partition('class="jp-Cell-outputWrapper"')
+        cells[cell_id] = (_text(given), outputs)
+    return cells
+
+
+def _text(html: str) -> str:
+    return unescape(re.sub(r"<[^>]+>", "", html)).replace("\xa0", " ")
+
+
+def _prints_or_plots(source: str) -> bool:
+    return bool(re.search(r"^\s*print\(|\bplt\.show\(\)|\.imshow\(", source, re.MULTILINE))
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_page_shows_the_run_that_built_it(built_site, name):
+    """The page a reader gets holds every output of the executed notebook: printed lines, figures,
+    numbered prompts. (The former check, "data:image/png" somewhere in the page, passed on pages
+    with no output at all: the notebook theme's CSS inlines small PNG icons.)"""
+    import jupytext
+    from hooks import notebooks
     site, _ = built_site
-    for nb in ["mlp_digits", "overfitting", "cnn_digits", "sequences"]:
-        html = (site / "notebooks" / nb / "index.html").read_text(encoding="utf-8")
-        assert "data:image/png;base64" in html, f"{nb}: no plot in the page: was it executed?"
+    source = notebooks.NOTEBOOKS / f"{name}.py"
+    executed = notebooks.executed_path(source)            # what this build ran (cached by content)
+    assert executed.is_file(), f"{name}: the build did not execute the notebook"
+    nb = json.loads(executed.read_text(encoding="utf-8"))
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert ["".join(c["source"]) for c in code] == [c.source for c in jupytext.read(source).cells
+                                                     if c.cell_type == "code"]
+    assert [c["execution_count"] for c in code] == list(range(1, len(code) + 1)), f"{name}: not executed in order"
+    for c in code:
+        if _prints_or_plots("".join(c["source"])):
+            assert c["outputs"], f"{name}: a cell that prints or plots has no output:\n{''.join(c['source'])[:300]}"
+        assert not [o for o in c["outputs"] if o["output_type"] == "error" or o.get("name") == "stderr"], (
+            f"{name}: an error or a warning in the run:\n{c['outputs']}")
+
+    html = (site / "notebooks" / name / "index.html").read_text(encoding="utf-8")
+    cells = _cells(html)
+    assert "In [ ]:" not in _text(html), f"{name}: unnumbered prompts: the page shows the unexecuted source"
+    figures = 0
+    for c in code:
+        given, outputs = cells[c["id"]]
+        text = _text(outputs)
+        assert f"In [{c['execution_count']}]:" in given, f"{name}: cell {c['id']} lacks its prompt In [{c['execution_count']}]"
+        for out in c["outputs"]:
+            lines = "".join(out.get("text", "")).splitlines()
+            missing = [line for line in lines if line.strip() and line.strip() not in text]
+            assert not missing, f"{name}: printed lines missing from the page: {missing[:3]}"
+            for mime in FIGURE_MIME:
+                if mime in out.get("data", {}):
+                    assert f'src="data:{mime};base64,' in outputs or (mime == "image/svg+xml" and "<svg" in outputs), (
+                        f"{name}: a {mime} figure is not on the page")
+                    figures += 1
+    assert figures >= 1, f"{name}: no figure on the page"
+    served = site / "notebooks" / name / f"{name}.ipynb"    # the page's download link
+    assert served.is_file() and json.loads(served.read_text(encoding="utf-8")) == nb, (
+        f"{name}: the site does not offer the executed notebook for download")
 
 
 def test_figures_are_drawn_from_code(built_site):
@@ -125,6 +203,19 @@ def test_notebook_output_follows_the_library(tmp_path, monkeypatch):
     (root / "nnref" / "__init__.py").write_text("VALUE = 2\n")
     assert output().startswith("VALUE 2 ")
     assert len(list(notebooks.CACHE.glob("*/show.ipynb"))) == 1, "stale executions are evicted"
+
+
+def test_a_failing_notebook_fails_the_build(tmp_path, monkeypatch):
+    from mkdocs.exceptions import PluginError
+    from hooks import notebooks
+    root = _fake_repository(tmp_path)
+    monkeypatch.setattr(notebooks, "ROOT", root)
+    monkeypatch.setattr(notebooks, "CACHE", root / ".cache" / "notebooks")
+    broken = root / "docs/notebooks/broken.py"
+    broken.write_text("# %%\nraise ValueError('the notebook broke')\n")
+    with pytest.raises(PluginError, match="broken.py"):
+        notebooks.execute_all([broken], jobs=1)
+    assert not list(notebooks.CACHE.glob("*/broken.ipynb")), "a failed run was cached"
 
 
 def test_notebooks_run_slowest_first_with_blas_limited(tmp_path, monkeypatch):

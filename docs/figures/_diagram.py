@@ -5,8 +5,10 @@ A diagram script imports it with ``sys.path.insert(0, str(Path(__file__).resolve
 
 Diagrams are SVG with their text kept as text (``svg.fonttype = "none"``): the reader's browser
 draws the Chinese labels with its own fonts, so the build machine needs no CJK font and nothing
-turns into tofu. A label is either plain text (Chinese allowed) or pure mathtext (``$...$``,
-no Chinese inside: mathtext would draw a CJK character as a placeholder glyph).
+turns into tofu (``_fonts.py`` gives matplotlib the characters' widths, from an installed CJK
+font or a placeholder, so it lays them out without warnings). A label is either plain text
+(Chinese allowed) or pure mathtext (``$...$``, no Chinese inside: mathtext would draw a CJK
+character as a placeholder glyph).
 Coordinates are inches: ``canvas(w, h)`` is a ``w`` x ``h`` inch figure whose data units are
 inches, so boxes, arrows and text sizes keep their proportions in every diagram.
 """
@@ -15,13 +17,13 @@ import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-from matplotlib import font_manager
 from matplotlib.patches import Circle, FancyArrowPatch, FancyBboxPatch, Rectangle
+
+from _fonts import rc
 
 # what the reader's browser tries, in order (it falls back per character after these anyway)
 FONT_STACK = ("'DejaVu Sans', 'Noto Sans CJK SC', 'Source Han Sans SC', 'WenQuanYi Micro Hei', "
               "'PingFang SC', 'Microsoft YaHei', sans-serif")
-CJK_FONTS = ["Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei"]
 
 # one palette for all diagrams
 BLUE, ORANGE, GREEN, RED, PURPLE, GREY = "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#7f7f7f"
@@ -31,12 +33,9 @@ LIGHT = {BLUE: "#dbe9f6", ORANGE: "#ffe8d1", GREEN: "#dcf0dc", RED: "#f9dcdc", P
 
 def canvas(width, height):
     """A ``width`` x ``height`` inch figure with one invisible axes whose data units are inches."""
-    installed = {f.name for f in font_manager.fontManager.ttflist}
     plt.rcParams.update({
-        "svg.fonttype": "none",                 # text stays text in the SVG
+        **rc(),                                 # text stays text; CJK widths from an installed font or a placeholder
         "svg.hashsalt": "nnref",                # reproducible ids: the file changes only when the drawing does
-        # CJK fonts only where installed: matplotlib measures text with them, the browser draws it
-        "font.family": ["DejaVu Sans"] + [name for name in CJK_FONTS if name in installed],
         "font.size": 11,
         "mathtext.fontset": "dejavusans",
     })
