@@ -7,7 +7,6 @@ import tarfile
 import zipfile
 from html import unescape
 
-
 from tests import wheel_env
 from tests.site_build import ROOT
 
