@@ -1,0 +1,120 @@
+r"""MkDocs hook: interactive figures whose every number nnref computed when the site was built.
+
+Each ``docs/interactive/<script>.py`` (a *trace script*) runs nnref's reference functions and
+Modules on a small input for every setting a reader can select, and saves one
+``<figure>.json`` (the trace) and one ``<figure>.svg`` (its first step, for readers without
+JavaScript) per figure into ``$NNREF_FIGURE_DIR``; ``docs/interactive/_*.py`` are their shared
+helpers. A page places a figure with one line of HTML, where its text first needs it::
+
+    <div class="nnref-interactive" data-figure="conv"></div>
+
+and this hook fills that line, in the written page, with the static SVG and the trace inlined
+as ``<script type="application/json">`` (no request: the site also works from disk). The
+browser (``docs/javascripts/interactive*.js``) only draws and steps through the trace; it
+computes no number. A figure name that no script wrote fails the build.
+
+Traces are cached like the figures (``hooks/figures.py``, whose key and runner are reused):
+``.cache/interactive/<script>-<key>/``, ``key`` hashing the script, every file under
+``nnref/``, the figures' helpers and the helpers here, so a change in the library re-traces.
+The traces are put into the pages in ``on_post_page``, after the search plugin has read the
+pages' content: no trace lands in the search index.
+"""
+import hashlib
+import html
+import json
+import re
+import shutil
+from pathlib import Path
+
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
+from mkdocs.structure.files import File
+from mkdocs.utils import get_relative_url
+
+try:       # the tests import the hooks as a package ...
+    from hooks.figures import cache_dir, library_digest, render
+except ModuleNotFoundError:  # ... MkDocs loads each hook alone, with hooks/ on sys.path
+    from figures import cache_dir, library_digest, render
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPTS = ROOT / "docs" / "interactive"
+CACHE = ROOT / ".cache" / "interactive"
+PLACEHOLDER = re.compile(r'<div class="nnref-interactive" data-figure="(?P<name>[\w-]+)">\s*</div>')
+
+_traced = {}    # figure name -> (its trace as JSON text, its alt text)
+
+
+def key_digest() -> bytes:
+    """``figures.library_digest()`` (nnref/ and the figures' helpers) plus the trace scripts' helpers."""
+    h = hashlib.sha256(library_digest())
+    for path in sorted(SCRIPTS.glob("_*.py")):
+        h.update(path.name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return h.digest()
+
+
+def traced(script: Path, digest: bytes) -> Path:
+    """The folder holding the script's traces for this code; traced only when not cached."""
+    out = CACHE / cache_dir(script, digest).name            # <stem>-<key>
+    if not out.is_dir():
+        tmp = out.with_name(out.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        render(script, tmp)
+        if not any(tmp.glob("*.json")):
+            raise PluginError(f"trace script {script.name} wrote no trace into $NNREF_FIGURE_DIR")
+        tmp.rename(out)  # complete or absent, never half written
+    for old in CACHE.glob(f"{script.stem}-*"):               # one version per script
+        if old != out and old.name.rsplit("-", 1)[0] == script.stem:
+            shutil.rmtree(old, ignore_errors=True)
+    return out
+
+
+def on_files(files, config):
+    for f in list(files):       # the scripts and their helpers are code, not pages or assets
+        if f.src_uri.startswith("interactive/"):
+            files.remove(f)
+    digest = key_digest()
+    _traced.clear()
+    for script in sorted(SCRIPTS.glob("[!_]*.py")):
+        out = traced(script, digest)
+        for trace in sorted(out.glob("*.json")):
+            if trace.stem in _traced:
+                raise PluginError(f"interactive figure {trace.stem!r} is written by two trace scripts")
+            svg = out / f"{trace.stem}.svg"
+            if not svg.is_file():
+                raise PluginError(f"trace script {script.name} wrote {trace.name} but no {svg.name}")
+            text = trace.read_text(encoding="utf-8")
+            _traced[trace.stem] = (text, json.loads(text).get("alt", trace.stem))
+            files.append(File.generated(config, f"interactive/{svg.name}", abs_src_path=str(svg)))
+    return files
+
+
+def figure_html(name: str, page_url: str) -> str:
+    """The filled placeholder: the static first step, and the trace the script wrote."""
+    if name not in _traced:
+        raise PluginError(f"page {page_url!r} asks for interactive figure {name!r}, which no script in "
+                          f"docs/interactive/ writes (known: {sorted(_traced)})")
+    text, alt = _traced[name]
+    alt = html.escape(alt, quote=True)
+    src = get_relative_url(f"interactive/{name}.svg", page_url)
+    data = text.replace("</", "<\\/")      # nothing inside may close the script element
+    return (f'<div class="nnref-interactive" data-figure="{name}">'
+            f'<figure class="nnref-static"><img src="{src}" alt="{alt}" loading="lazy">'
+            f'<figcaption>{alt}（静态图：第一步。启用 JavaScript 后可以逐步操作。）</figcaption></figure>'
+            f'<script type="application/json" class="nnref-trace">{data}</script></div>')
+
+
+def on_post_page(output, page, config):
+    return PLACEHOLDER.sub(lambda m: figure_html(m["name"], page.url), output)
+
+
+@event_priority(-100)   # last: the printable edition (print-site) is written in its on_post_build
+def on_post_build(config):
+    """Fill the placeholders in pages that no ``on_post_page`` saw (the printable edition)."""
+    site = Path(config["site_dir"])
+    for path in site.rglob("*.html"):
+        text = path.read_text(encoding="utf-8")
+        if PLACEHOLDER.search(text):
+            url = path.parent.relative_to(site).as_posix() + "/"
+            path.write_text(PLACEHOLDER.sub(lambda m: figure_html(m["name"], "" if url == "./" else url), text),
+                            encoding="utf-8")
