@@ -9,7 +9,9 @@ helpers. A page places a figure with one line of HTML, where its text first need
     <div class="nnref-interactive" data-figure="conv"></div>
 
 and this hook fills that line, in the written page, with the static SVG and the trace inlined
-as ``<script type="application/json">`` (no request: the site also works from disk). The
+as the attribute ``data-trace`` (no request, so the site also works from disk; not a
+``<script type="application/json">``: Material's instant navigation re-creates every script
+in a new page as JavaScript, and JSON is not). The
 browser (``docs/javascripts/interactive*.js``) only draws and steps through the trace; it
 computes no number. A figure name that no script wrote fails the build.
 
@@ -97,11 +99,9 @@ def figure_html(name: str, page_url: str) -> str:
     text, alt = _traced[name]
     alt = html.escape(alt, quote=True)
     src = get_relative_url(f"interactive/{name}.svg", page_url)
-    data = text.replace("</", "<\\/")      # nothing inside may close the script element
-    return (f'<div class="nnref-interactive" data-figure="{name}">'
+    return (f'<div class="nnref-interactive" data-figure="{name}" data-trace="{html.escape(text, quote=True)}">'
             f'<figure class="nnref-static"><img src="{src}" alt="{alt}" loading="lazy">'
-            f'<figcaption>{alt}（静态图：第一步。启用 JavaScript 后可以逐步操作。）</figcaption></figure>'
-            f'<script type="application/json" class="nnref-trace">{data}</script></div>')
+            f'<figcaption>{alt}（静态图：第一步。启用 JavaScript 后可以逐步操作。）</figcaption></figure></div>')
 
 
 def on_post_page(output, page, config):

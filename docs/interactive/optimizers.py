@@ -62,7 +62,7 @@ def trace():
         runs[name] = {"label": label, "rates": rates, "default": default, "paths": {}}
         for lr in rates:
             w = path(make, lr)
-            runs[name]["paths"][str(lr)] = {"w": w, "f": f(w), "diverges": bool(f(w[-1]) > f(w[0]))}
+            runs[name]["paths"][f"{lr:g}"] = {"w": w, "f": f(w), "diverges": bool(f(w[-1]) > f(w[0]))}
     return {"optimizers": {
         "alt": "优化器：SGD、动量与 Adam 在狭长山谷 f(w) = (w1² + 20 w2²)/2 上从 (−4, 1) 出发的路径，学习率可选",
         "source": "docs/interactive/optimizers.py",
@@ -80,7 +80,7 @@ def draw_first_step(t):
     for ax, (name, run) in zip(axes, t["runs"].items()):
         for c in t["contours"]:
             ax.plot(c[:, 0], c[:, 1], color="0.8", lw=0.8)
-        w = run["paths"][str(run["default"])]["w"]
+        w = run["paths"][f"{run['default']:g}"]["w"]
         ax.plot(w[:, 0], w[:, 1], "-o", ms=2, lw=1.2, color="#d62728")
         ax.plot(0, 0, "k*", ms=8)
         ax.set(xlim=BOX["w1"], ylim=BOX["w2"], title=f"{english[name]}, lr = {run['default']}", xlabel="w1")

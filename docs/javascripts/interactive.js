@@ -1,5 +1,5 @@
 // Interactive figures: the shared part. Every number a figure shows is read from its trace, which
-// nnref computed when the site was built (hooks/interactive.py inlines it next to the figure);
+// nnref computed when the site was built (hooks/interactive.py inlines it as data-trace);
 // this code only lays the numbers out and steps through them. A figure's file registers its
 // drawing function with nnrefInteractive.register(name, fn); fn(stage, trace) builds the figure.
 (function () {
@@ -157,10 +157,9 @@
   function init() {
     for (const root of document.querySelectorAll(".nnref-interactive[data-figure]:not([data-ready])")) {
       const draw = drawers[root.dataset.figure];
-      const data = root.querySelector("script.nnref-trace");
-      if (!draw || !data) continue;
+      if (!draw || !root.dataset.trace) continue;
       root.dataset.ready = "";
-      const trace = JSON.parse(data.textContent);
+      const trace = JSON.parse(root.dataset.trace);
       const fig = h("div", {class: "nnref-figure", tabindex: "0", role: "group", "aria-label": trace.alt});
       draw(fig, trace);
       fig.append(h("p", {class: "nnref-source"}, "图中每个数都由 nnref 在构建本站时算出（",

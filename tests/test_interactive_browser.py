@@ -1,0 +1,269 @@
+r"""The interactive figures as a reader gets them: the built site in headless Chromium.
+
+Each figure is driven through its controls (selects, buttons, the slider, the keyboard, touch)
+over every setting and every step, and every number it shows (each carries ``data-q``, the
+name of the quantity) must equal the independent computation of ``tests/test_interactive.py``
+to the digits shown; the window, the winner of a max pool and the output cell being filled
+are checked too. Also: the figures start after Material's instant navigation, a reader without
+JavaScript sees the static first step, nothing sticks out at 390 px, and the text stays
+readable in the light and the dark colour scheme.
+"""
+import json
+import re
+
+import pytest
+
+from tests.test_browser import browser, page, server  # noqa: F401  (the shared fixtures)
+from tests.test_interactive import (PAGES, expected_backprop, expected_conv, expected_gates, expected_optimizers,
+                                    expected_pool, mismatches, script, trace)
+
+pytestmark = pytest.mark.browser
+URLS = {figure: path[:-3] + "/" for figure, path in PAGES.items()}
+
+
+def open_figure(pg, server, figure):
+    pg.goto(server + URLS[figure])
+    root = pg.locator(f'.nnref-interactive[data-figure="{figure}"][data-ready="ready"]')
+    root.wait_for(state="attached", timeout=30000)
+    return root
+
+
+def shown(root, within=""):
+    """Every number the figure shows: (quantity name, text) pairs."""
+    return root.evaluate(f"""r => [...r.querySelectorAll('{within} [data-q]')]
+        .map(e => [e.dataset.q, e.textContent])""")
+
+
+def where(root):
+    return root.locator(".nnref-where").inner_text()
+
+
+def assert_numbers(root, expected, tol=None, at=""):
+    numbers = shown(root)
+    assert numbers, f"no numbers shown {at}"
+    bad = mismatches(numbers, expected, tol)
+    assert not bad, f"{at}: {bad[:6]}"
+    return numbers
+
+
+def test_conv_every_setting_and_window_by_keyboard(server, page):
+    root = open_figure(page, server, "conv")
+    figure = root.locator(".nnref-figure")
+    ns = script("conv")
+    for stride in ns["STRIDES"]:
+        for padding in ns["PADDINGS"]:
+            for dilation in ns["DILATIONS"]:
+                for name, value in (("stride", stride), ("padding", padding), ("dilation", dilation)):
+                    root.locator(f'select[data-control="{name}"]').select_option(str(value))
+                values, taps, (OH, OW), _ = expected_conv(stride, padding, dilation)
+                figure.focus()
+                for k in range(OH * OW):
+                    at = f"stride {stride} padding {padding} dilation {dilation} window {k}"
+                    assert where(root) == f"窗口 {k + 1} / {OH * OW}", at
+                    numbers = assert_numbers(root, values, tol=1e-9, at=at)
+                    i, j = divmod(k, OW)
+                    # the window: the highlighted input cells are exactly the taps of output (i, j)
+                    hits = root.evaluate("""r => [...r.querySelectorAll('.nnref-cell.nnref-hit')]
+                        .map(c => [c.dataset.tap, c.querySelector('[data-q]').dataset.q])""")
+                    assert sorted(hits) == sorted([f"{u},{v}", f"xp[{r},{c}]"] for (a, b, u, v), (r, c) in taps.items()
+                                                  if (a, b) == (i, j)), at
+                    # its nine products, and the outputs filled so far (row-major up to this window)
+                    assert {q for q, _ in numbers if q.startswith("prod[")} == {
+                        f"prod[{i},{j},{u},{v}]" for u in range(3) for v in range(3)}, at
+                    assert {q for q, _ in shown(root, ".nnref-grid")} >= {
+                        f"y[{n // OW},{n % OW}]" for n in range(k + 1)}, at
+                    assert not {q for q, _ in shown(root, ".nnref-grid")} & {
+                        f"y[{n // OW},{n % OW}]" for n in range(k + 1, OH * OW)}, at
+                    page.keyboard.press("ArrowRight")
+                assert where(root) == f"窗口 {OH * OW} / {OH * OW}", "ArrowRight ran past the last window"
+                page.keyboard.press("Home")
+                assert where(root) == f"窗口 1 / {OH * OW}"
+
+
+def test_conv_play_button_steps_and_pauses(server, page):
+    root = open_figure(page, server, "conv")
+    play = root.locator('button[data-control="play"]')
+    play.click()
+    page.wait_for_function("r => r.querySelector('.nnref-where').textContent.startsWith('窗口 3 ')",
+                           arg=root.element_handle(), timeout=10000)
+    play.click()
+    assert play.get_attribute("aria-pressed") == "false"
+    stopped = where(root)
+    page.wait_for_timeout(1500)
+    assert where(root) == stopped
+
+
+def test_pool_every_setting_and_window_by_buttons(server, page):
+    root = open_figure(page, server, "pool")
+    ns = script("pool")
+    for mode in ns["MODES"]:
+        for kernel, stride in ns["WINDOWS"]:
+            root.locator('select[data-control="mode"]').select_option(mode)
+            root.locator('select[data-control="window"]').select_option(f"{kernel},{stride}")
+            values, windows, (OH, OW), _ = expected_pool(mode, kernel, stride)
+            for k, win in enumerate(windows):
+                at = f"{mode} {kernel}x{kernel} stride {stride} window {k}"
+                assert where(root) == f"窗口 {k + 1} / {OH * OW}", at
+                assert_numbers(root, values, tol=5e-4, at=at)
+
+                def cells(cls):
+                    return sorted(root.evaluate(f"""r => [...r.querySelectorAll('.nnref-cell.{cls} [data-q^="x["]')]
+                        .map(e => e.dataset.q)"""))
+                assert cells("nnref-hit") == sorted(f"x[{r},{c}]" for r, c in win["cells"]), at
+                if mode == "max":
+                    assert cells("nnref-win") == [f"x[{win['winner'][0]},{win['winner'][1]}]"], at
+                    assert cells("nnref-tie") == sorted(f"x[{r},{c}]" for r, c in win["ties"]), at
+                root.locator('button[data-control="next"]').click()
+            root.locator('button[data-control="first"]').click()
+
+
+def test_pool_shows_the_tie_going_to_the_first_maximum(server, page):
+    root = open_figure(page, server, "pool")
+    values, windows, _, _ = expected_pool("max", 2, 2)
+    k = next(k for k, w in enumerate(windows) if w["ties"])
+    for _ in range(k):
+        root.locator('button[data-control="next"]').click()
+    assert "只取第一个" in root.locator(".nnref-formula").inner_text()
+
+
+def test_backprop_every_step_by_slider_and_keyboard(server, page):
+    root = open_figure(page, server, "backprop")
+    for activation in ("tanh", "sigmoid", "relu"):
+        root.locator('select[data-control="activation"]').select_option(activation)
+        values = expected_backprop(activation)
+        steps = trace("backprop")["settings"][activation]["steps"]
+        slider = root.locator('input[data-control="step"]')
+        slider.focus()
+        page.keyboard.press("Home")
+        for k, step in enumerate(steps):
+            at = f"{activation} step {k}"
+            assert where(root) == f"{step['phase']} {k + 1} / {len(steps)}", at
+            numbers = assert_numbers(root, values, at=at)
+            # the step's own numbers are all on screen, and no gradient shows before the backward pass
+            assert {p["q"] for line in step["lines"] for p in line if isinstance(p, dict)} <= {q for q, _ in numbers}
+            net = {q for q, _ in shown(root, ".nnref-net")}
+            assert bool({q for q in net if q.startswith("dL/d")}) == (step["phase"] == "反向"), at
+            page.keyboard.press("ArrowRight")
+
+
+def test_optimizers_every_learning_rate_by_touch_at_390px(server, browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    pg = context.new_page()
+    root = open_figure(pg, server, "optimizers")
+    t = trace("optimizers")
+    values = expected_optimizers(t)
+    for kind, run in t["runs"].items():
+        for lr in run["rates"]:
+            root.locator(f'select[data-control="lr-{kind}"]').select_option(f"{lr:g}")
+            root.locator('button[data-control="first"]').tap()
+            for k in list(range(4)) + [t["steps"]]:
+                if k == t["steps"]:
+                    root.locator('button[data-control="last"]').tap()
+                at = f"{kind} lr {lr:g} step {k}"
+                assert where(root) == f"第 {k} 步 / {t['steps']}", at
+                numbers = assert_numbers(root, values, at=at)
+                assert {f"{kind}.{lr:g}.{q}[{k}]" for q in ("w1", "w2", "f")} <= {q for q, _ in numbers}, at
+                if k < 3:
+                    root.locator('button[data-control="next"]').tap()
+            panel = root.locator(f'[data-optimizer="{kind}"]')
+            assert ("发散" in panel.inner_text()) == run["paths"][f"{lr:g}"]["diverges"], (kind, lr)
+    context.close()
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_gates_every_sequence_and_step_by_keyboard(server, page, cell):
+    root = open_figure(page, server, cell)
+    t = json.loads(root.get_attribute("data-trace"))                    # the weights the page was built with
+    values = expected_gates(t)
+    figure = root.locator(".nnref-figure")
+    for n in range(len(t["sequences"])):
+        root.locator('select[data-control="sequence"]').select_option(str(n))
+        figure.focus()
+        page.keyboard.press("End")
+        page.keyboard.press("Home")
+        for k in range(t["T"]):
+            at = f"{cell} sequence {n} t {k}"
+            assert where(root) == f"t = {k + 1} / {t['T']}", at
+            numbers = assert_numbers(root, values, at=at)
+            rows = {q for q, _ in numbers if q.startswith(f"{n}.") and q.endswith(f"[{k},0]")}
+            assert len(rows) == len(t["rows"]), at                      # every row of the table
+            assert (f"{n}.pred" in {q for q, _ in numbers}) == (k == t["T"] - 1), at
+            page.keyboard.press("ArrowRight")
+
+
+def test_figures_start_after_instant_navigation(server, page):
+    # Material swaps pages only for links listed in sitemap.xml, whose URLs carry site_url's host
+    # and port: serve the sitemap as if the site lived here
+    def sitemap_here(route):
+        response = route.fetch()
+        body = response.text()
+        home = min(re.findall(r"<loc>(.*?)</loc>", body), key=len)
+        route.fulfill(response=response, body=body.replace(home, server))
+    page.route("**/sitemap.xml", sitemap_here)
+    open_figure(page, server, "conv")
+    page.evaluate("window.__sameDocument = true")
+    page.locator('.md-nav a[href$="pool/"]').first.click()
+    root = page.locator('.nnref-interactive[data-figure="pool"][data-ready="ready"]')
+    root.wait_for(state="attached", timeout=30000)
+    assert page.evaluate("window.__sameDocument === true"), "the page was reloaded, not swapped"
+    root.locator('button[data-control="next"]').click()
+    assert where(root) == "窗口 2 / 4"
+
+
+@pytest.mark.parametrize("figure", sorted(PAGES))
+def test_without_javascript_the_static_first_step_shows(server, browser, figure):
+    context = browser.new_context(java_script_enabled=False)
+    pg = context.new_page()
+    pg.goto(server + URLS[figure], wait_until="load")
+    img = pg.locator(f'.nnref-interactive[data-figure="{figure}"] .nnref-static img')
+    img.scroll_into_view_if_needed()
+    pg.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=img.element_handle(), timeout=10000)
+    assert img.is_visible() and img.get_attribute("alt")
+    context.close()
+
+
+@pytest.mark.parametrize("figure", sorted(PAGES))
+def test_nothing_sticks_out_at_390px(server, browser, figure):
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    pg = context.new_page()
+    root = open_figure(pg, server, figure)
+    pg.locator('button[data-control="last"]').first.click()
+    box = root.evaluate("""r => { const f = r.querySelector('.nnref-figure'), c = document.querySelector('.md-content');
+        return [f.scrollWidth, f.clientWidth, f.getBoundingClientRect().right, c.getBoundingClientRect().right]; }""")
+    assert box[0] <= box[1] + 1, f"{figure} scrolls sideways at 390 px: {box}"
+    assert box[2] <= box[3] + 1, f"{figure} sticks out of the column: {box}"
+    context.close()
+
+
+CONTRAST = r"""r => {
+  // "rgb(r, g, b)", "rgba(r, g, b, a)" or color-mix's "color(srgb r g b / a)" (channels 0..1)
+  const rgb = s => { const n = (s.match(/[\d.]+/g) || []).map(Number);
+    return s.startsWith("color(") ? [...n.slice(0, 3).map(c => c * 255), ...n.slice(3)] : n; };
+  const lum = ([R, G, B]) => { const f = c => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+    return 0.2126 * f(R) + 0.7152 * f(G) + 0.0722 * f(B); };
+  const over = (top, below) => { const a = top.length > 3 ? top[3] : 1; return [0, 1, 2].map(i => top[i] * a + below[i] * (1 - a)); };
+  const page = rgb(getComputedStyle(document.body).backgroundColor);
+  const background = el => { const chain = []; for (let e = el; e; e = e.parentElement) chain.push(e);
+    return chain.reverse().reduce((acc, e) => { const c = rgb(getComputedStyle(e).backgroundColor);
+      return c.length > 3 && c[3] === 0 ? acc : over(c, acc); }, page); };
+  const worst = [];
+  for (const el of r.querySelectorAll('.nnref-num, .nnref-figure p, .nnref-figure label, .nnref-btn')) {
+    const st = getComputedStyle(el);
+    const ink = el.closest('svg') ? rgb(st.fill) : rgb(st.color);
+    const bg = el.closest('svg') ? page : background(el);
+    const L1 = lum(over(ink, bg)), L2 = lum(bg);
+    const ratio = (Math.max(L1, L2) + 0.05) / (Math.min(L1, L2) + 0.05);
+    if (ratio < 4.5) worst.push(`${el.dataset.q || el.className || el.tagName}: ${ratio.toFixed(2)}`);
+  }
+  return worst;
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["default", "slate"])
+@pytest.mark.parametrize("figure", sorted(PAGES))
+def test_text_is_readable_in_both_colour_schemes(server, page, figure, scheme):
+    root = open_figure(page, server, figure)
+    page.evaluate(f"document.body.setAttribute('data-md-color-scheme', '{scheme}')")
+    page.locator('button[data-control="last"]').first.click()      # every kind of number on screen
+    low = root.evaluate(CONTRAST)
+    assert not low, f"{figure} in {scheme}: contrast below 4.5 for {low[:5]}"
