@@ -259,11 +259,23 @@ CONTRAST = r"""r => {
 }"""
 
 
+def color_scheme(pg, site, server, scheme):
+    """Switch the page to Material's ``scheme``, loading Material's palette stylesheet if the site
+    does not link it (it does once mkdocs.yml configures a palette)."""
+    if not pg.locator('link[href*="assets/stylesheets/palette."]').count():
+        palette = next((site / "assets" / "stylesheets").glob("palette.*.min.css")).name
+        pg.add_style_tag(url=f"{server}assets/stylesheets/{palette}")
+    pg.evaluate(f"document.body.setAttribute('data-md-color-scheme', '{scheme}')")
+    dark = pg.evaluate("""() => { const [r, g, b] = getComputedStyle(document.body).backgroundColor.match(/\\d+/g).map(Number);
+        return r + g + b < 3 * 128; }""")
+    assert dark == (scheme == "slate"), f"the {scheme} scheme did not take effect"
+
+
 @pytest.mark.parametrize("scheme", ["default", "slate"])
 @pytest.mark.parametrize("figure", sorted(PAGES))
-def test_text_is_readable_in_both_colour_schemes(server, page, figure, scheme):
+def test_text_is_readable_in_both_colour_schemes(built_site, server, page, figure, scheme):
     root = open_figure(page, server, figure)
-    page.evaluate(f"document.body.setAttribute('data-md-color-scheme', '{scheme}')")
+    color_scheme(page, built_site[0], server, scheme)
     page.locator('button[data-control="last"]').first.click()      # every kind of number on screen
     low = root.evaluate(CONTRAST)
     assert not low, f"{figure} in {scheme}: contrast below 4.5 for {low[:5]}"
