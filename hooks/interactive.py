@@ -9,11 +9,10 @@ helpers. A page places a figure with one line of HTML, where its text first need
     <div class="nnref-interactive" data-figure="conv"></div>
 
 and this hook fills that line, in the written page, with the static SVG and the trace inlined
-as the attribute ``data-trace`` (no request, so the site also works from disk; not a
-``<script type="application/json">``: Material's instant navigation re-creates every script
-in a new page as JavaScript, and JSON is not). The
-browser (``docs/javascripts/interactive*.js``) only draws and steps through the trace; it
-computes no number. A figure name that no script wrote fails the build.
+as the attribute ``data-trace``: no request, so the site also works from disk (and not a
+``<script type="application/json">``, which Material's instant navigation would re-create and
+run as JavaScript). The browser (``docs/javascripts/interactive*.js``) only draws and steps
+through the trace; it computes no number. A figure name that no script wrote fails the build.
 
 Traces are cached like the figures (``hooks/figures.py``, whose key and runner are reused):
 ``.cache/interactive/<script>-<key>/``, ``key`` hashing the script, every file under
