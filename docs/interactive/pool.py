@@ -1,11 +1,13 @@
 r"""Trace of the pooling figure (docs/cnn/pool.md): max and average pooling, forward and backward.
 
-For every mode and window the reader can select, nnref computes: each window's cells (the
-views of ``pool_views`` over the input's cell numbers), the output (``maxpool2d_forward`` /
-``avgpool2d_forward``), the winner of each max window (the cache's ``winner``: on a tie the
-first maximum), each window's divisor, and the input gradient after the first k windows have
-sent their ``dy`` back (``maxpool2d_backward`` / ``avgpool2d_backward`` of ``dy`` with the later
-windows' entries zeroed) and what window k alone sends to each of its cells. Saves pool.json and pool.svg via hooks/interactive.py.
+For every mode and window the reader can select, nnref computes: the output, with the page's
+reference loops (``maxpool2d_forward`` / ``avgpool2d_forward``), the winner of each max window
+(the cache's ``winner``: on a tie the first maximum), the input gradient after the first k
+windows have sent their ``dy`` back (``maxpool2d_backward`` / ``avgpool2d_backward`` of ``dy``
+with the later windows' entries zeroed) and what window k alone sends to each of its cells;
+each window's cells (``pool_views`` over the input's cell numbers) and divisor
+(``avg_divisor``) come from the strided-view form the modules run. Saves pool.json and pool.svg
+via hooks/interactive.py.
 """
 import sys
 from pathlib import Path
@@ -15,7 +17,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _trace import _diagram, save  # noqa: E402
 
-from nnref.layers.pool import (avgpool2d_backward, avgpool2d_forward, make_window,  # noqa: E402
+from nnref.layers.pool import (avg_divisor, avgpool2d_backward, avgpool2d_forward, make_window,  # noqa: E402
                                maxpool2d_backward, maxpool2d_forward, pool_views)
 
 X = np.array([[1, 3, 2, 5],
@@ -33,7 +35,7 @@ def setting(mode, kernel, stride):
     w = make_window(X.shape, (kernel, kernel), (stride, stride), (0, 0), (1, 1), False)
     forward, backward = {"max": (maxpool2d_forward, maxpool2d_backward),
                          "avg": (avgpool2d_forward, avgpool2d_backward)}[mode]
-    y, cache = forward(x, w)
+    y, cache = forward(x, (kernel, kernel), (stride, stride))
     OH, OW = w.out_size
     dy = np.arange(1.0, OH * OW + 1).reshape(1, 1, OH, OW)
     cells = np.arange(X.size, dtype=np.float64).reshape(X.shape)
@@ -50,7 +52,7 @@ def setting(mode, kernel, stride):
         s["winner"] = winner
         s["ties"] = [[t for t in np.flatnonzero(row == row[win]) if t != win] for row, win in zip(values, winner)]
     else:
-        s["divisor"] = np.broadcast_to(cache.divisor, (OH, OW)).reshape(-1)
+        s["divisor"] = np.broadcast_to(avg_divisor(x, w), (OH, OW)).reshape(-1)
     return s
 
 
