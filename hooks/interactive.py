@@ -114,6 +114,5 @@ def on_post_build(config):
     for path in site.rglob("*.html"):
         text = path.read_text(encoding="utf-8")
         if PLACEHOLDER.search(text):
-            url = path.parent.relative_to(site).as_posix() + "/"
-            path.write_text(PLACEHOLDER.sub(lambda m: figure_html(m["name"], "" if url == "./" else url), text),
-                            encoding="utf-8")
+            url = path.relative_to(site).as_posix()       # the file: right with and without directory URLs
+            path.write_text(PLACEHOLDER.sub(lambda m: figure_html(m["name"], url), text), encoding="utf-8")

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 import nnref
+from tests.test_quiet_build import NOISE, _run, no_cjk  # noqa: F401  (a machine without CJK fonts)
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "docs" / "interactive"
@@ -506,3 +507,21 @@ def test_hook_key_changes_with_the_library_and_the_helpers(tmp_path, monkeypatch
     first = interactive.key_digest()
     (helpers / "_trace.py").write_text("x = 2")
     assert interactive.key_digest() != first
+
+
+def test_trace_scripts_run_quietly_without_cjk_fonts(no_cjk, tmp_path):
+    """As the build runs them (hooks/figures.render), on a machine whose matplotlib has no CJK font:
+    nothing printed, and each figure's JSON and SVG written."""
+    out = _run(f"""
+        import sys
+        from pathlib import Path
+        sys.path.insert(0, {str(ROOT)!r})
+        from hooks import figures, interactive
+        for script in sorted(interactive.SCRIPTS.glob("[!_]*.py")):
+            folder = Path({str(tmp_path)!r}) / script.stem
+            folder.mkdir()
+            figures.render(script, folder)
+    """, no_cjk, tmp_path)
+    assert not NOISE.search(out), f"the trace scripts printed:\n{out[:3000]}"
+    written = {p.name for p in tmp_path.rglob("*") if p.is_file()}
+    assert written >= {f"{fig}.{ext}" for fig in FIGURES for ext in ("json", "svg")}, sorted(written)
