@@ -18,6 +18,7 @@ class Entry(NamedTuple):
 
 LAYERS = [
     Entry("Linear", "nn.Linear", "neural-network/linear.md"),
+    Entry("Bilinear", "nn.Bilinear", "neural-network/linear.md"),
     Entry("ReLU", "nn.ReLU", "neural-network/activation.md"),
     Entry("LeakyReLU", "nn.LeakyReLU", "neural-network/activation.md"),
     Entry("Sigmoid", "nn.Sigmoid", "neural-network/activation.md"),

@@ -12,9 +12,8 @@ import pytest
 
 import nnref
 from nnref import backend
-from nnref.gradcheck import _leaves, _like
 from tests.cases import CASES as ALL_CASES
-from tests.generic import draw_input, make_nnref
+from tests.generic import backward, draw, leaves, make_nnref, moved, output_grads
 
 gpu = pytest.mark.skipif(not backend.cupy_available(),
                          reason="needs CuPy and a GPU (benchmarks/gpu_check.sh runs these on one)")
@@ -29,18 +28,17 @@ def run_case(name, dtype, backend_name):
     """Forward and backward of one case on one backend; everything returned on the host."""
     case = CASES[name]
     host = np.random.default_rng(0)
-    x_host = draw_input(case, host)
-    x_host = x_host.astype(dtype) if case.inputs == "float" else x_host
+    drawn = draw(case, host, dtype)
     with backend.use_backend(backend_name):
         nnref.manual_seed(0)
         m = make_nnref(case, dtype)
         m.train(case.train)
-        y = m(backend.asarray(x_host))
-        dys = _like(y, lambda a: backend.asarray(host.normal(size=a.shape).astype(a.dtype)))
-        dx = m.backward(*dys) if isinstance(y, tuple) else m.backward(dys)
-        out = {"output": [backend.asnumpy(a) for a in _leaves(y)]}
-        if dx is not None:                                  # index inputs (Embedding) have none
-            out["input grad"] = backend.asnumpy(dx)
+        d = moved(drawn, backend.asarray)
+        y = m(*d.args, **d.kwargs)
+        grads = output_grads(case, y, lambda a: host.normal(size=a.shape).astype(a.dtype))
+        out = {"output": [backend.asnumpy(a) for a in leaves(y) if a is not None]}
+        for k, g in enumerate(backward(m, case, grads, backend.asarray)):
+            out[f"gradient of input {k}"] = backend.asnumpy(g)
         out.update({n: backend.asnumpy(p.grad) for n, p in m.named_parameters()})
         out.update({n: backend.asnumpy(b) for n, b in m.named_buffers()})
     return out
@@ -51,7 +49,7 @@ def test_float32_path_agrees_with_float64_on_cpu(name):
     """The same case in both precisions on NumPy (also keeps the GPU cases' table honest here)."""
     lo, hi = run_case(name, np.float32, "numpy"), run_case(name, np.float64, "numpy")
     for key in hi:
-        for a, b in zip(_leaves(lo[key]), _leaves(hi[key])):
+        for a, b in zip(leaves(lo[key]), leaves(hi[key])):
             assert a.dtype == (np.int64 if b.dtype == np.int64 else np.float32), f"{name} {key}: {a.dtype}"
             np.testing.assert_allclose(a, b, rtol=2e-4, atol=2e-4, err_msg=f"{name}: {key}")
 
@@ -63,7 +61,7 @@ def test_cpu_and_gpu_agree(name, dtype):
     cpu, gpu = run_case(name, dtype, "numpy"), run_case(name, dtype, "cupy")
     assert cpu.keys() == gpu.keys()
     for key in cpu:
-        for a, b in zip(_leaves(cpu[key]), _leaves(gpu[key])):
+        for a, b in zip(leaves(cpu[key]), leaves(gpu[key])):
             assert a.dtype == b.dtype, f"{name} {key}: dtype {a.dtype} on CPU, {b.dtype} on GPU"
             np.testing.assert_allclose(b, a, err_msg=f"{name}: {key}", **TOLERANCE[dtype])
 
@@ -97,20 +95,19 @@ def no_device_to_host():
 
 # Index layers (Embedding) read the smallest and largest index back to raise IndexError like
 # torch: without that one sync, CuPy's take would wrap an out-of-range index silently.
-SYNC_BY_DESIGN = {name for name, c in CASES.items() if c.inputs == "index"}
+SYNC_BY_DESIGN = {name for name, c in CASES.items() if any(getattr(s, "kind", None) == "index" for s in c.inputs)}
 
 
 @gpu
 @pytest.mark.parametrize("name", [n for n in CASES if n not in SYNC_BY_DESIGN])
 def test_no_host_round_trips_in_forward_and_backward(name):
     case = CASES[name]
-    x_host = draw_input(case, np.random.default_rng(1))
-    x = backend.to_backend(x_host.astype(np.float32) if case.inputs == "float" else x_host, "cupy")
+    drawn = moved(draw(case, np.random.default_rng(1), np.float32), lambda a: backend.to_backend(a, "cupy"))
     with backend.use_backend("cupy"):
         m = make_nnref(case, np.float32)
         m.train(case.train)
-        y = m(x)  # the first call may compile kernels; the guarded second call must not sync
-        dys = _like(y, lambda a: backend.to_backend(np.ones(a.shape, a.dtype), "cupy"))
+        y = m(*drawn.args, **drawn.kwargs)  # the first call may compile kernels; the guarded second must not sync
+        grads = output_grads(case, y, lambda a: backend.to_backend(np.ones(a.shape, a.dtype), "cupy"))
         with no_device_to_host():
-            y = m(x)
-            m.backward(*dys) if isinstance(y, tuple) else m.backward(dys)
+            m(*drawn.args, **drawn.kwargs)
+            m.backward(*grads)

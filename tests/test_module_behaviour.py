@@ -7,8 +7,7 @@ import pytest
 import nnref
 from nnref import registry
 from tests.cases import CASES
-from tests.generic import draw_input, leaves, make_nnref, make_torch, nnref_backward
-from tests.parity import dev
+from tests.generic import backward, call, differentiated, draw, drawn_inputs, leaves, make_nnref, make_torch, output_grads
 
 TORCH_CASES = [c for c in CASES if registry.by_name(c.layer).torch]
 
@@ -49,8 +48,10 @@ def test_load_state_dict_is_all_or_nothing_and_names_the_key(case):
         m.load_state_dict({**state, "surplus": np.zeros(1)})
 
 
-@pytest.mark.parametrize("case", [c for c in CASES if c.inputs == "float"],
-                         ids=ids([c for c in CASES if c.inputs == "float"]))
+FLOAT_CASES = [c for c in CASES if drawn_inputs(c, ("float",))]
+
+
+@pytest.mark.parametrize("case", FLOAT_CASES, ids=ids(FLOAT_CASES))
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 def test_outputs_and_gradients_keep_the_input_dtype(case, dtype):
     m = make_nnref(case, dtype)
@@ -58,12 +59,14 @@ def test_outputs_and_gradients_keep_the_input_dtype(case, dtype):
     for name, p in m.named_parameters():
         assert p.data.dtype == dtype and p.grad.dtype == dtype, name
     rng = np.random.default_rng(0)
-    x = draw_input(case, rng).astype(dtype)
-    y = m(dev(x))
+    drawn = draw(case, rng, dtype)
+    y = call(m, drawn)
     for a in leaves(y):
-        assert a.dtype == dtype
-    dx = nnref_backward(m, y, [rng.normal(size=a.shape).astype(dtype) for a in leaves(y)])
-    assert dx.dtype == dtype and dx.shape == x.shape
+        assert a is None or a.dtype == dtype or a.dtype.kind == "i", a.dtype     # indices stay integers
+    grads = backward(m, case, output_grads(case, y, lambda a: rng.normal(size=a.shape).astype(dtype)))
+    for k, d in zip(differentiated(case), grads):
+        x = drawn.args[k]
+        assert d.dtype == dtype and d.shape == x.shape, f"gradient of input {k}: {d.dtype} {d.shape}"
     for name, p in m.named_parameters():
         assert p.grad.dtype == dtype, name
 
@@ -73,8 +76,8 @@ def test_zero_grad_train_eval_and_moves(case):
     m = make_nnref(case)
     m.train(case.train)
     rng = np.random.default_rng(0)
-    y = m(dev(draw_input(case, rng)))
-    nnref_backward(m, y, [rng.normal(size=a.shape) for a in leaves(y)])
+    y = call(m, draw(case, rng))
+    backward(m, case, output_grads(case, y, lambda a: rng.normal(size=a.shape)))
     m.zero_grad()
     assert all(not np.any(nnref.asnumpy(p.grad)) for p in m.parameters())
     m.eval()

@@ -7,6 +7,7 @@ The same classes are exported from ``nnref`` and, for layers, from ``nnref.layer
 from ..module import Module, Parameter, Sequential
 from .activation import GELU, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh
 from .batchnorm import BatchNorm1d, BatchNorm2d
+from .bilinear import Bilinear
 from .conv import Conv2d
 from .dropout import Dropout
 from .embedding import Embedding
@@ -21,9 +22,10 @@ from .resnet import BasicBlock, ResNet
 from .rnn import RNN
 
 # the layers (exported from nnref.layers too); Sequential is a layer container
-LAYERS = ["Linear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softplus", "GELU", "Sequential",
+LAYERS = ["Linear", "Bilinear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softplus", "GELU", "Sequential",
           "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding",
-          "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten", "BasicBlock", "ResNet",
+          "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten",
+          "BasicBlock", "ResNet",
           "RNN", "LSTM", "GRU"]
 
 __all__ = [*LAYERS, "MSELoss", "CrossEntropyLoss", "Module", "Parameter"]
