@@ -32,6 +32,8 @@ LAYERS = [
     Entry("Conv2d", "nn.Conv2d", "cnn/conv.md"),
     Entry("MaxPool2d", "nn.MaxPool2d", "cnn/pool.md"),
     Entry("AvgPool2d", "nn.AvgPool2d", "cnn/pool.md"),
+    Entry("AdaptiveAvgPool2d", "nn.AdaptiveAvgPool2d", "cnn/pool.md"),
+    Entry("AdaptiveMaxPool2d", "nn.AdaptiveMaxPool2d", "cnn/pool.md"),
     Entry("Flatten", "nn.Flatten", "cnn/fully-connected.md"),
     Entry("BasicBlock", None, "cnn/resnet.md"),           # torchvision's, not torch.nn's
     Entry("ResNet", None, "cnn/resnet.md"),

@@ -5,6 +5,7 @@ reference maths of :mod:`nnref.layers` (or its proven-equal speed path in :mod:`
 The same classes are exported from ``nnref`` and, for layers, from ``nnref.layers``.
 """
 from ..module import Module, Parameter, Sequential
+from .adaptive_pool import AdaptiveAvgPool2d, AdaptiveMaxPool2d
 from .activation import GELU, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .bilinear import Bilinear
@@ -24,7 +25,7 @@ from .rnn import RNN
 # the layers (exported from nnref.layers too); Sequential is a layer container
 LAYERS = ["Linear", "Bilinear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softplus", "GELU", "Sequential",
           "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding",
-          "Conv2d", "MaxPool2d", "AvgPool2d", "Flatten",
+          "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Flatten",
           "BasicBlock", "ResNet",
           "RNN", "LSTM", "GRU"]
 
