@@ -184,3 +184,34 @@ def test_weight_is_a_buffer_like_torchs(torch):
     theirs = torch.nn.CrossEntropyLoss(weight=torch.tensor(w))
     assert list(ours.state_dict()) == list(theirs.state_dict()) == ["weight"]
     assert list(nnref.CrossEntropyLoss().state_dict()) == list(torch.nn.CrossEntropyLoss().state_dict()) == []
+
+
+@pytest.mark.parametrize("target,message", [
+    (np.array([0, 2]), r"class-index target must have shape \(\) or \(1,\) for input of shape \(3,\), got \(2,\)"),
+    (np.zeros((1, 3), dtype=np.int64), r"for input of shape \(3,\), got \(1, 3\)"),
+    (np.array([0.5, 0.5]), r"float probabilities of the input's shape \(3,\); got float64 of shape \(2,\)"),
+])
+def test_unbatched_logits_with_a_wrong_target_report_the_shapes_passed(torch, target, message):
+    """(C,) logits: the error names the user's shapes, never the batch of one added inside."""
+    logits = np.array([0.2, -1.0, 0.5])
+    with pytest.raises(Exception):
+        torch.nn.CrossEntropyLoss()(torch.tensor(logits), torch.tensor(target))
+    with pytest.raises((ValueError, TypeError), match=message) as info:
+        nnref.CrossEntropyLoss()(dev(logits), dev(target))
+    assert "input of shape (1, 3)" not in str(info.value) and "input's shape (1, 3)" not in str(info.value)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_unbatched_logits_take_a_one_element_target_like_torch(torch, reduction):
+    """torch takes the class of (C,) logits as shape () or (1,); both give a 0-d loss (torch's
+    backward fails for the (1,) form, so the gradient is compared with the () form's)."""
+    logits = np.array([0.2, -1.0, 0.5])
+    xt = torch.tensor(logits, requires_grad=True)
+    torch.nn.CrossEntropyLoss(reduction=reduction)(xt, torch.tensor(2)).backward()
+    for target in (np.array(2), np.array([2])):
+        lt = torch.nn.CrossEntropyLoss(reduction=reduction)(torch.tensor(logits), torch.tensor(target))
+        fn = nnref.CrossEntropyLoss(reduction=reduction)
+        loss = fn(dev(logits), dev(target))
+        assert np.shape(nnref.asnumpy(loss)) == tuple(lt.shape)
+        assert_close(np.asarray(nnref.asnumpy(loss)), lt, what="loss")
+        assert_close(fn.backward(), xt.grad, what="d logits")

@@ -584,6 +584,37 @@ def test_keyboard_interrupt_returns_the_history_and_undoes_the_half_step():
     _assert_same_state(_state(model.inner, opt), model.states[7])
 
 
+def _interrupting(opt_cls, after):
+    """``opt_cls`` whose step is interrupted (Ctrl-C) after ``after`` parameter updates in all,
+    so the interrupted step has updated some parameters and not others."""
+    class Interrupted(opt_cls):
+        updates = 0
+
+        def _update(self, p, state, group):
+            if Interrupted.updates == after:
+                raise KeyboardInterrupt
+            Interrupted.updates += 1
+            super()._update(p, state, group)
+    return Interrupted
+
+
+@pytest.mark.parametrize("opt_cls,kw", [(nnref.SGD, dict(lr=0.1, momentum=0.9)), (nnref.Adam, dict(lr=0.05)),
+                                        (nnref.AdamW, dict(lr=0.05, amsgrad=True))], ids=["SGD", "Adam", "AdamW"])
+@pytest.mark.parametrize("step,within", [(1, 1), (3, 2), (5, 3)])
+def test_keyboard_interrupt_inside_the_optimiser_step_rolls_everything_back(opt_cls, kw, step, within):
+    """Ctrl-C in the middle of optimiser step ``step`` (after ``within`` of its 6 parameters were
+    updated): parameters, BatchNorm buffers and the optimiser's state are those at the end of
+    step ``step - 1`` (the start of step ``step``), and the interrupt is re-raised with the history."""
+    x, y = _data(12)
+    model = _Watched(_bn_mlp())
+    opt = model.opt = _interrupting(opt_cls, 6 * (step - 1) + within)(model.parameters(), **kw)
+    with pytest.raises(KeyboardInterrupt) as err:
+        fit(model, nnref.CrossEntropyLoss(), opt, (x, y), epochs=3, batch_size=4)
+    assert err.value.history.steps == step - 1
+    assert type(opt).updates == 6 * (step - 1) + within           # the step was half done
+    _assert_same_state(_state(model.inner, opt), model.states[step - 1])
+
+
 def test_keyboard_interrupt_with_early_stopping_keeps_the_best_weights():
     x, y = _data(12)
     xv, yv = _data(12, seed=1)

@@ -135,6 +135,8 @@ class CrossEntropyLoss(_Loss):
             raise ValueError(f"{who}: expected logits of shape (N, C), (N, C, d1, ...) or (C,), got {tuple(input.shape)}")
         unbatched = input.ndim == 1
         z, y = (input[None], target[None]) if unbatched else (input, target)
+        if unbatched and target.dtype.kind in "iu" and tuple(target.shape) == (1,):
+            y = target                  # torch takes the class of (C,) logits as shape () or (1,)
         C = z.shape[1]
         if self.weight is not None and self.weight.shape[0] != C:
             raise ValueError(f"{who}: weight has {self.weight.shape[0]} entries but the input has {C} classes")
@@ -145,7 +147,7 @@ class CrossEntropyLoss(_Loss):
             q = y.astype(ct, copy=False) * (1 - self.label_smoothing) + self.label_smoothing / C
             denominator = None
         else:
-            self._check_indices(y, z, C)
+            self._check_indices(y, C, tuple(input.shape), tuple(target.shape), unbatched)
             if (w is None and not self.label_smoothing and z.ndim == 2 and z.shape[0]
                     and not bool((y == self.ignore_index).any())):     # the common case, faster
                 loss, cache = cross_entropy_index_forward(z, y, self.reduction)
@@ -164,16 +166,19 @@ class CrossEntropyLoss(_Loss):
         self._cache = LossCall(cache, tuple(loss.shape) if self.reduction == "none" else (), input.dtype, unbatched)
         return self._result(loss, input.dtype)
 
-    def _check_indices(self, y, z, C):
+    def _check_indices(self, y, C, input_shape, target_shape, unbatched):
+        """``y``: the targets with the batch axis that (C,) logits got; messages give the shapes
+        the caller passed (``input_shape``, ``target_shape``), not the batch of one added here."""
         who = "CrossEntropyLoss"
-        want = (z.shape[0],) + z.shape[2:]
+        batched_want = (input_shape[0],) + input_shape[2:] if not unbatched else None
+        want = "() or (1,)" if unbatched else str(batched_want)
         if y.dtype.kind not in "iu":
             raise TypeError(f"{who}: target must hold integer class indices of shape {want} "
-                            f"or float probabilities of the input's shape {tuple(z.shape)}; got "
-                            f"{y.dtype} of shape {tuple(y.shape)}")
-        if tuple(y.shape) != want:
+                            f"or float probabilities of the input's shape {input_shape}; got "
+                            f"{y.dtype} of shape {target_shape}")
+        if (tuple(y.shape) != (1,)) if unbatched else (target_shape != batched_want):
             raise ValueError(f"{who}: class-index target must have shape {want} for input of shape "
-                             f"{tuple(z.shape)}, got {tuple(y.shape)}")
+                             f"{input_shape}, got {target_shape}")
         bad = (y != self.ignore_index) & ((y < 0) | (y >= C))
         if y.size and bool(bad.any()):
             raise ValueError(f"{who}: target {int(y[bad].reshape(-1)[0])} is out of bounds: class "
