@@ -113,16 +113,16 @@ def is_same_conv(kernel, stride, padding):
     return tuple(stride) == (1, 1) and 2 * ph == KH - 1 and 2 * pw == KW - 1
 
 
-def _flat_shifts(kernel, padding, W, L):
-    r"""Per kernel offset ``(u, v)``: ``(u, v, a, b, s)``. On images flattened to length L (per
+def _flat_shifts(kernel, padding, W, length):
+    r"""Per kernel offset ``(u, v)``: ``(u, v, a, b, s)``. On images flattened to ``length`` numbers (per
     channel), output position k reads input position k + s with $s = (u - P_h)W + (v - P_w)$;
-    ``[a, b)`` is the range of k for which k + s stays inside ``[0, L)``."""
+    ``[a, b)`` is the range of k for which k + s stays inside ``[0, length)``."""
     (KH, KW), (ph, pw) = kernel, padding
     for u in range(KH):
         for v in range(KW):
             s = (u - ph) * W + (v - pw)
-            a = min(L, max(0, -s))                         # clamped: a shift longer than L reads nothing
-            yield u, v, a, max(a, L - max(0, s)), s
+            a = min(length, max(0, -s))                    # clamped: a shift past the end reads nothing
+            yield u, v, a, max(a, length - max(0, s)), s
 
 
 def _zero_padding_taps(cols, kernel, padding):
@@ -156,13 +156,13 @@ def im2col_same(x, kernel, padding):
     xp = get_array_module(x)
     N, C, H, W = x.shape
     KH, KW = kernel
-    L = N * H * W
-    xc = x.transpose(1, 0, 2, 3).reshape(C, L)           # one copy, in runs of H*W numbers
-    cols = xp.empty((C, KH, KW, L), dtype=x.dtype)
-    for u, v, a, b, s in _flat_shifts(kernel, padding, W, L):
+    length = N * H * W
+    xc = x.transpose(1, 0, 2, 3).reshape(C, length)      # one copy, in runs of H*W numbers
+    cols = xp.empty((C, KH, KW, length), dtype=x.dtype)
+    for u, v, a, b, s in _flat_shifts(kernel, padding, W, length):
         cols[:, u, v, a:b] = xc[:, a + s:b + s]
     _zero_padding_taps(cols.reshape(C, KH, KW, N, H, W), kernel, padding)
-    return cols.reshape(C * KH * KW, L)
+    return cols.reshape(C * KH * KW, length)
 
 
 def input_grad_same(dy, w, padding, out=None):
@@ -177,12 +177,12 @@ def input_grad_same(dy, w, padding, out=None):
     xp = get_array_module(dy, w)
     N, F, H, W = dy.shape
     C, KH, KW = w.shape[1:]
-    L = N * H * W
-    dY = dy.transpose(1, 0, 2, 3).reshape(F, L)           # free if dy came from conv_same_backward
-    dcols = (w.reshape(F, -1).T @ dY).reshape(C, KH, KW, L)
+    length = N * H * W
+    dY = dy.transpose(1, 0, 2, 3).reshape(F, length)      # free if dy came from conv_same_backward
+    dcols = (w.reshape(F, -1).T @ dY).reshape(C, KH, KW, length)
     _zero_padding_taps(dcols.reshape(C, KH, KW, N, H, W), (KH, KW), padding)
-    dxc = xp.empty((C, L), dtype=dcols.dtype) if out is None else out.reshape(C, L)
-    for u, v, a, b, s in _flat_shifts((KH, KW), padding, W, L):
+    dxc = xp.empty((C, length), dtype=dcols.dtype) if out is None else out.reshape(C, length)
+    for u, v, a, b, s in _flat_shifts((KH, KW), padding, W, length):
         if (u, v) == (0, 0):                               # s <= 0: it fills dxc[:, :b+s]
             end = max(0, b + s)
             dxc[:, end:] = 0

@@ -119,20 +119,21 @@ def gru_forward_fast(x, h0, W_ih, W_hh, b_ih=None, b_hh=None):
     xp = get_array_module(x)
     T, B, I = x.shape
     H = W_hh.shape[1]
-    A = (x.reshape(T * B, I) @ W_ih.T).reshape(T, B, 3 * H)   # the input's share, all steps at once
+    # the input's share W_ih x_t + b_ih of all steps at once; step t turns its rows into [r, z, n]
+    gates = (x.reshape(T * B, I) @ W_ih.T).reshape(T, B, 3 * H)
     if b_ih is not None:
-        A += b_ih
-    GH = xp.empty_like(A)                                      # W_hh h_{t-1} + b_hh, per step
-    out = xp.empty((T, B, H), dtype=A.dtype)
+        gates += b_ih
+    gh_steps = xp.empty_like(gates)                            # W_hh h_{t-1} + b_hh, per step
+    out = xp.empty((T, B, H), dtype=gates.dtype)
     W_hh_T = xp.ascontiguousarray(W_hh.T)                      # the per-step GEMM is faster on C order
     h = h0
     for t in range(T):
-        xp.matmul(h, W_hh_T, out=GH[t])
+        xp.matmul(h, W_hh_T, out=gh_steps[t])
         if b_hh is not None:
-            GH[t] += b_hh
-        gru_gates_forward(A[t], GH[t], h, out[t])
+            gh_steps[t] += b_hh
+        gru_gates_forward(gates[t], gh_steps[t], h, out[t])
         h = out[t]
-    return out, out[-1], FastGRUCache(x, h0, W_ih, W_hh, A, GH, out, b_ih is not None)
+    return out, out[-1], FastGRUCache(x, h0, W_ih, W_hh, gates, gh_steps, out, b_ih is not None)
 # --8<-- [end:gru_forward_fast]
 
 
@@ -144,22 +145,23 @@ def gru_backward_fast(d_out, d_hn, cache):
     Returns ``(dx, dh0, dW_ih, dW_hh, db_ih, db_hh)``. Unlike RNN and LSTM the two biases get
     different gradients: ``b_hn`` sits inside $r \odot (W_{hn} h + b_{hn})$.
     """
-    x, h0, W_ih, W_hh, A, GH, out, has_bias = cache
+    x, h0, W_ih, W_hh, gates, gh_steps, out, has_bias = cache
     xp = get_array_module(d_out)
     T, B, H = out.shape
-    dA, dGH = xp.empty_like(A), xp.empty_like(GH)
-    dh_next = xp.zeros_like(h0) if d_hn is None else d_hn.astype(A.dtype, copy=True)
+    da_steps, dgh_steps = xp.empty_like(gates), xp.empty_like(gh_steps)
+    dh_next = xp.zeros_like(h0) if d_hn is None else d_hn.astype(gates.dtype, copy=True)
     dh = xp.empty_like(h0)
     for t in reversed(range(T)):
         xp.add(d_out[t], dh_next, out=dh)                          # ∂L/∂h_t
-        gru_gates_backward(dh, A[t], GH[t], out[t - 1] if t else h0, dA[t], dGH[t])
-        xp.matmul(dGH[t], W_hh, out=dh_next)                       # ∂L/∂h_{t-1} through W_hh ...
+        h_prev = out[t - 1] if t else h0
+        gru_gates_backward(dh, gates[t], gh_steps[t], h_prev, da_steps[t], dgh_steps[t])
+        xp.matmul(dgh_steps[t], W_hh, out=dh_next)                 # ∂L/∂h_{t-1} through W_hh ...
         dh_next += dh                                              # ... and through z ⊙ h_{t-1}
-    dA2, dGH2 = dA.reshape(T * B, 3 * H), dGH.reshape(T * B, 3 * H)
-    dx = (dA2 @ W_ih).reshape(x.shape)
-    dW_ih = dA2.T @ x.reshape(T * B, x.shape[2])
-    dW_hh = dGH[0].T @ h0 + dGH2[B:].T @ out[:-1].reshape((T - 1) * B, H)
-    db_ih = dA2.sum(axis=0) if has_bias else None
-    db_hh = dGH2.sum(axis=0) if has_bias else None
+    da_rows, dgh_rows = da_steps.reshape(T * B, 3 * H), dgh_steps.reshape(T * B, 3 * H)
+    dx = (da_rows @ W_ih).reshape(x.shape)
+    dW_ih = da_rows.T @ x.reshape(T * B, x.shape[2])
+    dW_hh = dgh_steps[0].T @ h0 + dgh_rows[B:].T @ out[:-1].reshape((T - 1) * B, H)
+    db_ih = da_rows.sum(axis=0) if has_bias else None
+    db_hh = dgh_rows.sum(axis=0) if has_bias else None
     return dx, dh_next, dW_ih, dW_hh, db_ih, db_hh
 # --8<-- [end:gru_backward_fast]

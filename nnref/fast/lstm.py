@@ -8,9 +8,9 @@ Why it is faster (each trick is a few percent to 2x on a CPU, more on a GPU):
 - the three sigmoid gates' rows are halved (``gate_scale``): then
   $\sigma(z) = \tfrac12\tanh(\tfrac z2) + \tfrac12$ is one ``tanh`` over all four blocks and one
   ``*= 0.5; += 0.5`` over the three sigmoid blocks;
-- the bias rides along as a column of ones in ``XH`` (no separate bias add);
+- the bias rides along as a column of ones in ``xh_rows`` (no separate bias add);
 - backward does ONE product per step, $[W_{ih}\ W_{hh}]^\top \mathrm{d}z_t$, and the three
-  weight gradients are one product after the loop, $\mathrm{d}Z\,XH$;
+  weight gradients are one product after the loop, ``dz_rows @ xh_rows``;
 - on CuPy the pointwise part of a step is one fused kernel (``fused_cells.py``).
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from . import fused_cells
 
 class FastLSTMCache(NamedTuple):
     """What ``lstm_backward_fast`` needs; every per-step array is transposed, (H, B)."""
-    XH: object          # ((T+1)*B, I+1+H): rows [x_t, 1, h_{t-1}]; rows of step T hold h_T
+    xh_rows: object     # ((T+1)*B, I+1+H): rows [x_t, 1, h_{t-1}]; rows of step T hold h_T
     c0: object          # (B, H)
     W_ih: object        # (4H, I), PyTorch's order
     W_hh: object        # (4H, H)
@@ -157,7 +157,7 @@ def lstm_forward_fast(x, state, W_ih, W_hh, b_ih=None, b_hh=None):
 
     Inside the loop every array is transposed, (features, B): ``W_hh @ h`` is then one product
     whose (4H, B) result, with the rows in the order [i, f, o, g] (``gate_blocks``), splits
-    into four contiguous (H, B) gate blocks. ``out`` is a view of the matrix ``XH`` that the
+    into four contiguous (H, B) gate blocks. ``out`` is a view of the matrix ``xh_rows`` that the
     cache keeps for backward.
     """
     xp = get_array_module(x)
@@ -165,33 +165,34 @@ def lstm_forward_fast(x, state, W_ih, W_hh, b_ih=None, b_hh=None):
     T, B, I = x.shape
     H = W_hh.shape[1]
     s = gate_scale(xp, x.dtype)
-    # XH: one row per step and sample, [x_t, 1, h_{t-1}] (rows of step T hold h_T): the input of
+    # xh_rows: one row per step and sample, [x_t, 1, h_{t-1}] (rows of step T hold h_T): the input of
     # the projection below and, in backward, of all three weight gradients at once
-    XH = xp.empty(((T + 1) * B, I + 1 + H), dtype=x.dtype)
-    XH[:T * B, :I] = x.reshape(T * B, I)
-    XH[:, I] = 1
-    XH[:B, I + 1:] = h0
+    xh_rows = xp.empty(((T + 1) * B, I + 1 + H), dtype=x.dtype)
+    xh_rows[:T * B, :I] = x.reshape(T * B, I)
+    xh_rows[:, I] = 1
+    xh_rows[:B, I + 1:] = h0
     W_i = gate_blocks(W_ih) * s                                # (4, H, I): rows [i f o g], sigmoid rows halved
     if b_ih is not None:                                       # the bias rides along as the column of ones
         W_i = xp.concatenate([W_i, (gate_blocks(b_ih + b_hh) * s[:, 0])[:, :, None]], axis=2)
     W_i = W_i.reshape(4 * H, -1)
     W_h = (gate_blocks(W_hh) * s).reshape(4 * H, H)
     # the input's share for all steps in one product: (4H, T*B), step t in columns t*B .. t*B+B-1
-    Z = W_i @ XH[:T * B, :W_i.shape[1]].T
-    G = xp.empty((T, 4, H, B), dtype=Z.dtype)                  # step t: pre-activations, then gates
-    C = xp.empty((T, H, B), dtype=Z.dtype)                     # c_t
-    TC = xp.empty_like(C)                                      # tanh(c_t), reused by backward
-    HT = xp.empty_like(C)                                      # h_t
+    z_input = W_i @ xh_rows[:T * B, :W_i.shape[1]].T
+    gates = xp.empty((T, 4, H, B), dtype=z_input.dtype)        # step t: pre-activations, then gates
+    c_steps = xp.empty((T, H, B), dtype=z_input.dtype)         # c_t
+    tanh_c = xp.empty_like(c_steps)                            # tanh(c_t), reused by backward
+    h_steps = xp.empty_like(c_steps)                           # h_t
     h, c = h0.T, c0.T
     for t in range(T):
-        z = G[t].reshape(4 * H, B)
+        z = gates[t].reshape(4 * H, B)
         xp.matmul(W_h, h, out=z)                               # W_hh h_{t-1}: all four gates at once
-        z += Z[:, t * B:(t + 1) * B]
-        lstm_gates_forward(G[t], c, C[t], TC[t], HT[t])
-        h, c = HT[t], C[t]
-    out = XH[B:, I + 1:].reshape(T, B, H)                      # (T, B, H): a view of XH
-    out[...] = HT.transpose(0, 2, 1)
-    return out, (out[-1], C[-1].T), FastLSTMCache(XH, c0, W_ih, W_hh, G, C, TC, b_ih is not None)
+        z += z_input[:, t * B:(t + 1) * B]
+        lstm_gates_forward(gates[t], c, c_steps[t], tanh_c[t], h_steps[t])
+        h, c = h_steps[t], c_steps[t]
+    out = xh_rows[B:, I + 1:].reshape(T, B, H)                 # (T, B, H): a view of xh_rows
+    out[...] = h_steps.transpose(0, 2, 1)
+    cache = FastLSTMCache(xh_rows, c0, W_ih, W_hh, gates, c_steps, tanh_c, b_ih is not None)
+    return out, (out[-1], c_steps[-1].T), cache
 # --8<-- [end:lstm_forward_fast]
 
 
@@ -204,38 +205,40 @@ def lstm_backward_fast(d_out, d_state, cache):
     product $[W_{ih}\ W_{hh}]^\top \mathrm{d}z_t$ gives $\mathrm{d}x_t$ and the recurrent part of
     $\partial L/\partial h_{t-1}$. Each $\mathrm{d}z_t$ (4H, B) is stored as the columns $t$ of
     one (4H, T·B) matrix, so that the sums over the steps are one product after the loop: with
-    the rows $[x_t^\top, 1, h_{t-1}^\top]$ of ``XH``,
+    the rows $[x_t^\top, 1, h_{t-1}^\top]$ of ``xh_rows``,
 
     $$
     \Big[\tfrac{\partial L}{\partial W_{ih}},\ \tfrac{\partial L}{\partial b},\ \tfrac{\partial L}{\partial W_{hh}}\Big]
     = \sum_t \mathrm{d}z_t\,\big[x_t^\top,\ \mathbf 1^\top,\ h_{t-1}^\top\big]
     $$
     """
-    XH, c0, W_ih, W_hh, G, C, TC, has_bias = cache
+    xh_rows, c0, W_ih, W_hh, gates, c_steps, tanh_c, has_bias = cache
     xp = get_array_module(d_out)
-    T, H, B = C.shape
+    T, H, B = c_steps.shape
     I = W_ih.shape[1]
     d_hn, d_cn = d_state
     # one product per step gives both [dx_t; dh_{t-1}] (transposed): [W_ih  W_hh]^T dz_t
     W_T = xp.concatenate([gate_blocks(W_ih), gate_blocks(W_hh)], axis=2).reshape(4 * H, I + H).T
     W_T = xp.ascontiguousarray(W_T)                            # (I + H, 4H); not halved: dz is for z
-    dZ = xp.empty((4 * H, T, B), dtype=G.dtype)
-    DXH = xp.empty((T, I + H, B), dtype=G.dtype)               # step t: [dx_t; dh_{t-1}], transposed
-    work = xp.empty((2, 4, H, B), dtype=G.dtype)
-    dc = xp.zeros((H, B), dtype=G.dtype) if d_cn is None else d_cn.T.astype(G.dtype, order="C")  # transposed, like c
-    dh = d_out[-1].T.astype(G.dtype, order="C")                # ∂L/∂h_t, transposed
+    dz_steps = xp.empty((4 * H, T, B), dtype=gates.dtype)
+    dxh_steps = xp.empty((T, I + H, B), dtype=gates.dtype)     # step t: [dx_t; dh_{t-1}], transposed
+    work = xp.empty((2, 4, H, B), dtype=gates.dtype)
+    # ∂L/∂c_t and ∂L/∂h_t, both transposed like c and h
+    dc = xp.zeros((H, B), dtype=gates.dtype) if d_cn is None else d_cn.T.astype(gates.dtype, order="C")
+    dh = d_out[-1].T.astype(gates.dtype, order="C")
     if d_hn is not None:
         dh += d_hn.T
     for t in reversed(range(T)):
-        dz = dZ[:, t]                                          # (4H, B), a strided view
-        lstm_gates_backward(dh, dc, G[t], C[t - 1] if t else c0.T, TC[t], dz.reshape(4, H, B), work)
-        xp.matmul(W_T, dz, out=DXH[t])
-        dh = DXH[t, I:]                                        # ∂L/∂h_{t-1} through all four gates ...
+        dz = dz_steps[:, t]                                    # (4H, B), a strided view
+        c_prev = c_steps[t - 1] if t else c0.T
+        lstm_gates_backward(dh, dc, gates[t], c_prev, tanh_c[t], dz.reshape(4, H, B), work)
+        xp.matmul(W_T, dz, out=dxh_steps[t])
+        dh = dxh_steps[t, I:]                                  # ∂L/∂h_{t-1} through all four gates ...
         if t:
             dh += d_out[t - 1].T                               # ... plus the output's own gradient
-    dZ2 = dZ.reshape(4 * H, T * B)
-    dx = xp.ascontiguousarray(DXH[:, :I].transpose(0, 2, 1))  # (T, B, I)
-    dW = torch_rows((dZ2 @ XH[:T * B]).reshape(4, H, -1))     # [dW_ih, db, dW_hh]: one product
+    dz_rows = dz_steps.reshape(4 * H, T * B)
+    dx = xp.ascontiguousarray(dxh_steps[:, :I].transpose(0, 2, 1))  # (T, B, I)
+    dW = torch_rows((dz_rows @ xh_rows[:T * B]).reshape(4, H, -1))  # [dW_ih, db, dW_hh]: one product
     db = dW[:, I] if has_bias else None
     return dx, (dh.T, dc.T), dW[:, :I], dW[:, I + 1:], db, db
 # --8<-- [end:lstm_backward_fast]

@@ -17,7 +17,7 @@ PADDING_MODES = tuple(NUMPY_PAD_MODE)
 
 class _Step(NamedTuple):
     conv: object         # the cache of conv2d_forward (ConvCache) or of the fast path
-    pads: tuple          # ((T, B), (L, R)) padded before the convolution, or None
+    pads: tuple          # ((top, bottom), (left, right)) padded before the convolution, or None
     unbatched: bool
 
 
@@ -74,7 +74,7 @@ class Conv2d(Module):
         self._last_pads = None      # (key, pads) of the last call, see forward
 
     def _pads(self):
-        r"""``((T, B), (L, R))``: entries padded before and after along H and along W."""
+        r"""``((top, bottom), (left, right))``: entries padded before and after along H and along W."""
         if self.padding == "valid":
             return (0, 0), (0, 0)
         if self.padding == "same":                     # torch: the odd one out goes after
@@ -117,9 +117,9 @@ class Conv2d(Module):
         b = None if self.bias is None else self.bias.data.astype(x.dtype, copy=False)
         unbatched = x.ndim == 3
         x = x[None] if unbatched else x
-        (T, B), (L, R) = pads
-        if self.padding_mode == "zeros" and T == B and L == R:      # the convolution pads with zeros
-            padding, explicit = (T, L), None
+        (pad_top, pad_bottom), (pad_left, pad_right) = pads
+        if self.padding_mode == "zeros" and pad_top == pad_bottom and pad_left == pad_right:
+            padding, explicit = (pad_top, pad_left), None           # the convolution pads with zeros
         else:                                                       # a padding step, then no padding
             x, padding, explicit = pad2d(x, pads, self.padding_mode), (0, 0), pads
         if self.groups == 1 and self.dilation == (1, 1) and x.shape[0] > 0:

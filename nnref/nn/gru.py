@@ -14,7 +14,7 @@ class GRU(RecurrentBase):
     """
 
     mode = "GRU"
-    gates = 3
+    n_gates = 3
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,

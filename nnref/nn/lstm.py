@@ -16,7 +16,7 @@ class LSTM(RecurrentBase):
     """
 
     mode = "LSTM"
-    gates = 4
+    n_gates = 4
     state_names = ("h0", "c0")
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,

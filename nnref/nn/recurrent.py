@@ -16,12 +16,12 @@ from ..module import Module, Parameter
 class RecurrentBase(Module):
     """Parameters, input checks and the layer/direction loops of ``torch.nn.RNN/LSTM/GRU``.
 
-    A subclass sets ``gates`` (rows of ``W_ih`` per hidden unit: RNN 1, LSTM 4, GRU 3) and
+    A subclass sets ``n_gates`` (rows of ``W_ih`` per hidden unit: RNN 1, LSTM 4, GRU 3) and
     ``state_names`` (LSTM ``("h0", "c0")``) and implements ``_run`` / ``_run_backward`` for one
     direction with states as tuples; ``weights`` come as ``(W_ih, W_hh, b_ih, b_hh, W_hr)``.
     """
 
-    gates = 1
+    n_gates = 1
     state_names = ("h0",)
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
@@ -49,7 +49,7 @@ class RecurrentBase(Module):
         self.bias, self.batch_first, self.bidirectional = bool(bias), bool(batch_first), bool(bidirectional)
         self.dropout, self.proj_size = float(dropout), proj_size
         self.num_directions = 2 if bidirectional else 1
-        G, H, D = self.gates * hidden_size, hidden_size, self.num_directions
+        gate_rows, H, D = self.n_gates * hidden_size, hidden_size, self.num_directions
         P = proj_size or hidden_size          # the size of h (and of each direction's output)
         bound = 1.0 / math.sqrt(hidden_size)  # torch: every parameter ~ U(-1/sqrt(H), 1/sqrt(H))
         host = default_rng().host             # drawn on the host, moved to the chosen backend
@@ -57,9 +57,9 @@ class RecurrentBase(Module):
         for layer in range(num_layers):
             n_in = input_size if layer == 0 else D * P
             for suffix in self._suffixes():
-                shapes = [("weight_ih", (G, n_in)), ("weight_hh", (G, P))]
+                shapes = [("weight_ih", (gate_rows, n_in)), ("weight_hh", (gate_rows, P))]
                 if self.bias:
-                    shapes += [("bias_ih", (G,)), ("bias_hh", (G,))]
+                    shapes += [("bias_ih", (gate_rows,)), ("bias_hh", (gate_rows,))]
                 if proj_size:
                     shapes += [("weight_hr", (P, H))]
                 for kind, shape in shapes:
