@@ -17,7 +17,8 @@ The calling convention every case follows (``tests/generic.py`` implements it, o
   ``Const(array)`` an array used as given (a mask), never differentiated. One ``Input`` alone
   may stand for the 1-tuple.
 - ``call``: forward's keyword arguments: Python values (``need_weights=False``) or ``Input``\\ s
-  (``attn_mask=Const(mask)``, ``key_padding_mask=...``), drawn and moved like the inputs.
+  (``attn_mask=Const(mask)``, ``hx=F(1, 3, 6)``), drawn and moved like the inputs; keyword
+  arguments are never differentiated.
 - ``outputs``: which elements of a tuple output ``backward`` takes gradients of, in order
   (None: every element; a single array output: the array). The rest are compared with torch
   but not differentiated (``MaxPool2d(return_indices=True)``: ``outputs=(0,)``; attention's
@@ -156,9 +157,11 @@ CASES = [
          derivative=False),                            # the gradient is divided by each index's count
     Case("Embedding", (10, 4), dict(max_norm=0.5, norm_type=1.0), inputs=Index(10, 7), id="max-norm",
          derivative=False),                            # forward renormalises the weight rows in place
+    Case("Embedding", (10, 4), inputs=Const([[1, 2, 1], [9, 0, 1]]), id="const-indices"),
     Case("RNN", (5, 6), dict(num_layers=2, bidirectional=True, batch_first=True), inputs=F(3, 4, 5)),
     Case("RNN", (5, 6, 1, "relu"), inputs=F(4, 3, 5), id="relu"),
     Case("RNN", (5, 6), inputs=(F(4, 3, 5), F(1, 3, 6, grad=False)), id="hx"),
+    Case("RNN", (5, 6, 1, "relu"), inputs=F(4, 3, 5), call=dict(hx=F(1, 3, 6)), id="hx-keyword"),
     Case("LSTM", (5, 6), dict(num_layers=2, bidirectional=True, batch_first=True), inputs=F(3, 4, 5)),
     Case("LSTM", (5, 6, 2), dict(proj_size=3, bidirectional=True), inputs=F(4, 3, 5), id="proj"),
     Case("LSTM", (5, 6, 2, True, False, 0.5), inputs=F(4, 3, 5), train=False, id="dropout-eval"),
