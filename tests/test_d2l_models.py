@@ -142,7 +142,7 @@ def test_d2l_model_matches_torch(torch, build, size, training):
     yt.backward(torch.tensor(dy))
 
     y = model(dev(x))
-    tol = dict(rtol=1e-8, atol=1e-10 * max(1.0, float(yt.abs().max())))
+    tol = dict(rtol=1e-8, atol=1e-10 * max(1.0, float(yt.detach().abs().max())))
     assert_close(y, yt, **tol, what="output")
     assert_close(model.backward(dev(dy)), xt.grad, rtol=1e-8, atol=1e-12, what="input gradient")
     theirs = dict(ref.named_parameters())
