@@ -21,15 +21,17 @@ def adaptive_windows(size, out_size):
     \mathrm{end}_i = \left\lceil \frac{(i+1)\,H}{O} \right\rceil
     $$
     """
-    return [(i * size // out_size, -(-(i + 1) * size // out_size)) for i in range(out_size)]
+    return [(i * size // out_size, -(-(i + 1) * size // out_size)) for i in range(out_size)]  # -(-a // b) = ⌈a/b⌉
+# --8<-- [end:adaptive_windows]
 
 
+# --8<-- [start:adaptive_pool_cache]
 class AdaptivePoolCache(NamedTuple):
     x_shape: tuple        # (N, C, H, W)
     rows: list            # OH windows (start, end) along H
     cols: list            # OW windows (start, end) along W
     argmax: object        # max pooling: (N, C, OH, OW) flat position h*W + w of each maximum; else None
-# --8<-- [end:adaptive_windows]
+# --8<-- [end:adaptive_pool_cache]
 
 
 # --8<-- [start:adaptive_avg_pool2d]
@@ -47,7 +49,7 @@ def adaptive_avg_pool2d_forward(x, output_size):
     y = xp.empty((N, C, OH, OW), dtype=x.dtype)
     for i, (h0, h1) in enumerate(rows):
         for j, (w0, w1) in enumerate(cols):
-            y[:, :, i, j] = x[:, :, h0:h1, w0:w1].mean(axis=(2, 3))
+            y[:, :, i, j] = x[:, :, h0:h1, w0:w1].mean(axis=(2, 3))   # the mean over R_i × S_j
     return y, AdaptivePoolCache(x.shape, rows, cols, None)
 
 
@@ -63,7 +65,7 @@ def adaptive_avg_pool2d_backward(dy, cache: AdaptivePoolCache):
     dx = xp.zeros(cache.x_shape, dtype=dy.dtype)
     for i, (h0, h1) in enumerate(cache.rows):
         for j, (w0, w1) in enumerate(cache.cols):
-            dx[:, :, h0:h1, w0:w1] += dy[:, :, i, j, None, None] / ((h1 - h0) * (w1 - w0))
+            dx[:, :, h0:h1, w0:w1] += dy[:, :, i, j, None, None] / ((h1 - h0) * (w1 - w0))  # dy / |R_i||S_j|
     return dx
 # --8<-- [end:adaptive_avg_pool2d]
 

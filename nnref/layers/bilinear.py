@@ -7,13 +7,6 @@ from ..backend import get_array_module
 
 
 # --8<-- [start:bilinear_forward]
-class BilinearCache(NamedTuple):
-    x1: object            # (N, in1)
-    x2: object            # (N, in2)
-    A: object             # (out, in1, in2)
-    has_bias: bool
-
-
 def bilinear_forward(x1, x2, A, b=None):
     r"""One bilinear form per output feature, over the rows of ``x1`` and ``x2``.
 
@@ -25,12 +18,21 @@ def bilinear_forward(x1, x2, A, b=None):
     $$
     """
     xp = get_array_module(x1, x2, A)
-    x1A = xp.einsum("ni,oij->noj", x1, A)       # sum over i first, then j, as torch: an infinite
-    y = xp.einsum("noj,nj->no", x1A, x2)        # x2 gives +-inf, not inf - inf = NaN
+    x1A = xp.einsum("ni,oij->noj", x1, A)       # Σ_i x1_ni A_oij first, then Σ_j, as torch: an
+    y = xp.einsum("noj,nj->no", x1A, x2)        # infinite x2 gives ±inf, not inf - inf = NaN
     if b is not None:
-        y = y + b
+        y = y + b                               # + b_o, broadcast over the N rows
     return y, BilinearCache(x1, x2, A, b is not None)
 # --8<-- [end:bilinear_forward]
+
+
+# --8<-- [start:bilinear_cache]
+class BilinearCache(NamedTuple):
+    x1: object            # (N, in1)
+    x2: object            # (N, in2)
+    A: object             # (out, in1, in2)
+    has_bias: bool
+# --8<-- [end:bilinear_cache]
 
 
 # --8<-- [start:bilinear_backward]
@@ -50,9 +52,9 @@ def bilinear_backward(dy, cache: BilinearCache):
     """
     x1, x2, A, has_bias = cache
     xp = get_array_module(dy, A)
-    dx1 = xp.einsum("no,oij,nj->ni", dy, A, x2)
-    dx2 = xp.einsum("no,ni,oij->nj", dy, x1, A)
-    dA = xp.einsum("no,ni,nj->oij", dy, x1, x2)
-    db = dy.sum(axis=0) if has_bias else None
+    dx1 = xp.einsum("no,oij,nj->ni", dy, A, x2)   # Σ_o Σ_j dy_no A_oij x2_nj
+    dx2 = xp.einsum("no,ni,oij->nj", dy, x1, A)   # Σ_o Σ_i dy_no x1_ni A_oij
+    dA = xp.einsum("no,ni,nj->oij", dy, x1, x2)   # Σ_n dy_no x1_ni x2_nj
+    db = dy.sum(axis=0) if has_bias else None     # Σ_n dy_no
     return dx1, dx2, dA, db
 # --8<-- [end:bilinear_backward]
