@@ -1,4 +1,4 @@
-"""Example calls of every registered layer, in torch's own terms: how to build it, how to call it,
+r"""Example calls of every registered layer, in torch's own terms: how to build it, how to call it,
 which outputs ``backward`` takes gradients of and which inputs it returns gradients for.
 
 A ``Case`` is built the same way in nnref and in torch, ``nnref.<layer>(*args, **kwargs)`` and
@@ -14,9 +14,10 @@ The calling convention every case follows (``tests/generic.py`` implements it, o
   ``F(1, 3, 6, grad=False)`` a float input that ``backward`` does not differentiate (held fixed,
   e.g. a recurrent layer's ``hx``); ``Same(0)`` the very same array object as input 0 (nnref gets
   it twice, torch gets an equal copy, so each position's gradient is compared on its own);
-  ``Const(array)`` an array used as given (a mask), never differentiated. One ``Input`` alone
-  may stand for the 1-tuple.
-- ``call``: forward's keyword arguments: Python values (``need_weights=False``) or ``Input``\\ s
+  ``Const(array)`` an array used as given (a mask), never differentiated; a tuple of them is a
+  tuple argument (an LSTM's ``(h0, c0)``), held fixed. One ``Input`` alone may stand for the
+  1-tuple of inputs.
+- ``call``: forward's keyword arguments: Python values (``need_weights=False``) or ``Input``\ s
   (``attn_mask=Const(mask)``, ``hx=F(1, 3, 6)``), drawn and moved like the inputs; keyword
   arguments are never differentiated.
 - ``outputs``: which elements of a tuple output ``backward`` takes gradients of, in order
@@ -36,7 +37,7 @@ and a causal mask; ``backward(dy) -> (dq, dk, dv)``, the weights not differentia
 
     Case("MultiheadAttention", (8, 2), dict(batch_first=True),
          inputs=(F(2, 5, 8), Same(0), Same(0)),
-         call=dict(attn_mask=Const(np.triu(np.full((5, 5), -np.inf), 1)), need_weights=True),
+         call=dict(attn_mask=Const(np.triu(np.ones((5, 5), dtype=bool), 1)), need_weights=True),
          outputs=(0,), id="self-causal")
 """
 from __future__ import annotations
@@ -165,6 +166,7 @@ CASES = [
     Case("LSTM", (5, 6), dict(num_layers=2, bidirectional=True, batch_first=True), inputs=F(3, 4, 5)),
     Case("LSTM", (5, 6, 2), dict(proj_size=3, bidirectional=True), inputs=F(4, 3, 5), id="proj"),
     Case("LSTM", (5, 6, 2, True, False, 0.5), inputs=F(4, 3, 5), train=False, id="dropout-eval"),
+    Case("LSTM", (5, 6), inputs=(F(4, 3, 5), (F(1, 3, 6, grad=False), F(1, 3, 6, grad=False))), id="hx"),
     Case("GRU", (5, 6), dict(num_layers=2, bidirectional=True, batch_first=True), inputs=F(3, 4, 5)),
     Case("GRU", (5, 6), inputs=F(4, 5), id="unbatched"),
     Case("GRU", (5, 6, 2), inputs=(F(4, 5), F(2, 6, grad=False)), id="hx-unbatched"),
