@@ -18,8 +18,9 @@ def bilinear_forward(x1, x2, A, b=None):
     $$
     """
     xp = get_array_module(x1, x2, A)
-    x1A = xp.einsum("ni,oij->noj", x1, A)       # Σ_i x1_ni A_oij first, then Σ_j, as torch: an
-    y = xp.einsum("noj,nj->no", x1A, x2)        # infinite x2 gives ±inf, not inf - inf = NaN
+    # Σ_i first, then Σ_j, as torch: an infinite x2 then gives ±inf, not inf - inf = NaN
+    x1A = xp.einsum("ni,oij->noj", x1, A)       # Σ_i x1_ni A_oij: (N, out, in2)
+    y = xp.einsum("noj,nj->no", x1A, x2)        # Σ_j (x1 A)_noj x2_nj: (N, out)
     if b is not None:
         y = y + b                               # + b_o, broadcast over the N rows
     return y, BilinearCache(x1, x2, A, b is not None)

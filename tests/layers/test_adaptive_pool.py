@@ -93,6 +93,15 @@ def test_nan_is_the_maximum_and_the_last_nan_wins_as_in_torch(torch):
     assert nnref.asnumpy(idx).ravel().tolist() == [3, 1]      # the last NaN; the first of the tied 3s
 
 
+def test_a_window_of_minus_infinity_points_at_its_first_element_as_in_torch(torch):
+    x = np.full((1, 2, 4, 5), -np.inf)
+    x[0, 1, 0, 4] = 1.0
+    y, idx = nnref.AdaptiveMaxPool2d((2, 3), return_indices=True)(dev(x))
+    yt, it = torch.nn.AdaptiveMaxPool2d((2, 3), return_indices=True)(torch.tensor(x))
+    assert_close(y, yt, what="output")
+    np.testing.assert_array_equal(nnref.asnumpy(idx), it.numpy())
+
+
 @pytest.mark.parametrize("shape", [(2, 3, 4, 5), (4, 5), (2, 1, 3, 4, 5), (3, 0, 4), (2, 3, 0, 5), (0, 4, 5)])
 def test_one_by_one_is_the_mean_over_the_last_two_axes_as_in_torch(torch, shape):
     """torch computes a 1 x 1 output as ``mean((-1, -2))`` for any input with two axes or more:
