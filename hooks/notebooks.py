@@ -72,7 +72,7 @@ def quote_boxes(page: bytes) -> bytes:
 
 # data a notebook reads besides nnref/: (glob under the repository root, the part of each file
 # that counts)
-DATA = {"sequences": [("docs/**/*.md", quote_boxes)]}
+DATA = {"sequences": [("docs/**/*.md", quote_boxes)], "tiny_gpt": [("docs/**/*.md", quote_boxes)]}
 
 
 def dependencies(notebook: Path) -> list[tuple[Path, object]]:

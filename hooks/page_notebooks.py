@@ -42,7 +42,7 @@ except ModuleNotFoundError:  # ... MkDocs loads each hook alone, with hooks/ on 
     from snippets import FENCE, MARK, OUTPUT, PYTHON, dedent_block, expand_snippets, snippet_options
 
 ROOT = Path(__file__).resolve().parent.parent
-CHAPTERS = ("prerequisites/", "neural-network/", "cnn/", "rnn/", "lstm/")
+CHAPTERS = ("prerequisites/", "neural-network/", "cnn/", "rnn/", "lstm/", "attention/")
 LINK_TEXT = "下载本页为 Jupyter 笔记本"
 
 BLOCK_HEADER = re.compile(r"""^(?P<indent> *)(?:!!!|\?\?\?\+?|===)\s*(?P<kind>[\w-]*)\s*(?:"(?P<title>[^"]*)")?\s*$""")

@@ -106,7 +106,8 @@ SEARCHES = [("过拟合", "neural-network/overfitting/"), ("早停", "neural-net
             ("梯度消失", "rnn/vanishing-gradients/"), ("卷积核", "cnn/conv/"),
             ("反向传播", "neural-network/backprop/"), ("批归一化", "neural-network/batchnorm/"),
             ("遗忘门", "lstm/lstm/"), ("残差", "cnn/resnet/"), ("权重矩阵", "neural-network/linear/"),
-            ("池化", "cnn/pool/")]
+            ("池化", "cnn/pool/"), ("注意力", "attention/attention/"), ("自注意力", "attention/multihead/"),
+            ("多头", "attention/multihead/"), ("位置编码", "attention/positional/"), ("掩码", "attention/attention/")]
 
 
 def search(page, server, word):

@@ -10,7 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-CHAPTERS = ("prerequisites", "neural-network", "cnn", "rnn", "lstm")
+CHAPTERS = ("prerequisites", "neural-network", "cnn", "rnn", "lstm", "attention")
 PAGES = sorted(p.relative_to(DOCS).as_posix() for c in CHAPTERS for p in (DOCS / c).glob("*.md"))
 EXERCISES = sorted(p.relative_to(DOCS / "exercises").as_posix() for p in (DOCS / "exercises").rglob("*.md"))
 SOLUTION = re.compile(r'^\?\?\? success "参考答案"\n((?:[ \t]*\n|    .*\n)*)', re.MULTILINE)

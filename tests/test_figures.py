@@ -33,6 +33,12 @@ DIAGRAMS = {
     "lstm_cell": ("lstm/lstm.md", ["遗忘门", "输入门", "输出门", "反向：只乘 f", "tanh"]),
     "gru_cell": ("lstm/gru.md", ["更新门", "重置门", "候选状态", "连偏置一起", "1−"]),
     "bilstm": ("lstm/bilstm.md", ["正向", "反向", "h_n[0]", "h_n[1]", "拼接", "layer × 2 + direction"]),
+    "attention_mask": ("attention/attention.md", ["分数 Z", "权重 A", "按行 softmax", "<pad>", "−∞", "查询 i", "键 j",
+                                                  "因果掩码"]),
+    "attention_heads": ("attention/multihead.md", ["头 1", "头 2", "拼接", "输出", "按列切成 2 块", "参数量与单头相同"]),
+    "attention_encoder_block": ("attention/transformer.md", ["Post-norm", "Pre-norm", "多头自注意力", "前馈网络",
+                                                             "LayerNorm", "残差连接", "norm_first=True"]),
+    "attention_positional": ("attention/positional.md", ["正弦位置编码", "位置 pos", "维度 j", "维度 40"]),
 }
 CJK = re.compile(r"[\u4e00-\u9fff]")
 

@@ -74,15 +74,6 @@ def key_padding_as_mask(key_padding_mask):
 # --8<-- [end:masks]
 
 
-class AttentionCache(NamedTuple):
-    q: Any            # (..., L, d_k)
-    k: Any            # (..., S, d_k)
-    v: Any            # (..., S, d_v)
-    A: Any            # (..., L, S) the softmax weights, before dropout
-    factor: Any       # dropout's factor on A (0 or 1/(1-p)), or None without dropout
-    scale: float      # 1/sqrt(d_k)
-
-
 # --8<-- [start:attention_forward]
 def attention_forward(q, k, v, mask=None, dropout_p=0.0, keep=None):
     r"""Scaled dot-product attention.
@@ -111,6 +102,15 @@ def attention_forward(q, k, v, mask=None, dropout_p=0.0, keep=None):
     A_used = A if factor is None else A * factor
     O = A_used @ v                                                   # (..., L, d_v)
     return O, A_used, AttentionCache(q, k, v, A, factor, scale)
+
+
+class AttentionCache(NamedTuple):
+    q: Any            # (..., L, d_k)
+    k: Any            # (..., S, d_k)
+    v: Any            # (..., S, d_v)
+    A: Any            # (..., L, S) the softmax weights, before dropout
+    factor: Any       # dropout's factor on A (0 or 1/(1-p)), or None without dropout
+    scale: float      # 1/sqrt(d_k)
 # --8<-- [end:attention_forward]
 
 
@@ -146,3 +146,18 @@ def attention_backward(dO, cache, dA_used=None):
     dk = (xp.swapaxes(G, -1, -2) @ q) * G.dtype.type(scale)
     return dq, dk, dv
 # --8<-- [end:attention_backward]
+
+
+# --8<-- [start:heads]
+def split_heads(t, num_heads):
+    r"""(N, L, E) -> (N, h, L, d) with d = E / h: head i gets the features i·d ... (i+1)·d - 1,
+    a column block of Q, K or V."""
+    N, L, E = t.shape
+    return t.reshape(N, L, num_heads, E // num_heads).transpose(0, 2, 1, 3)
+
+
+def merge_heads(t):
+    r"""(N, h, L, d) -> (N, L, h·d): the heads' outputs side by side (the concatenation)."""
+    N, h, L, d = t.shape
+    return t.transpose(0, 2, 1, 3).reshape(N, L, h * d)
+# --8<-- [end:heads]

@@ -7,6 +7,7 @@ The same classes are exported from ``nnref`` and, for layers, from ``nnref.layer
 from ..module import Module, Parameter, Sequential
 from .adaptive_pool import AdaptiveAvgPool2d, AdaptiveMaxPool2d
 from .activation import GELU, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh
+from .attention import MultiheadAttention
 from .batchnorm import BatchNorm1d, BatchNorm2d
 from .bilinear import Bilinear
 from .conv import Conv2d
@@ -21,12 +22,13 @@ from .lstm import LSTM
 from .pool import AvgPool2d, MaxPool2d
 from .resnet import BasicBlock, ResNet
 from .rnn import RNN
+from .transformer import TransformerEncoder, TransformerEncoderLayer
 
 # the layers (exported from nnref.layers too); Sequential is a layer container
 LAYERS = ["Linear", "Bilinear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softplus", "GELU", "Sequential",
           "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding",
           "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Flatten",
           "BasicBlock", "ResNet",
-          "RNN", "LSTM", "GRU"]
+          "RNN", "LSTM", "GRU", "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder"]
 
 __all__ = [*LAYERS, "MSELoss", "CrossEntropyLoss", "Module", "Parameter"]

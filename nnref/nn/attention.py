@@ -10,7 +10,8 @@ import numpy as np
 from ..backend import default_rng, device_backend, get_array_module, to_backend
 from ..checks import (backward_cache, check_array, check_float, check_int, check_probability,
                       check_same_backend, compute_dtype, param_dtype)
-from ..layers.attention import additive_mask, attention_backward, attention_forward, causal_mask
+from ..layers.attention import (additive_mask, attention_backward, attention_forward, causal_mask, merge_heads,
+                                split_heads)
 from ..layers.linear import linear_backward, linear_forward
 from ..module import Module, Parameter
 from .linear import Linear
@@ -135,22 +136,24 @@ class MultiheadAttention(Module):
         Ws, bs = self._weights()
         projections, heads = [], []
         for x_in, (W, rows), b in zip((q_in, k_in, v_in), Ws, bs):
-            y, c = linear_forward(x_in.astype(dt, copy=False), W.data[rows].astype(dt, copy=False),
+            # (N·L, E) rows: one 2-D product (NumPy's stacked 3-D @ 2-D matmul does not use BLAS)
+            y, c = linear_forward(x_in.reshape(-1, x_in.shape[-1]).astype(dt, copy=False),
+                                  W.data[rows].astype(dt, copy=False),
                                   None if b is None else b[0].data[b[1]].astype(dt, copy=False))
             projections.append(c)
-            heads.append(y)
+            heads.append(y.reshape(N, -1, self.embed_dim))
         q, k, v = heads                                              # (N, L, E), (N, S, E), (N, S, E)
         if self.bias_k is not None:                                  # one more key and value: the biases
             k = xp.concatenate([k, xp.broadcast_to(self.bias_k.data.astype(dt), (N, 1, self.embed_dim))], 1)
             v = xp.concatenate([v, xp.broadcast_to(self.bias_v.data.astype(dt), (N, 1, self.embed_dim))], 1)
-        q, k, v = (self._split(t) for t in (q, k, v))               # (N, h, L or S', d)
+        q, k, v = (split_heads(t, self.num_heads) for t in (q, k, v))               # (N, h, L or S', d)
         if self.add_zero_attn:                                       # and one all-zero key and value
             zero = xp.zeros((N, self.num_heads, 1, self.head_dim), dtype=dt)
             k, v = xp.concatenate([k, zero], 2), xp.concatenate([v, zero], 2)
         p = self.dropout if self.training else 0.0
         O, A, attention = attention_forward(q, k, v, M, p)           # (N, h, L, d), (N, h, L, S')
-        o = O.transpose(0, 2, 1, 3).reshape(N, L, self.embed_dim)    # concatenate the heads
-        y = self.out_proj(o)
+        o = merge_heads(O)                                           # concatenate the heads
+        y = self.out_proj(o.reshape(N * L, self.embed_dim)).reshape(N, L, self.embed_dim)
 
         weights = None
         if need_weights:
@@ -166,13 +169,13 @@ class MultiheadAttention(Module):
         xp = get_array_module(d_attn_output)
         dt = c.attention.q.dtype
         d = self._to_internal(d_attn_output, c.batched).astype(dt, copy=False)
-        do = self.out_proj.backward(d)                                # (N, L, E)
-        dO = self._split(do)
+        do = self.out_proj.backward(d.reshape(c.N * c.L, -1)).reshape(d.shape)   # (N, L, E)
+        dO = split_heads(do, self.num_heads)
         dA = self._weights_gradient(d_attn_output_weights, c, xp)
         dq, dk, dv = attention_backward(dO, c.attention, dA)
         if self.add_zero_attn:
             dk, dv = dk[:, :, :-1], dv[:, :, :-1]
-        dq, dk, dv = (self._merge(t) for t in (dq, dk, dv))
+        dq, dk, dv = (merge_heads(t) for t in (dq, dk, dv))
         if self.bias_k is not None:
             self.bias_k.accumulate(dk[:, -1:].sum(axis=0, keepdims=True))
             self.bias_v.accumulate(dv[:, -1:].sum(axis=0, keepdims=True))
@@ -180,7 +183,8 @@ class MultiheadAttention(Module):
         Ws, bs = self._weights()
         grads = []
         for g, cache, (W, rows), b in zip((dq, dk, dv), c.projections, Ws, bs):
-            dx, dW, db = linear_backward(g, cache)
+            dx, dW, db = linear_backward(g.reshape(-1, g.shape[-1]), cache)
+            dx = dx.reshape(*g.shape[:2], -1)
             W.grad[rows] += dW.astype(W.grad.dtype, copy=False)
             if b is not None:
                 b[0].grad[b[1]] += db.astype(b[0].grad.dtype, copy=False)
@@ -198,16 +202,6 @@ class MultiheadAttention(Module):
         if not batched:
             return y[0]
         return y if self.batch_first else y.swapaxes(0, 1)
-
-    def _split(self, t):
-        """(N, L, E) -> (N, h, L, d): head i holds features i·d ... (i+1)·d - 1."""
-        N, L, _ = t.shape
-        return t.reshape(N, L, self.num_heads, self.head_dim).transpose(0, 2, 1, 3)
-
-    def _merge(self, t):
-        """(N, h, L, d) -> (N, L, E): the heads side by side (the concatenation)."""
-        N, _, L, _ = t.shape
-        return t.transpose(0, 2, 1, 3).reshape(N, L, self.embed_dim)
 
     # -- checks -----------------------------------------------------------------------------
     def _inputs(self, query, key, value):

@@ -120,11 +120,13 @@ class TransformerEncoderLayer(Module):
         return dq + dk + dv       # x was the query, the key and the value
 
     def _ff_block(self, x):
-        return self.dropout2(self.linear2(self.dropout(self.activation(self.linear1(x)))))
+        rows = x.reshape(-1, x.shape[-1])            # every position a row: one 2-D product per Linear
+        y = self.linear2(self.dropout(self.activation(self.linear1(rows))))
+        return self.dropout2(y.reshape(x.shape))
 
     def _ff_block_backward(self, d):
-        d = self.linear2.backward(self.dropout2.backward(d))
-        return self.linear1.backward(self.activation.backward(self.dropout.backward(d)))
+        g = self.linear2.backward(self.dropout2.backward(d).reshape(-1, d.shape[-1]))
+        return self.linear1.backward(self.activation.backward(self.dropout.backward(g))).reshape(d.shape)
     # --8<-- [end:encoder_layer]
 
 
