@@ -80,7 +80,7 @@ print(f"{len(text)} 个字符，{V} 种")
 # %% [markdown]
 # ## 模型
 #
-# 输入是 $T$ 个字符的编号。字符嵌入 `tok` 和位置嵌入 `pos`（[可学习的位置编码](../../attention/positional/#可学习的位置编码)）相加，
+# 输入是 $T$ 个字符的编号。字符嵌入 `tok` 和位置嵌入 `pos`（[可学习的位置编码](../../attention/positional/#learned)）相加，
 # 经过 `N_LAYERS` 个 pre-norm 的 [编码器层](../../attention/transformer/)（每层 4 个头，因果掩码），最后一个 LayerNorm，
 # 再由 `Linear` 给出下一个字符的 logits：
 #
