@@ -125,6 +125,18 @@ def test_encoder_random_configurations_match_torch(torch, seed):
     check_against_torch(torch, m, ref, src_of(rng, m.layers[0], N, S, batched, args[0]), call, rng)
 
 
+@pytest.mark.parametrize("causal", [True, False])
+def test_encoder_detects_a_causal_mask_as_torch(torch, causal):
+    """is_causal=None: torch compares the mask with the causal one; only a causal mask may be
+    replaced by the causal hint (a wrong detection would drop a non-causal mask)."""
+    m, ref = torch_pair(torch, (4, 2), dict(dim_feedforward=6, dropout=0.0), num_layers=2)
+    mask = causal_mask(5) if causal else np.random.default_rng(3).random((5, 5)) < 0.3
+    mask[:, 0] = False
+    for kind in (mask, np.where(mask, -np.inf, 0.0)):
+        check_against_torch(torch, m, ref, np.random.default_rng(4).normal(size=(5, 2, 4)), dict(mask=kind),
+                            np.random.default_rng(5))
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_float32_within_tolerance(torch, seed):
     args, kw, (N, S, batched), call = random_config(900 + seed)
