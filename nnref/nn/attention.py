@@ -61,9 +61,9 @@ class MultiheadAttention(Module):
     one gradient per argument position. For self-attention, ``mha(x, x, x)``, the gradient of
     ``x`` is their sum ``d_query + d_key + d_value``.
 
-    A query row whose keys are all masked: torch returns zeros for it with
-    ``need_weights=False`` (nnref too) and NaN with ``need_weights=True``; nnref refuses that
-    case with a ``ValueError``. ``is_causal=True`` is torch's hint: it needs ``attn_mask``, and
+    A query whose keys are all masked gets what torch gives it: a zero attention output (and zero
+    gradients) with ``need_weights=False``, NaN with ``need_weights=True`` (no device sync is
+    needed to tell the cases apart). ``is_causal=True`` is torch's hint: it needs ``attn_mask``, and
     where torch then uses the causal mask instead of ``attn_mask`` (no key padding mask,
     ``need_weights=False``) nnref does the same.
     """
@@ -280,10 +280,8 @@ class MultiheadAttention(Module):
             kpm = None if kpm is None else xp.pad(kpm, [(0, 0), (0, extra)])
         kpm = None if kpm is None else kpm[:, None, None, :]         # (N, 1, 1, S')
         M = kpm if am is None else am if kpm is None else am + kpm
-        if need_weights and bool((M == -xp.inf).all(axis=-1).any()):
-            raise ValueError(f"{WHO}: a query has every key masked; torch returns NaN for it with "
-                             "need_weights=True (and zeros with need_weights=False): unmask at least one "
-                             "key per query, or pass need_weights=False")
+        if need_weights:            # torch's explicit softmax gives NaN for a query whose keys are all masked
+            M = xp.where((M == -xp.inf).all(axis=-1, keepdims=True), xp.nan, M)
         return M
 
     def _weights_gradient(self, d_weights, c, xp):

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import copy
 
-import numpy as np
-
-from ..backend import get_array_module
 from ..checks import check_array, check_float, check_int, check_probability, need_cache
-from ..layers.attention import additive_mask, causal_mask
 from ..module import Module, Sequential
 from .activation import GELU, ReLU, _Activation
 from .attention import MultiheadAttention
@@ -136,8 +132,9 @@ class TransformerEncoder(Module):
     torch), then ``norm`` if given. ``state_dict`` keys ``layers.0.self_attn.in_proj_weight``, ...,
     ``norm.weight``.
 
-    ``forward(src, mask=None, src_key_padding_mask=None, is_causal=None)``: ``is_causal=None``
-    detects a causal ``mask`` as torch does. ``enable_nested_tensor`` and ``mask_check`` steer
+    ``forward(src, mask=None, src_key_padding_mask=None, is_causal=None)``: with ``is_causal=None``
+    torch checks whether ``mask`` is causal to choose a faster kernel; the numbers are those of
+    ``mask`` either way, which nnref uses as given. ``enable_nested_tensor`` and ``mask_check`` steer
     torch's inference fast path (nested tensors), which nnref does not have: they are accepted
     and kept. Outputs at padded positions are computed as torch's training path computes them
     (torch's no-grad inference fast path returns zeros there); neither value means anything.
@@ -160,8 +157,9 @@ class TransformerEncoder(Module):
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
         check_array(src, "TransformerEncoder", "src")
         check_float(src, "TransformerEncoder")
-        if is_causal is None:
-            is_causal = _is_causal_mask(mask, src, self.layers[0] if self.num_layers else None)
+        # torch's is_causal=None compares mask with the causal mask, only to pick a faster kernel for
+        # it: a causal mask and the causal hint give the same numbers, so the mask is used as given
+        is_causal = bool(is_causal)
         x = src
         for layer in self.layers:
             x = layer(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=is_causal)
@@ -177,15 +175,3 @@ class TransformerEncoder(Module):
             d = layer.backward(d)
         return d
 
-
-def _is_causal_mask(mask, src, first_layer):
-    r"""torch's ``_detect_is_causal_mask``: is ``mask`` the square causal mask of the sequence length?"""
-    if mask is None or not hasattr(mask, "shape") or mask.ndim != 2:
-        return False
-    batch_first = getattr(getattr(first_layer, "self_attn", None), "batch_first", False)
-    L = src.shape[0] if src.ndim == 2 or not batch_first else src.shape[1]
-    if tuple(mask.shape) != (L, L) or (mask.dtype != bool and mask.dtype.kind != "f"):
-        return False
-    xp = get_array_module(mask)
-    want = additive_mask(causal_mask(L, L, xp), np.float64)
-    return bool((additive_mask(mask, np.float64) == want).all())

@@ -248,24 +248,23 @@ def test_causal_hint_with_added_keys_as_torch(torch):
                         dict(attn_mask=causal_mask(3), is_causal=True, need_weights=False), rng)
 
 
-def test_fully_masked_row_as_torch_or_refused(torch):
-    """torch: zeros for such a query with need_weights=False (nnref too); NaN with need_weights=True,
-    which nnref refuses."""
+def test_fully_masked_row_as_torch(torch):
+    """torch: zeros for such a query with need_weights=False, NaN (output, weights and the
+    gradients it reaches) with need_weights=True; nnref the same, boolean and float masks."""
     m, ref = torch_pair(torch, 4, 2)
     rng = np.random.default_rng(8)
     kpm = np.zeros((2, 3), bool)
     kpm[1] = True                                                # sequence 1 is all padding
-    q, k, v = inputs(rng, m, 2, 3, 3, True)
-    check_against_torch(torch, m, ref, q, k, v, dict(key_padding_mask=kpm, need_weights=False), rng)
-    yt, wt = ref(*(torch.tensor(a) for a in (q, k, v)), key_padding_mask=torch.tensor(kpm))
-    assert torch.isnan(yt[:, 1]).all() and torch.isnan(wt[1]).all()
-    with pytest.raises(ValueError, match="MultiheadAttention: a query has every key masked"):
-        m(dev(q), dev(k), dev(v), key_padding_mask=dev(kpm))
     am = np.zeros((3, 3))
     am[0] = -np.inf                                              # float mask: query 0 sees nothing
-    check_against_torch(torch, m, ref, q, k, v, dict(attn_mask=am, need_weights=False), rng)
-    with pytest.raises(ValueError, match="every key masked"):
-        m(dev(q), dev(k), dev(v), attn_mask=dev(am))
+    q, k, v = inputs(rng, m, 2, 3, 3, True)
+    for call in (dict(key_padding_mask=kpm), dict(attn_mask=am), dict(attn_mask=am, average_attn_weights=False)):
+        for need_weights in (False, True):
+            check_against_torch(torch, m, ref, q, k, v, dict(call, need_weights=need_weights), rng)
+    y, w = m(dev(q), dev(k), dev(v), key_padding_mask=dev(kpm))
+    assert np.isnan(nnref.asnumpy(y)[:, 1]).all() and np.isfinite(nnref.asnumpy(y)[:, 0]).all()
+    y, _ = m(dev(q), dev(k), dev(v), key_padding_mask=dev(kpm), need_weights=False)
+    assert np.isfinite(nnref.asnumpy(y)).all()
 
 
 @pytest.mark.parametrize("seed", range(8))

@@ -126,9 +126,9 @@ def test_encoder_random_configurations_match_torch(torch, seed):
 
 
 @pytest.mark.parametrize("causal", [True, False])
-def test_encoder_detects_a_causal_mask_as_torch(torch, causal):
-    """is_causal=None: torch compares the mask with the causal one; only a causal mask may be
-    replaced by the causal hint (a wrong detection would drop a non-causal mask)."""
+def test_encoder_mask_with_is_causal_none_as_torch(torch, causal):
+    """is_causal=None: torch compares the mask with the causal one (to pick a kernel); nnref uses
+    the mask as given: the same numbers for a causal and for a non-causal mask."""
     m, ref = torch_pair(torch, (4, 2), dict(dim_feedforward=6, dropout=0.0), num_layers=2)
     mask = causal_mask(5) if causal else np.random.default_rng(3).random((5, 5)) < 0.3
     mask[:, 0] = False
