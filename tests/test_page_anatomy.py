@@ -24,7 +24,7 @@ from nnref.optim import Optimizer
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-ANATOMY_CHAPTERS = ("prerequisites/", "neural-network/", "cnn/", "rnn/", "lstm/")
+ANATOMY_CHAPTERS = ("prerequisites/", "neural-network/", "cnn/", "rnn/", "lstm/", "attention/")
 PAGES = sorted(p.relative_to(DOCS).as_posix() for c in ANATOMY_CHAPTERS for p in (DOCS / c).glob("*.md"))
 
 # Headings of the notes that do not name a concept a learner would search for: a chapter, a
