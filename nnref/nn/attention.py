@@ -24,7 +24,6 @@ class _Cache(NamedTuple):
     attention: Any          # the AttentionCache of the heads
     N: int                  # batch
     L: int                  # queries
-    S: int                  # keys as given (before bias_k and the zero key)
     batched: bool
     need_weights: bool
     average: bool
@@ -160,7 +159,7 @@ class MultiheadAttention(Module):
             weights = A.mean(axis=1) if average_attn_weights else A  # (N, L, S') or (N, h, L, S')
             weights = (weights if batched else weights[0]).astype(query.dtype, copy=False)
         y = self._output_layout(y, batched).astype(query.dtype, copy=False)
-        self._cache = (_Cache(tuple(projections), attention, N, L, S, batched, bool(need_weights),
+        self._cache = (_Cache(tuple(projections), attention, N, L, batched, bool(need_weights),
                               bool(average_attn_weights), None if weights is None else weights.shape), y.shape)
         return y, weights
 
@@ -299,6 +298,3 @@ class MultiheadAttention(Module):
         if c.average:                                                # mean over h: each head gets d / h
             d = xp.broadcast_to(d[:, None] / self.num_heads, c.attention.A.shape)
         return d
-
-    def extra_repr(self):
-        return ""
