@@ -30,10 +30,10 @@ def softmax_forward(z, axis=-1):
     """
     xp = get_array_module(z)
     m = z.max(axis=axis, keepdims=True)
-    m = xp.where(m == -xp.inf, 0, m)                   # an all -inf row: exp(-inf) = 0 below
+    m = xp.where(m == -xp.inf, 0, m)          # an all -inf row: exp(-inf) = 0 below
     e = xp.exp(z - m)
     s = e.sum(axis=axis, keepdims=True)
-    return e / xp.where(s == 0, 1, s)                  # 0 / 1 = 0 for that row
+    return e / xp.where(s == 0, 1, s)         # 0 / 1 = 0 for that row
 
 
 def softmax_backward(da, a, axis=-1):
@@ -59,8 +59,8 @@ def causal_mask(L, S=None, xp=None):
 
 
 def additive_mask(mask, dtype):
-    r"""A boolean mask (True = blocked) as the float mask that adds $-\infty$ there and 0 elsewhere;
-    a float mask is returned as it is (cast to ``dtype``)."""
+    r"""A boolean mask (True = blocked) as the float mask that adds $-\infty$ there
+    and 0 elsewhere; a float mask is returned as it is (cast to ``dtype``)."""
     xp = get_array_module(mask)
     if mask.dtype == bool:
         return xp.where(mask, -xp.inf, 0).astype(dtype)
@@ -68,8 +68,8 @@ def additive_mask(mask, dtype):
 
 
 def key_padding_as_mask(key_padding_mask):
-    r"""A key-padding mask (N, S), True at padded keys, as a mask (N, 1, 1, S) that broadcasts over
-    the heads and the queries of scores (N, H, L, S)."""
+    r"""A key-padding mask (N, S), True at padded keys, as a mask (N, 1, 1, S)
+    that broadcasts over the heads and the queries of scores (N, H, L, S)."""
     return key_padding_mask[:, None, None, :]
 # --8<-- [end:masks]
 
@@ -78,29 +78,30 @@ def key_padding_as_mask(key_padding_mask):
 def attention_forward(q, k, v, mask=None, dropout_p=0.0, keep=None):
     r"""Scaled dot-product attention.
 
-    Shapes: ``q`` (..., L, d_k), ``k`` (..., S, d_k), ``v`` (..., S, d_v); ``mask`` broadcasts to
-    (..., L, S): boolean (True = blocked) or float (added to the scores).
+    Shapes: ``q`` (..., L, d_k), ``k`` (..., S, d_k), ``v`` (..., S, d_v); ``mask``
+    broadcasts to (..., L, S): boolean (True = blocked) or float (added to the scores).
 
     $$
     Z = \frac{Q K^\top}{\sqrt{d_k}} + M,\qquad A = \mathrm{softmax}(Z),\qquad O = A\,V
     $$
 
-    With ``dropout_p > 0`` the weights are dropped (inverted dropout, keep-mask ``keep`` or a
-    fresh one from :func:`nnref.backend.default_rng`): $O = (A \odot D)\,V$.
+    With ``dropout_p > 0`` the weights are dropped (inverted dropout, keep-mask ``keep``
+    or a fresh one from :func:`nnref.backend.default_rng`): $O = (A \odot D)\,V$.
     Returns ``(O, A_used, cache)``: O (..., L, d_v) and the weights that multiplied V.
     """
     xp = get_array_module(q)
     scale = 1 / math.sqrt(q.shape[-1])
-    Z = (q * q.dtype.type(scale)) @ xp.swapaxes(k, -1, -2)         # (..., L, S) scores
+    Z = (q * q.dtype.type(scale)) @ xp.swapaxes(k, -1, -2)  # (..., L, S) scores
     if mask is not None:
-        Z = Z + additive_mask(mask, Z.dtype)                         # -inf where blocked
-    A = softmax_forward(Z)                                           # each row sums to 1 (or is 0)
+        Z = Z + additive_mask(mask, Z.dtype)                  # -inf where blocked
+    A = softmax_forward(Z)                          # each row sums to 1 (or is 0)
     factor = None
     if dropout_p > 0:
         keep = dropout_mask(A.shape, dropout_p, like=A) if keep is None else keep
-        factor = keep.astype(A.dtype) * A.dtype.type(1 / (1 - dropout_p) if dropout_p < 1 else 0)
+        scale_kept = 1 / (1 - dropout_p) if dropout_p < 1 else 0   # p = 1 keeps nothing
+        factor = keep.astype(A.dtype) * A.dtype.type(scale_kept)
     A_used = A if factor is None else A * factor
-    O = A_used @ v                                                   # (..., L, d_v)
+    O = A_used @ v                                  # (..., L, d_v)
     return O, A_used, AttentionCache(q, k, v, A, factor, scale)
 
 
@@ -129,19 +130,19 @@ def attention_backward(dO, cache, dA_used=None):
     $$
 
     The mask is a constant: it only sends no gradient to blocked scores (their A is 0).
-    ``dA_used`` adds a gradient reaching the returned weights directly (when they are used
-    as an output themselves).
+    ``dA_used`` adds a gradient reaching the returned weights directly (when they
+    are used as an output themselves).
     """
     xp = get_array_module(dO)
     q, k, v, A, factor, scale = cache
     A_used = A if factor is None else A * factor
-    dv = xp.swapaxes(A_used, -1, -2) @ dO                            # (..., S, d_v)
-    dA = dO @ xp.swapaxes(v, -1, -2)                                 # (..., L, S)
+    dv = xp.swapaxes(A_used, -1, -2) @ dO           # (..., S, d_v)
+    dA = dO @ xp.swapaxes(v, -1, -2)                # (..., L, S)
     if dA_used is not None:
         dA = dA + dA_used
     if factor is not None:
-        dA = dA * factor                                             # dropout's backward
-    G = softmax_backward(dA, A)                                      # dL/dZ
+        dA = dA * factor                            # dropout's backward
+    G = softmax_backward(dA, A)                     # dL/dZ
     dq = (G @ k) * G.dtype.type(scale)
     dk = (xp.swapaxes(G, -1, -2) @ q) * G.dtype.type(scale)
     return dq, dk, dv
@@ -150,14 +151,14 @@ def attention_backward(dO, cache, dA_used=None):
 
 # --8<-- [start:heads]
 def split_heads(t, num_heads):
-    r"""(N, L, E) -> (N, h, L, d) with d = E / h: head i gets the features i·d ... (i+1)·d - 1,
-    a column block of Q, K or V."""
+    r"""(N, L, E) -> (N, h, L, d) with d = E / h: head i gets the features
+    i·d ... (i+1)·d - 1, a column block of Q, K or V."""
     N, L, E = t.shape
     return t.reshape(N, L, num_heads, E // num_heads).transpose(0, 2, 1, 3)
 
 
 def merge_heads(t):
-    r"""(N, h, L, d) -> (N, L, h·d): the heads' outputs side by side (the concatenation)."""
+    r"""(N, h, L, d) -> (N, L, h·d): the heads' outputs side by side (concatenated)."""
     N, h, L, d = t.shape
     return t.transpose(0, 2, 1, 3).reshape(N, L, h * d)
 # --8<-- [end:heads]

@@ -84,11 +84,12 @@ class TransformerEncoderLayer(Module):
         check_array(src, "TransformerEncoderLayer", "src")
         check_float(src, "TransformerEncoderLayer")
         x = src
+        masks = (src_mask, src_key_padding_mask, is_causal)
         if self.norm_first:       # pre-norm: x + SA(LN1(x)), then x + FF(LN2(x))
-            x = x + self._sa_block(self.norm1(x), src_mask, src_key_padding_mask, is_causal)
+            x = x + self._sa_block(self.norm1(x), *masks)
             x = x + self._ff_block(self.norm2(x))
         else:                     # post-norm: LN1(x + SA(x)), then LN2(x + FF(x))
-            x = self.norm1(x + self._sa_block(x, src_mask, src_key_padding_mask, is_causal))
+            x = self.norm1(x + self._sa_block(x, *masks))
             x = self.norm2(x + self._ff_block(x))
         self._cache = True
         return x
@@ -96,7 +97,7 @@ class TransformerEncoderLayer(Module):
     def backward(self, d_out):
         need_cache(self._cache, "TransformerEncoderLayer")
         d = d_out
-        if self.norm_first:       # each residual passes d on and adds the block's gradient
+        if self.norm_first:       # a residual passes d on and adds the block's gradient
             d = d + self.norm2.backward(self._ff_block_backward(d))
             d = d + self.norm1.backward(self._sa_block_backward(d))
         else:
@@ -107,8 +108,8 @@ class TransformerEncoderLayer(Module):
         return d
 
     def _sa_block(self, x, attn_mask, key_padding_mask, is_causal):
-        y, _ = self.self_attn(x, x, x, attn_mask=attn_mask, key_padding_mask=key_padding_mask,
-                              need_weights=False, is_causal=is_causal)
+        y, _ = self.self_attn(x, x, x, attn_mask=attn_mask, need_weights=False,
+                              key_padding_mask=key_padding_mask, is_causal=is_causal)
         return self.dropout1(y)
 
     def _sa_block_backward(self, d):
@@ -116,13 +117,14 @@ class TransformerEncoderLayer(Module):
         return dq + dk + dv       # x was the query, the key and the value
 
     def _ff_block(self, x):
-        rows = x.reshape(-1, x.shape[-1])            # every position a row: one 2-D product per Linear
+        rows = x.reshape(-1, x.shape[-1])     # each position a row: one 2-D product
         y = self.linear2(self.dropout(self.activation(self.linear1(rows))))
         return self.dropout2(y.reshape(x.shape))
 
     def _ff_block_backward(self, d):
         g = self.linear2.backward(self.dropout2.backward(d).reshape(-1, d.shape[-1]))
-        return self.linear1.backward(self.activation.backward(self.dropout.backward(g))).reshape(d.shape)
+        g = self.linear1.backward(self.activation.backward(self.dropout.backward(g)))
+        return g.reshape(d.shape)
     # --8<-- [end:encoder_layer]
 
 
