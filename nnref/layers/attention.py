@@ -29,6 +29,8 @@ def softmax_forward(z, axis=-1):
     A row that is all $-\infty$ (every key masked) has no softmax; it gets $a = 0$.
     """
     xp = get_array_module(z)
+    if z.shape[axis] == 0:                    # no keys at all: nothing to weigh
+        return z.copy()
     m = z.max(axis=axis, keepdims=True)
     m = xp.where(m == -xp.inf, 0, m)          # an all -inf row: exp(-inf) = 0 below
     e = xp.exp(z - m)

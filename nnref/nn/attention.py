@@ -140,7 +140,7 @@ class MultiheadAttention(Module):
                                   W.data[rows].astype(dt, copy=False),
                                   None if b is None else b[0].data[b[1]].astype(dt, copy=False))
             projections.append(c)
-            heads.append(y.reshape(N, -1, self.embed_dim))
+            heads.append(y.reshape(N, x_in.shape[1], self.embed_dim))
         q, k, v = heads                                              # (N, L, E), (N, S, E), (N, S, E)
         if self.bias_k is not None:                                  # one more key and value: the biases
             k = xp.concatenate([k, xp.broadcast_to(self.bias_k.data.astype(dt), (N, 1, self.embed_dim))], 1)
@@ -168,7 +168,7 @@ class MultiheadAttention(Module):
         xp = get_array_module(d_attn_output)
         dt = c.attention.q.dtype
         d = self._to_internal(d_attn_output, c.batched).astype(dt, copy=False)
-        do = self.out_proj.backward(d.reshape(c.N * c.L, -1)).reshape(d.shape)   # (N, L, E)
+        do = self.out_proj.backward(d.reshape(c.N * c.L, d.shape[-1])).reshape(d.shape)   # (N, L, E)
         dO = split_heads(do, self.num_heads)
         dA = self._weights_gradient(d_attn_output_weights, c, xp)
         dq, dk, dv = attention_backward(dO, c.attention, dA)
@@ -183,7 +183,7 @@ class MultiheadAttention(Module):
         grads = []
         for g, cache, (W, rows), b in zip((dq, dk, dv), c.projections, Ws, bs):
             dx, dW, db = linear_backward(g.reshape(-1, g.shape[-1]), cache)
-            dx = dx.reshape(*g.shape[:2], -1)
+            dx = dx.reshape(g.shape[0], g.shape[1], dx.shape[-1])
             W.grad[rows] += dW.astype(W.grad.dtype, copy=False)
             if b is not None:
                 b[0].grad[b[1]] += db.astype(b[0].grad.dtype, copy=False)

@@ -60,6 +60,9 @@ class TransformerEncoderLayer(Module):
         super().__init__()
         who = "TransformerEncoderLayer"
         d_model = check_int(d_model, "d_model", who, minimum=1)
+        nhead = check_int(nhead, "nhead", who, minimum=1)
+        if d_model % nhead:
+            raise ValueError(f"{who}: d_model ({d_model}) must be divisible by nhead ({nhead})")
         dim_feedforward = check_int(dim_feedforward, "dim_feedforward", who, minimum=1)
         dropout = check_probability(dropout, "dropout", who)
         act = _activation(activation, who)          # before any weight is drawn: a bad call draws none

@@ -343,6 +343,15 @@ def test_defaults_state_dict_and_init_as_torch(torch):
     assert bk.shape == (1, 1, 64) and abs(bk.std() - np.sqrt(1 / 64)) < 0.04    # xavier normal
 
 
+@pytest.mark.parametrize("L, S, N", [(0, 0, 2), (3, 0, 2), (0, 4, 2), (3, 4, 0)])
+def test_empty_sequences_and_batches_as_torch(torch, L, S, N):
+    """No queries, no keys or no sequences: torch returns (zeros for no keys); nnref the same."""
+    m, ref = torch_pair(torch, 4, 2)
+    rng = np.random.default_rng(14)
+    for need_weights in (True, False):
+        check_against_torch(torch, m, ref, *inputs(rng, m, N, L, S, True), dict(need_weights=need_weights), rng)
+
+
 def test_unbatched_3d_mask_and_float16():
     m = MultiheadAttention(4, 2)
     x = dev(np.random.default_rng(12).normal(size=(3, 4)).astype(np.float16))

@@ -243,8 +243,10 @@ def test_bad_inputs():
         TransformerEncoderLayer(4, 2, activation=np.tanh)
     with pytest.raises(ValueError, match="activation should be 'relu' or 'gelu', not 'swish'"):
         TransformerEncoderLayer(4, 2, activation="swish")
-    with pytest.raises(ValueError, match=r"embed_dim \(4\) must be divisible by num_heads \(3\)"):
+    with pytest.raises(ValueError, match=r"TransformerEncoderLayer: d_model \(4\) must be divisible by nhead \(3\)"):
         TransformerEncoderLayer(4, 3)
+    with pytest.raises(ValueError, match="TransformerEncoderLayer: nhead must be greater than zero"):
+        TransformerEncoderLayer(4, 0)
     with pytest.raises(ValueError, match="TransformerEncoderLayer: dropout must be a probability"):
         TransformerEncoderLayer(4, 2, dropout=2.0)
     with pytest.raises(TypeError, match="TransformerEncoder: encoder_layer must be an nnref Module"):
