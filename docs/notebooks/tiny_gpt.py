@@ -60,7 +60,7 @@ def quoted_notes(page):
 starts = [Path.cwd().resolve(), Path(nnref.__file__).resolve().parent]
 docs = next(p / "docs" for s in starts for p in [s, *s.parents] if (p / "docs" / "index.md").exists())
 text = "\n".join(quoted_notes(page.read_text(encoding="utf-8")) for page in sorted(docs.rglob("*.md")))
-text = re.sub(r"\n{3,}", "\n\n", text).strip()
+text = re.sub(r"\n\n\n+", "\n\n", text).strip()
 chars = sorted(set(text))
 V = len(chars)
 index = {c: i for i, c in enumerate(chars)}
