@@ -41,11 +41,15 @@ LAYERS = [
     Entry("RNN", "nn.RNN", "rnn/rnn.md"),
     Entry("LSTM", "nn.LSTM", "lstm/lstm.md"),
     Entry("GRU", "nn.GRU", "lstm/gru.md"),
+    Entry("MultiheadAttention", "nn.MultiheadAttention", "attention/multihead.md"),
+    Entry("TransformerEncoderLayer", "nn.TransformerEncoderLayer", "attention/transformer.md"),
+    Entry("TransformerEncoder", "nn.TransformerEncoder", "attention/transformer.md"),
     Entry("Sequential", "nn.Sequential", "neural-network/backprop.md"),
 ]
 
-# containers hold other layers: they have no example cases of their own
-CONTAINERS = ["Sequential"]
+# containers hold other layers: they have no example cases of their own (TransformerEncoder is
+# built from a layer object; tests/layers/test_transformer.py checks it against torch)
+CONTAINERS = ["Sequential", "TransformerEncoder"]
 
 LOSSES = [
     Entry("MSELoss", "nn.MSELoss", "neural-network/losses.md"),

@@ -100,6 +100,13 @@ class Case:
         return f"{self.layer}-{self.id}" if self.id else self.layer
 
 
+# masks for the attention cases (True = not allowed, as torch.nn.MultiheadAttention reads them)
+CAUSAL_5 = np.triu(np.ones((5, 5), dtype=bool), 1)
+PADDING_2x4 = np.array([[False, False, True, True], [False, False, False, False]])
+PADDING_2x5 = np.array([[False, False, False, True, True], [False] * 5])
+SCORE_BIAS_2x4x5 = np.where(np.arange(40).reshape(2, 4, 5) % 7 == 3, -np.inf,   # (heads, L, S), float
+                            np.linspace(-1, 1, 40).reshape(2, 4, 5))
+
 CASES = [
     Case("Linear", (7, 5)),
     Case("Linear", (7, 5, False), id="nobias"),
@@ -170,6 +177,28 @@ CASES = [
     Case("GRU", (5, 6), dict(num_layers=2, bidirectional=True, batch_first=True), inputs=F(3, 4, 5)),
     Case("GRU", (5, 6), inputs=F(4, 5), id="unbatched"),
     Case("GRU", (5, 6, 2), inputs=(F(4, 5), F(2, 6, grad=False)), id="hx-unbatched"),
+    # attention: backward differentiates the output, not the returned weights (compared with torch)
+    Case("MultiheadAttention", (6, 2), inputs=(F(4, 2, 6), F(5, 2, 6), F(5, 2, 6)), outputs=(0,)),
+    Case("MultiheadAttention", (6, 2), dict(batch_first=True), inputs=(F(2, 5, 6), Same(0), Same(0)),
+         call=dict(attn_mask=Const(CAUSAL_5)), outputs=(0,), id="self-causal"),
+    Case("MultiheadAttention", (6, 3), dict(kdim=4, vdim=5, add_bias_kv=True, add_zero_attn=True),
+         inputs=(F(3, 2, 6), F(4, 2, 4), F(4, 2, 5)),
+         call=dict(key_padding_mask=Const(PADDING_2x4), average_attn_weights=False), outputs=(0,),
+         id="kdim-vdim-bias-kv-zero"),
+    Case("MultiheadAttention", (6, 2, 0.0, False), inputs=(F(4, 6), F(5, 6), F(5, 6)),
+         call=dict(attn_mask=Const(SCORE_BIAS_2x4x5), need_weights=False), outputs=(0,), id="unbatched-float-mask"),
+    Case("MultiheadAttention", (6, 2, 0.5), inputs=(F(4, 2, 6), Same(0), Same(0)), outputs=(0,), train=False,
+         id="dropout-eval"),
+    Case("MultiheadAttention", (6, 2, 0.5), inputs=(F(4, 2, 6), Same(0), Same(0)), outputs=(0,), random=True,
+         id="dropout-train"),
+    Case("TransformerEncoderLayer", (6, 2, 12, 0.0), inputs=F(5, 2, 6)),
+    Case("TransformerEncoderLayer", (6, 2, 12, 0.0, "gelu"), dict(batch_first=True, norm_first=True),
+         inputs=F(2, 5, 6), call=dict(src_mask=Const(CAUSAL_5), src_key_padding_mask=Const(PADDING_2x5)),
+         id="pre-norm-gelu-masks"),
+    Case("TransformerEncoderLayer", (6, 3, 12, 0.0), dict(bias=False, layer_norm_eps=1e-3), inputs=F(5, 6),
+         id="unbatched-nobias"),
+    Case("TransformerEncoderLayer", (6, 2, 12), inputs=F(5, 2, 6), train=False, id="dropout-eval"),
+    Case("TransformerEncoderLayer", (6, 2, 12), inputs=F(5, 2, 6), random=True, id="dropout-train"),
 ]
 
 

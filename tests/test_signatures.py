@@ -37,9 +37,18 @@ def constructor_of(cls):
     return cls.__new__ if "__new__" in vars(cls) else cls.__init__
 
 
+def default_of(p):
+    """A parameter's default; a torch function as default (``TransformerEncoderLayer``'s
+    ``activation=F.relu``) by its name, the string torch takes for it too: nnref holds no torch object."""
+    if p.default is inspect.Parameter.empty:
+        return "<none>"
+    if callable(p.default) and str(getattr(p.default, "__module__", "")).startswith("torch"):
+        return p.default.__name__
+    return p.default
+
+
 def describe(params):
-    return [(p.name, p.kind.name, "<none>" if p.default is inspect.Parameter.empty else p.default)
-            for p in params]
+    return [(p.name, p.kind.name, default_of(p)) for p in params]
 
 
 def compare(ours, theirs, what):
