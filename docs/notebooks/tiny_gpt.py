@@ -210,16 +210,16 @@ for block in model.blocks.layers:
     h = block(h, src_mask=mask)
 print("句子:", sentence)
 
-fig, axes = plt.subplots(N_LAYERS, HEADS, figsize=(3.0 * HEADS, 3.4 * N_LAYERS))
-for layer, row in enumerate(axes):
-    for head, ax in enumerate(row):
+for layer in range(N_LAYERS):                          # 每层一张图，每个头一格
+    fig, axes = plt.subplots(2, HEADS // 2, figsize=(7, 7.4))
+    for head, ax in enumerate(axes.flat):
         ax.imshow(weights[layer][head], cmap="Blues", vmin=0, vmax=1)
-        ax.set_xticks(range(L), list(sentence), fontsize=7)
-        ax.set_yticks(range(L), list(sentence), fontsize=7)
-        ax.set_title(f"第 {layer + 1} 层，头 {head + 1}", fontsize=9)
-fig.suptitle("注意力权重（行：查询；列：键）")
-fig.tight_layout()
-plt.show()
+        ax.set_xticks(range(L), list(sentence), fontsize=8)
+        ax.set_yticks(range(L), list(sentence), fontsize=8)
+        ax.set_title(f"头 {head + 1}", fontsize=10)
+    fig.suptitle(f"第 {layer + 1} 层的注意力权重（行：查询；列：键）")
+    fig.tight_layout()
+    plt.show()
 
 # %% [markdown]
 # 由程序读出每个头"最常看的相对位置"：对每个查询取权重最大的键，统计它比查询早几个字符（0 是看自己）。
