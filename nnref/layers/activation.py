@@ -184,7 +184,7 @@ def gelu_forward(x, approximate="none"):
     """
     xp = get_array_module(x)
     if approximate == "tanh":
-        t = xp.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3))
+        t = xp.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x * x * x))
         return 0.5 * x * (1 + t), GELUCache(x, approximate, t)
     cdf = (0.5 * (1 + _erf(x / math.sqrt(2)))).astype(x.dtype, copy=False)   # SciPy's erf widens float16
     return x * cdf, GELUCache(x, approximate, cdf)

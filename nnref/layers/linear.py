@@ -1,6 +1,7 @@
 r"""The weight matrix: a fully connected (affine) layer ``y = x W^T + b``."""
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 
@@ -43,8 +44,9 @@ def linear_backward(dy, cache: LinearCache):
     """
     x, W, has_bias = cache
     dx = dy @ W                                   # dX = dY W: (N, out) @ (out, in)
-    dy2 = dy.reshape(-1, dy.shape[-1])            # leading axes (N, *) act as one batch axis
-    dW = dy2.T @ x.reshape(-1, x.shape[-1])       # dW = dYᵀ X: (out, N) @ (N, in)
+    n = math.prod(x.shape[:-1])                   # leading axes (N, *) act as one batch axis
+    dy2, x2 = dy.reshape(n, W.shape[0]), x.reshape(n, W.shape[1])
+    dW = dy2.T @ x2                               # dW = dYᵀ X: (out, N) @ (N, in)
     db = dy2.sum(axis=0) if has_bias else None    # db = Σ_n dY_n
     return dx, dW, db
 # --8<-- [end:linear_backward]

@@ -93,3 +93,19 @@ def test_float16_input_stays_float16(torch):
     x = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float16)
     y = m(dev(x))
     assert y.dtype == np.float16 and m.backward(y).dtype == np.float16
+
+
+@pytest.mark.parametrize("features", [(0, 3), (3, 0), (4, 3)], ids=["no-inputs", "no-outputs", "plain"])
+def test_zero_features_and_leading_axes_follow_torch(features, torch):
+    """torch takes Linear(0, n) and Linear(n, 0); inputs with several leading axes are one batch."""
+    rng = np.random.default_rng(0)
+    ref = torch.nn.Linear(*features).double()
+    m = load_from_torch(nnref.Linear(*features, dtype=np.float64), ref)
+    x = rng.normal(size=(2, 4, features[0]))
+    dy = rng.normal(size=(2, 4, features[1]))
+    xt = torch.tensor(x, requires_grad=True)
+    ref(xt).backward(torch.tensor(dy))
+    assert_close(m(dev(x)), ref(torch.tensor(x)), what="output")
+    assert_close(m.backward(dev(dy)), xt.grad, what="input gradient")
+    assert_close(m.weight.grad, ref.weight.grad, what="weight gradient")
+    assert_close(m.bias.grad, ref.bias.grad, what="bias gradient")
