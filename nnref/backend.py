@@ -166,10 +166,9 @@ def asarray(a, dtype=None):
 _default_dtype = np.dtype(np.float32)
 
 
-def set_default_dtype(dtype) -> None:
-    """The dtype of new parameters when a layer gets ``dtype=None`` (like ``torch.set_default_dtype``):
-    float32 at start; float16, float32 or float64. ``TypeError`` for anything else."""
-    global _default_dtype
+def float_dtype(dtype, who: str):
+    """``dtype`` as a NumPy floating-point dtype: a NumPy dtype or its name, or a torch dtype
+    (``torch.float64``, by name); ``TypeError`` naming ``who`` for anything else."""
     if type(dtype).__module__ == "torch":                   # torch.float64 -> 'float64'
         dtype = str(dtype).replace("torch.", "")
     try:
@@ -177,9 +176,16 @@ def set_default_dtype(dtype) -> None:
     except TypeError:
         dt = None
     if dt is None or dt.kind != "f":
-        raise TypeError(f"set_default_dtype: expected a floating-point dtype (float16, float32 or "
-                        f"float64), got {dtype!r}")
-    _default_dtype = dt
+        raise TypeError(f"{who}: dtype must be a floating-point dtype (float16, float32 or float64), "
+                        f"got {dtype!r}")
+    return dt
+
+
+def set_default_dtype(dtype) -> None:
+    """The dtype of new parameters when a layer gets ``dtype=None`` (like ``torch.set_default_dtype``):
+    float32 at start; float16, float32 or float64. ``TypeError`` for anything else."""
+    global _default_dtype
+    _default_dtype = float_dtype(dtype, "set_default_dtype")
 
 
 def get_default_dtype():

@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from .backend import backend_of, get_default_dtype
+from .backend import backend_of, float_dtype, get_default_dtype
 
 
 # --- constructor arguments ---------------------------------------------------------------
@@ -59,18 +59,7 @@ def param_dtype(dtype, who: str):
     """torch's ``dtype=`` argument for a layer's parameters: None -> the default dtype
     (float32 unless :func:`nnref.set_default_dtype` changed it); any NumPy float dtype (or a torch
     float dtype, by name); ``TypeError`` naming ``who`` otherwise."""
-    if dtype is None:
-        return get_default_dtype()
-    if type(dtype).__module__ == "torch":                   # torch.float64 -> 'float64'
-        dtype = str(dtype).replace("torch.", "")
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        dt = None
-    if dt is None or dt.kind != "f":
-        raise TypeError(f"{who}: dtype must be a floating-point dtype (float16, float32 or float64), "
-                        f"got {dtype!r}")
-    return dt
+    return get_default_dtype() if dtype is None else float_dtype(dtype, who)
 
 
 # --- arrays ------------------------------------------------------------------------------

@@ -317,19 +317,6 @@ def _is_device(value) -> bool:
     return isinstance(value, str) and value.split(":")[0].strip() in DEVICE_NAMES
 
 
-def _to_dtype(value, who):
-    """A floating-point NumPy dtype from ``value`` (NumPy dtype, its name, or a torch dtype)."""
-    if type(value).__module__ == "torch":
-        value = str(value).replace("torch.", "")
-    try:
-        dt = np.dtype(value)
-    except TypeError:
-        raise TypeError(f"{who}.to: expected a device or a dtype, got {value!r}") from None
-    if dt.kind != "f":
-        raise TypeError(f"{who}.to only accepts floating-point dtypes, but got desired dtype={dt}")
-    return dt
-
-
 def _to_arguments(who, args, kwargs):
     """``(device, dtype)`` from the ways torch's ``Module.to`` can be called."""
     unknown = set(kwargs) - {"device", "dtype", "non_blocking", "copy", "memory_format"}
@@ -350,7 +337,7 @@ def _to_arguments(who, args, kwargs):
         else:
             dtype = a
     if dtype is not None:
-        dtype = _to_dtype(dtype, who)
+        dtype = backend.float_dtype(dtype, f"{who}.to")
     return device, dtype
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 
 from .backend import get_array_module
-from .module import Parameter, parameter_list
+from .module import parameter_list
 
 
 class Optimizer:
