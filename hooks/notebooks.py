@@ -207,11 +207,29 @@ def evict_stale(current) -> None:
 _running = None  # (executor, future of execute_all) started by on_config
 
 
+def preload() -> None:
+    """Import the executing modules here, in the main thread, before the background starts.
+
+    Imported first inside the background thread, IPython is half initialised for a moment while
+    the figure scripts run in the main thread, and matplotlib.pyplot reads
+    ``sys.modules["IPython"].version_info`` without the import lock: a figure script then fails
+    with "partially initialized module 'IPython'" (seen in CI, a race that depends on timing).
+    """
+    import jupytext  # noqa: F401
+    import nbclient  # noqa: F401
+    import nbformat  # noqa: F401
+    try:
+        import IPython  # noqa: F401
+    except ImportError:  # nbclient runs without it
+        pass
+
+
 def on_config(config):
     """Start the notebooks at once, in the background: the kernels are separate processes, so
     they run while the figures are drawn and the other pages are rendered."""
     global _running
     if enabled():
+        preload()
         executor = ThreadPoolExecutor(max_workers=1)
         _running = (executor, executor.submit(execute_all, sorted(NOTEBOOKS.glob("*.py"))))
     return config
