@@ -298,13 +298,3 @@ def test_search_worker_segmenter_is_fixed_in_materials_worker():
                    .glob("search.*.min.js"))
     assert len(workers) == 1
     assert len(search.SHORT.findall(workers[0].read_text(encoding="utf-8"))) == 1
-
-
-def test_search_exclusion_marks_formulas_and_code_but_not_prose():
-    from hooks.search import exclude_math
-    html = ('<p>损失 <span class="arithmatex">\\(L\\)</span> 的 $x$ 和</p>'
-            '<div class="arithmatex">\\[y\\]</div><div class="highlight"><pre><code>a</code></pre></div>'
-            '<span class="k">k</span>')
-    out = exclude_math(html)
-    assert out.count("data-search-exclude") == 4, out
-    assert '<span class="k">k</span>' in out and "<p>损失 " in out
