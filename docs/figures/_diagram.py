@@ -25,6 +25,9 @@ from _fonts import rc
 FONT_STACK = ("'DejaVu Sans', 'Noto Sans CJK SC', 'Source Han Sans SC', 'WenQuanYi Micro Hei', "
               "'PingFang SC', 'Microsoft YaHei', sans-serif")
 
+# the SVG's natural size, as a multiple of the drawing's size in inches (see save)
+ZOOM = 1.5
+
 # one palette for all diagrams
 BLUE, ORANGE, GREEN, RED, PURPLE, GREY = "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#7f7f7f"
 LIGHT = {BLUE: "#dbe9f6", ORANGE: "#ffe8d1", GREEN: "#dcf0dc", RED: "#f9dcdc", PURPLE: "#ebe1f3",
@@ -118,6 +121,10 @@ def save(fig, name):
     fig.savefig(path, format="svg", metadata={"Date": None})
     plt.close(fig)
     # the font list is for the reader's browser, not for the machine that drew the file
-    text = path.read_text(encoding="utf-8")
-    path.write_text(re.sub(r"font-family: [^;\"]+", "font-family: " + FONT_STACK, text), encoding="utf-8")
+    text = re.sub(r"font-family: [^;\"]+", "font-family: " + FONT_STACK, path.read_text(encoding="utf-8"))
+    # a larger natural size (the drawing is unchanged: the viewBox stays) so that enlarging the
+    # figure (a click or tap opens it in a lightbox, which shows at most the natural size) helps
+    text = re.sub(r'(<svg [^>]*?)width="([\d.]+)pt" height="([\d.]+)pt"',
+                  lambda m: f'{m[1]}width="{float(m[2]) * ZOOM:g}pt" height="{float(m[3]) * ZOOM:g}pt"', text, count=1)
+    path.write_text(text, encoding="utf-8")
     return path

@@ -35,18 +35,19 @@ def seen(dilations):
 
 def main():
     panels = [((1,), "dilation=1"), ((2,), "dilation=2"), ((3,), "dilation=3"), ((1, 2), "两层：dilation 1，再 2")]
-    cell, gap = 0.26, 0.45
-    width = len(panels) * SIZE * cell + (len(panels) - 1) * gap + 0.6
-    fig, ax = canvas(width, 3.6)
-    top = 3.05
+    # two panels a row: narrow enough that a phone shows the labels at a legible size
+    cell, gap, margin, row = 0.25, 0.4, 0.3, 3.2
+    width = 2 * SIZE * cell + gap + 2 * margin
+    fig, ax = canvas(width, 2 * row)
     for n, (dilations, title) in enumerate(panels):
         g = seen(dilations)
         rows, cols = np.nonzero(g)
         extent = rows.max() - rows.min() + 1
         color = GREEN if len(dilations) > 1 else BLUE
         colors = [[LIGHT[color] if v else "white" for v in row] for row in g]
-        x0 = 0.3 + n * (SIZE * cell + gap)
-        grid(ax, x0, top, [[v if v else "" for v in row] for row in g], cell, colors, fontsize=8, lw=0.6)
+        x0 = margin + (n % 2) * (SIZE * cell + gap)
+        top = 2 * row - 0.5 - (n // 2) * row
+        grid(ax, x0, top, [[v if v else "" for v in row] for row in g], cell, colors, fontsize=10, lw=0.6)
         label(ax, x0 + SIZE * cell / 2, top + 0.25, title, fontsize=11)
         label(ax, x0 + SIZE * cell / 2, top - SIZE * cell - 0.25,
               f"感受野 {extent}×{extent}，用到 {len(rows)} 个像素", fontsize=10, color="0.25")
