@@ -5,6 +5,8 @@ another host. Print it from the browser (or ``chromium --headless --print-to-pdf
 import functools
 import importlib.util
 import http.server
+import json
+import re
 import shutil
 import threading
 from urllib.parse import urlparse
@@ -65,30 +67,110 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+def _chromium(p):
+    return p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+
+
 @pytest.mark.browser
-def test_print_page_renders_math_chinese_and_figures_offline(server):
+def test_print_page_prints_math_chinese_figures_and_answers_offline(server):
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        browser = _chromium(p)
         page = browser.new_page()
         outside = []
         page.on("request", lambda r: urlparse(r.url).hostname not in ("127.0.0.1", None)
                 and r.url.split(":")[0] in ("http", "https", "ws", "wss") and outside.append(r.url))
         page.goto(server + "print_page/", wait_until="networkidle", timeout=120000)
+        pdf = page.pdf()                  # what printing gives: formulas are typeset before it
         page.emulate_media(media="print")
-        page.wait_for_selector(".katex", state="attached", timeout=180000)  # one long page: slow on a busy machine
         text = page.inner_text("article")
         katex = page.locator(".katex").count()
+        untypeset = page.locator(".arithmatex:not(:has(.katex))").count()
         errors = page.locator(".katex-error").count()
         figures = page.eval_on_selector_all(
             "article img[src*='figures/']", "els => els.map(e => [e.src, e.complete && e.naturalWidth > 0])")
+        closed = page.locator("details:not([open])").count()
+        answers = page.eval_on_selector_all("details.success", "ds => ds.map(d => d.lastElementChild.checkVisibility())")
         browser.close()
+    assert pdf.startswith(b"%PDF") and len(pdf) > 1_000_000
     for words in ["反向传播", "卷积层", "长短期记忆网络", "参考答案"]:
         assert words in text, f"{words!r} not on the print page"
-    assert katex > 500, f"only {katex} rendered formulas"
+    assert katex > 1500 and untypeset == 0, f"{katex} formulas typeset for printing, {untypeset} left as TeX"
     assert errors == 0, "KaTeX could not parse some formula"
     assert figures and all(ok for _, ok in figures), f"figures not loaded: {[s for s, ok in figures if not ok]}"
+    assert closed == 0, f"{closed} collapsed blocks would print closed"
+    assert len(answers) > 40 and all(answers), "an exercise's answer is not printed"
     assert outside == [], f"requests left localhost: {outside}"
+
+
+@pytest.mark.browser
+def test_every_link_on_the_print_page_leads_somewhere(server):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as p:
+        browser = _chromium(p)
+        page = browser.new_page()
+        page.goto(server + "print_page/", wait_until="networkidle", timeout=120000)
+        links = page.eval_on_selector_all("a[href]", """as => as.map(a => [a.getAttribute('href'), a.href,
+            a.hash && a.pathname === location.pathname
+              ? !!(document.getElementById(decodeURIComponent(a.hash.slice(1))) ||
+                   document.getElementsByName(decodeURIComponent(a.hash.slice(1))).length)
+              : null])""")
+        browser.close()
+    in_page = [(href, ok) for href, _, ok in links if ok is not None]
+    assert len(in_page) > 500, f"only {len(in_page)} in-page links"
+    dangling = [href for href, ok in in_page if not ok]
+    assert not dangling, f"{len(dangling)} in-page links lead nowhere: {dangling[:10]}"
+    # a link to another file of the site (a figure, a notebook download) points at a file that exists
+    site = server.rstrip("/")
+    files = {url.split("#")[0] for _, url, ok in links if ok is None and url.startswith(site)}
+    import urllib.request
+    missing = [url for url in sorted(files) if not _exists(urllib.request, url)]
+    assert not missing, missing[:10]
+
+
+def _exists(request, url):
+    try:
+        with request.urlopen(request.Request(url, method="HEAD"), timeout=10) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def test_print_page_is_light(built_site):
+    """What made the edition slow to open (7.3 MB, ~20 s here) stays out: the notebooks' style sheets
+    four times over, the API page's source listings, per-line code anchors, pages nested as whole
+    documents, and all ~2,000 formulas typeset while the page opens."""
+    site, _ = built_site
+    html = (site / "print_page" / "index.html").read_text(encoding="utf-8")
+    assert len(html.encode()) < 3_500_000, f"{len(html.encode()) / 1e6:.1f} MB"
+    styles = re.findall(r"<style\b[^>]*>.*?</style>", html, re.S)
+    assert len(styles) == len(set(styles)), "a style sheet appears more than once"
+    assert "mkdocstrings-source" not in html and "__codelineno-" not in html
+    assert html.count("<html") == 1 and html.count("<body") == 1, "pages nested as whole documents"
+    assert "javascripts/print-math.js" in html and "javascripts/katex-init.js" not in html
+    features = json.loads(re.search(r'<script id="__config" type="application/json">(.*?)</script>', html, re.S)[1])["features"]
+    assert not {"content.tooltips", "content.code.copy", "navigation.instant", "toc.follow"} & set(features)
+
+
+@pytest.mark.browser
+def test_print_page_opens_without_typesetting_every_formula(server):
+    # formulas are typeset near the screen while reading, every one of them before printing
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    with sync_api.sync_playwright() as p:
+        browser = _chromium(p)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(server + "print_page/", wait_until="networkidle", timeout=120000)
+        page.wait_for_timeout(500)
+        total = page.locator(".arithmatex").count()
+        at_open = page.locator(".arithmatex .katex").count()
+        lazy = page.evaluate("""() => [...document.querySelectorAll('#print-site-page section.print-page:not(.md-section)')]
+            .every(s => getComputedStyle(s).contentVisibility === 'auto')""")
+        target = page.locator("#cnn-conv .arithmatex").first
+        target.scroll_into_view_if_needed()
+        page.wait_for_function("() => document.querySelector('#cnn-conv .arithmatex .katex')", timeout=10000)
+        browser.close()
+    assert total > 1500 and at_open < total / 3, f"{at_open} of {total} formulas typeset while the page opens"
+    assert lazy, "the pages of the edition are laid out all at once"
 
 
 def _articles(site):
