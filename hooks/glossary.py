@@ -6,8 +6,7 @@ term (several forms separated by 、), the page that teaches it, and its English
 other Markdown page the first occurrence of a term in each section (the page's opening and each
 ``##`` section, so a reader who lands on a section from search or the table of contents sees it
 too) becomes ``<abbr title="Batch Normalization">批归一化</abbr>``; Material's ``content.tooltips``
-shows the title as a tooltip on hover or focus (``javascripts/glossary.js`` makes the terms
-focusable, so a tap on a phone shows it too).
+shows the title as a tooltip when the pointer rests on the term, or a finger taps it.
 
 Why not Python-Markdown's ``abbr`` with ``pymdownx.snippets``' ``auto_append``: ``abbr`` matches a
 term only between word boundaries (``\b``), and between two Chinese characters there is none, so
@@ -81,7 +80,7 @@ class GlossaryTreeprocessor(Treeprocessor):
             if term in self.seen:
                 continue
             self.seen.add(term)
-            abbr = etree.Element("abbr", {"title": self.terms[term], "tabindex": "0"})
+            abbr = etree.Element("abbr", {"title": self.terms[term]})
             abbr.text = AtomicString(term)
             pieces.append((text[pos:m.start()], abbr))
             pos = m.end()
