@@ -39,6 +39,15 @@ DIAGRAMS = {
     "attention_encoder_block": ("attention/transformer.md", ["Post-norm", "Pre-norm", "多头自注意力", "前馈网络",
                                                              "LayerNorm", "残差连接", "norm_first=True"]),
     "attention_positional": ("attention/positional.md", ["正弦位置编码", "位置 pos", "维度 j", "维度 40"]),
+    # plots (plt.subplots with _diagram.plot_style): titles, legends and axes in Chinese
+    "activation": ("neural-network/activation.md", ["函数 f(x)", "导数 f′(x)", "LeakyReLU", "GELU"]),
+    "bias": ("neural-network/bias.md", ["类别 0", "有偏置", "无偏置（过原点）", "目标 y = x²", "分类：", "回归："]),
+    "nondifferentiable": ("neural-network/nondifferentiable.md", ["函数", "导数", "ReLU′（0 处取 [0, 1] 中任一值）",
+                                                                  "Softplus，β = 4", "GELU′"]),
+    "optimizers": ("neural-network/optimizers.md", ["60 步", "Rosenbrock 函数", "Adam"]),
+    "resnet_gradient": ("cnn/resnet.md", ["无批归一化", "有批归一化（BasicBlock）", "普通网络", "残差网络 + BN",
+                                          "残差块里的卷积层数", "第一层的 ‖∂L/∂W‖"]),
+    "rnn_gradients": ("rnn/vanishing-gradients.md", ["时间步 t", "LSTM，默认初始化", "遗忘门偏置 +3", "梯度传回第 t 步"]),
 }
 CJK = re.compile(r"[\u4e00-\u9fff]")
 

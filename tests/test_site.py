@@ -123,10 +123,10 @@ def test_figures_are_drawn_from_code(built_site):
     from tests.site_build import ROOT
     site, _ = built_site
     scripts = sorted(p.stem for p in (ROOT / "docs/figures").glob("*.py"))
-    drawn = sorted(p.name for p in (site / "figures").glob("*.png"))
+    drawn = sorted(p.name for p in (site / "figures").glob("*.*"))
     assert scripts and drawn, "no figures"
     for page in site.rglob("*.html"):
-        for ref in re.findall(r'src="(?:\.\./)*figures/([^"]+\.png)"', page.read_text(encoding="utf-8")):
+        for ref in re.findall(r'src="(?:\.\./)*figures/([^"]+\.(?:png|svg))"', page.read_text(encoding="utf-8")):
             assert ref in drawn, f"{page}: figure {ref} was not drawn"
 
 

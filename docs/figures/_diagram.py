@@ -50,6 +50,21 @@ def canvas(width, height):
     return fig, ax
 
 
+def plot_style():
+    """matplotlib settings for a plot (``plt.subplots``) whose text, Chinese included, the reader's
+    browser draws: an SVG figure at most ``PLOT_WIDTH`` inches wide with no text under 9 pt, so that
+    its labels are at least 9 px tall in a desktop's column (hooks/diagrams.py keeps them so on a phone).
+    Save it with :func:`save`."""
+    plt.rcParams.update({
+        **rc(), "svg.hashsalt": "nnref", "mathtext.fontset": "dejavusans",
+        "font.size": 10, "axes.titlesize": 10.5, "axes.labelsize": 10,
+        "xtick.labelsize": 9, "ytick.labelsize": 9, "legend.fontsize": 9,
+    })
+
+
+PLOT_WIDTH = 7.2
+
+
 def box(ax, x, y, w, h, text="", color=BLUE, fill=None, fontsize=11, rounded=True, lw=1.5, ls="-", zorder=2,
         **text_kw):
     """A box of size ``w`` x ``h`` centred at (x, y) with ``text`` in the middle."""

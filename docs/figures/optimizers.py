@@ -2,15 +2,16 @@
 
 Left: the elongated quadratic f = (w1^2 + 20 w2^2) / 2 (60 steps); right: Rosenbrock
 (2000 steps). Hyperparameters are those of docs/neural-network/optimizers.md.
-Saves optimizers.png into $NNREF_FIGURE_DIR (see hooks/figures.py); English labels because
-the build machine need not have a CJK font.
+Saves optimizers.svg into $NNREF_FIGURE_DIR (see hooks/figures.py): an SVG whose text, Chinese included, the reader's browser draws (docs/figures/_diagram.py's plot_style).
 """
-import os
+import sys
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _diagram import PLOT_WIDTH, plot_style, save  # noqa: E402
 import nnref
 from nnref.module import Parameter
 
@@ -44,15 +45,16 @@ def optimisers(lr, adam_lr):
 
 
 panels = [
-    ("f = (w1² + 20 w2²)/2, lr = 0.04, 60 steps", quad, quad_grad, [-4.0, 1.0], 60,
+    ("f = (w1² + 20 w2²)/2，lr = 0.04，60 步", quad, quad_grad, [-4.0, 1.0], 60,
      optimisers(0.04, 0.1), (-4.5, 1.0), (-1.3, 1.3), np.logspace(-2, 1.5, 12), (0.0, 0.0)),
-    ("Rosenbrock, lr = 1e-3, 2000 steps", rosen, rosen_grad, [-1.2, 1.0], 2000,
+    ("Rosenbrock 函数，lr = 1e-3，2000 步", rosen, rosen_grad, [-1.2, 1.0], 2000,
      optimisers(1e-3, 0.05), (-1.6, 1.4), (-0.4, 1.6), np.logspace(-1, 3, 14), (1.0, 1.0)),
 ]
 styles = [("tab:blue", "-", 2.2, 4), ("tab:orange", "-", 1.2, 2), ("tab:green", "-", 1.4, 3),
           ("tab:red", "--", 1.4, 3)]   # color, line style, width, zorder (SGD on top: it hides otherwise)
 
-fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
+plot_style()
+fig, axes = plt.subplots(2, 1, figsize=(PLOT_WIDTH, 7.6))
 for ax, (title, f, grad, start, steps, opts, xlim, ylim, levels, best) in zip(axes, panels):
     X, Y = np.meshgrid(np.linspace(*xlim, 300), np.linspace(*ylim, 300))
     ax.contour(X, Y, f(np.stack([X, Y], axis=-1)), levels=levels, colors="0.75", linewidths=0.8)
@@ -64,6 +66,6 @@ for ax, (title, f, grad, start, steps, opts, xlim, ylim, levels, best) in zip(ax
     ax.plot(*start, "ko", ms=5)
     ax.plot(*best, "k*", ms=12)
     ax.set(title=title, xlim=xlim, ylim=ylim, xlabel="w1", ylabel="w2")
-    ax.legend(loc="lower right" if f is quad else "lower left", fontsize=8)
+    ax.legend(loc="lower right" if f is quad else "lower left")
 fig.tight_layout()
-fig.savefig(Path(os.environ.get("NNREF_FIGURE_DIR", ".")) / "optimizers.png", dpi=100)
+save(fig, "optimizers")

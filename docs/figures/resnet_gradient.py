@@ -1,13 +1,12 @@
 """Gradient norm at the first layer of deep plain vs residual networks, at initialisation.
 
-Saves resnet_gradient.png into $NNREF_FIGURE_DIR (see hooks/figures.py); docs/cnn/resnet.md
+Saves resnet_gradient.svg into $NNREF_FIGURE_DIR (see hooks/figures.py); docs/cnn/resnet.md
 shows it. Every network: a 3x3 stem convolution (1 -> 8 channels), ``depth`` blocks of two 3x3
 convolutions, global average pooling, a linear layer and cross-entropy on random labels. The
 curve is ||dL/dW|| of the stem's weight, geometric mean over three seeds, in float64 (float32
-underflows to exactly 0 for the deep plain network). Labels are in English because the build
-machine need not have a CJK font.
+underflows to exactly 0 for the deep plain network). It is an SVG whose text, Chinese included, the reader's browser draws (docs/figures/_diagram.py's plot_style).
 """
-import os
+import sys
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -15,6 +14,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 # --8<-- [start:experiment]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _diagram import PLOT_WIDTH, plot_style, save  # noqa: E402
 import nnref
 from nnref.layers.activation import relu_backward, relu_forward
 
@@ -69,6 +70,7 @@ def first_layer_grad_norm(kind, depth, seed):
 
 DEPTHS = [1, 2, 4, 8, 16, 32]           # blocks; each block is two convolution layers
 SEEDS = [0, 1, 2]
+NAMES = {"plain": "普通网络", "residual": "残差网络", "plain+BN": "普通网络 + BN", "residual+BN": "残差网络 + BN"}
 
 
 def curve(kind):
@@ -77,15 +79,17 @@ def curve(kind):
 
 if __name__ == "__main__":
     layers = [2 * d for d in DEPTHS]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    plot_style()
+    fig, axes = plt.subplots(1, 2, figsize=(PLOT_WIDTH, 3.6), sharey=True)
     # the matrices are tiny: BLAS threads would only wait for each other (scoped: this runs inside mkdocs)
     with threadpool_limits(1):
-        for ax, (title, kinds) in zip(axes, [("without batch norm", ["plain", "residual"]),
-                                             ("with batch norm (BasicBlock)", ["plain+BN", "residual+BN"])]):
+        for ax, (title, kinds) in zip(axes, [("无批归一化", ["plain", "residual"]),
+                                             ("有批归一化（BasicBlock）", ["plain+BN", "residual+BN"])]):
             for kind, style in zip(kinds, ["o-", "s-"]):
-                ax.semilogy(layers, curve(kind), style, lw=2, label=kind)
-            ax.set(title=title, xlabel="convolution layers in the blocks", ylabel="||dL/dW|| of the first layer")
+                ax.semilogy(layers, curve(kind), style, lw=2, label=NAMES[kind])
+            ax.set(title=title, xlabel="残差块里的卷积层数")
+            axes[0].set_ylabel("第一层的 ‖∂L/∂W‖")
             ax.grid(True, which="major", alpha=0.4)
             ax.legend()
     fig.tight_layout()
-    fig.savefig(Path(os.environ.get("NNREF_FIGURE_DIR", ".")) / "resnet_gradient.png", dpi=110)
+    save(fig, "resnet_gradient")

@@ -1,20 +1,22 @@
 """The two experiments of docs/rnn/vanishing-gradients.md, run again with nnref and drawn.
 
-rnn_gradients.png: ||dL/dh_t|| against t for L = <h_T, r>, for a tanh RNN whose recurrent
+rnn_gradients.svg: ||dL/dh_t|| against t for L = <h_T, r>, for a tanh RNN whose recurrent
 matrix is g * (a random orthogonal matrix), g = 0.5, 1, 2, and for an LSTM with the default
 initialisation and with the forget-gate bias raised by 3. dL/dh_t is the gradient of the
 initial state of the rest of the sequence (``.dh0`` after running x[t:] from h_t).
 
-rnn_clipping.png: a tanh RNN started with g = 2 trained by SGD on the adding problem, with and
+rnn_clipping.svg: a tanh RNN started with g = 2 trained by SGD on the adding problem, with and
 without clip_grad_norm(max_norm=1). Same data, seeds and settings as the page.
-Saves both PNGs into $NNREF_FIGURE_DIR; labels in English (the build machine may lack CJK fonts).
+Saves both into $NNREF_FIGURE_DIR: an SVG whose text, Chinese included, the reader's browser draws (docs/figures/_diagram.py's plot_style).
 """
-import os
+import sys
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _diagram import PLOT_WIDTH, plot_style, save  # noqa: E402
 import nnref
 from nnref.backend import asarray, asnumpy
 
@@ -80,36 +82,38 @@ def train_exploding(clip, steps=60):
     return np.array(losses), np.array(norms)
 
 
-def main(out_dir):
+def main():
     rng = np.random.default_rng(0)
     x, r = asarray(rng.normal(size=(T, B, I))), asarray(rng.normal(size=(1, B, H)))
     t = np.arange(T)
-    fig, ax = plt.subplots(figsize=(10, 4.6))
+    plot_style()
+    fig, ax = plt.subplots(figsize=(PLOT_WIDTH, 5.2))
     for g, color in [(0.5, "C0"), (1.0, "C1"), (2.0, "C3")]:
-        ax.semilogy(t, grad_norms(tanh_rnn(g), x, r), color=color, lw=2, label=f"tanh RNN, W_hh = {g} Q")
-    ax.semilogy(t, grad_norms(lstm(0.0), x, r), color="C2", lw=2, ls="--", label="LSTM, default init")
+        ax.semilogy(t, grad_norms(tanh_rnn(g), x, r), color=color, lw=2, label=f"tanh RNN，W_hh = {g} Q")
+    ax.semilogy(t, grad_norms(lstm(0.0), x, r), color="C2", lw=2, ls="--", label="LSTM，默认初始化")
     m = lstm(3.0)
-    ax.semilogy(t, grad_norms(m, x, r), color="C4", lw=2, ls="--", label="LSTM, forget bias +3: dL/dh_t")
-    ax.semilogy(t, grad_norms(m, x, r, "dc0"), color="C4", lw=1.5, ls=":", label="LSTM, forget bias +3: dL/dc_t")
-    ax.set(xlabel="t", ylabel="||dL/dh_t||", title=f"Gradient of L = <h_T, r> reaching step t (T = {T})")
+    ax.semilogy(t, grad_norms(m, x, r), color="C4", lw=2, ls="--", label="LSTM，遗忘门偏置 +3：∂L/∂h_t")
+    ax.semilogy(t, grad_norms(m, x, r, "dc0"), color="C4", lw=1.5, ls=":", label="LSTM，遗忘门偏置 +3：∂L/∂c_t")
+    ax.set(xlabel="时间步 t", ylabel="‖∂L/∂h_t‖", title=f"L = ⟨h_T, r⟩ 的梯度传回第 t 步（T = {T}）")
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     fig.tight_layout()
-    fig.savefig(out_dir / "rnn_gradients.png", dpi=100)
+    save(fig, "rnn_gradients")
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for clip, color, label in [(np.inf, "C3", "no clipping"), (1.0, "C0", "clip_grad_norm(max_norm=1)")]:
+    plot_style()
+    fig, axes = plt.subplots(1, 2, figsize=(PLOT_WIDTH, 3.4))
+    for clip, color, label in [(np.inf, "C3", "不裁剪"), (1.0, "C0", "裁剪到范数 1")]:
         losses, norms = train_exploding(clip)
         axes[0].semilogy(losses, color=color, lw=2, label=label)
         axes[1].semilogy(norms, color=color, lw=2, label=label)
-    axes[0].set(xlabel="SGD step", ylabel="MSE loss", title="Loss (tanh RNN, W_hh = 2 Q at start)")
-    axes[1].set(xlabel="SGD step", ylabel="gradient norm before clipping", title="Total gradient norm")
+    axes[0].set(xlabel="SGD 步数", title="损失（MSE；tanh RNN，起始 W_hh = 2 Q）")
+    axes[1].set(xlabel="SGD 步数", title="裁剪前的总梯度范数")
     for ax in axes:
         ax.grid(alpha=0.3, which="both")
-        ax.legend(fontsize=9)
+        ax.legend()
     fig.tight_layout()
-    fig.savefig(out_dir / "rnn_clipping.png", dpi=100)
+    save(fig, "rnn_clipping")
 
 
 if __name__ == "__main__":
-    main(Path(os.environ.get("NNREF_FIGURE_DIR", ".")))
+    main()

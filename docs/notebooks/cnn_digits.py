@@ -99,12 +99,12 @@ for epoch in range(4, epochs, 5):
 # %%
 fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.6))
 ep = np.arange(1, len(history["train_loss"]) + 1)
-ax_loss.plot(ep, history["train_loss"], label="train")
-ax_loss.plot(ep, history["val_loss"], label="test")
-ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", yscale="log", title="loss")
+ax_loss.plot(ep, history["train_loss"], label="训练集")
+ax_loss.plot(ep, history["val_loss"], label="测试集")
+ax_loss.set(xlabel="epoch", ylabel="交叉熵损失", yscale="log", title="损失")
 ax_loss.legend()
 ax_acc.plot(ep, history["val_accuracy"], color="tab:green")
-ax_acc.set(xlabel="epoch", ylabel="accuracy", ylim=(0.8, 1.0), title="test accuracy")
+ax_acc.set(xlabel="epoch", ylabel="准确率", ylim=(0.8, 1.0), title="测试集准确率")
 for ax in (ax_loss, ax_acc):
     ax.grid(alpha=0.3)
 fig.tight_layout()
@@ -128,7 +128,7 @@ limit = np.abs(kernels).max()
 fig, axes = plt.subplots(2, 8, figsize=(10, 2.8))
 for k, ax in enumerate(axes.flat):
     ax.imshow(kernels[k], cmap="RdBu_r", vmin=-limit, vmax=limit)
-    ax.set_title(f"kernel {k}", fontsize=9)
+    ax.set_title(f"卷积核 {k}", fontsize=9)
     ax.axis("off")
 plt.show()
 
@@ -148,20 +148,20 @@ print("输入", image.shape, "第一层", maps1.shape, "第二层", maps2.shape,
 
 fig, axes = plt.subplots(2, 9, figsize=(10, 2.6))
 axes[0, 0].imshow(asnumpy(image)[0, 0], cmap="gray_r")
-axes[0, 0].set_title("input")
+axes[0, 0].set_title("输入")
 for k, ax in enumerate(axes[:, 1:].flat):
     ax.imshow(asnumpy(maps1)[0, k], cmap="viridis")
-    ax.set_title(f"map {k}", fontsize=8)
+    ax.set_title(f"特征图 {k}", fontsize=8)
 for ax in axes.flat:
     ax.axis("off")
-fig.suptitle("conv1 + ReLU: 16 feature maps of 8x8")
+fig.suptitle("conv1 + ReLU：16 张 8×8 的特征图")
 plt.show()
 
 fig, axes = plt.subplots(2, 16, figsize=(10, 1.9))
 for k, ax in enumerate(axes.flat):
     ax.imshow(asnumpy(maps2)[0, k], cmap="viridis")
     ax.axis("off")
-fig.suptitle("conv2 + ReLU: 32 feature maps of 4x4")
+fig.suptitle("conv2 + ReLU：32 张 4×4 的特征图")
 plt.show()
 
 # %% [markdown]

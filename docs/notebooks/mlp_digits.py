@@ -115,12 +115,12 @@ for epoch in range(epochs):
 # %%
 fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.6))
 ep = np.arange(1, epochs + 1)
-ax_loss.plot(ep, history["train_loss"], label="train")
-ax_loss.plot(ep, history["val_loss"], label="validation")
-ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", yscale="log", title="loss")
+ax_loss.plot(ep, history["train_loss"], label="训练集")
+ax_loss.plot(ep, history["val_loss"], label="验证集")
+ax_loss.set(xlabel="epoch", ylabel="交叉熵损失", yscale="log", title="损失")
 ax_loss.legend()
 ax_acc.plot(ep, history["val_acc"], color="tab:green")
-ax_acc.set(xlabel="epoch", ylabel="accuracy", ylim=(0.8, 1.0), title="validation accuracy")
+ax_acc.set(xlabel="epoch", ylabel="准确率", ylim=(0.8, 1.0), title="验证集准确率")
 for ax in (ax_loss, ax_acc):
     ax.grid(alpha=0.3)
 fig.tight_layout()

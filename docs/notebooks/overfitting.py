@@ -101,20 +101,22 @@ runs = {
 
 # %%
 fig, axes = plt.subplots(2, 2, figsize=(10, 7), sharex=True, sharey=True)
+NAMES = {"plain": "不加约束", "L2 (lambda=1e-3)": "L2（λ = 1e-3）", "dropout (p=0.5)": "Dropout（p = 0.5）",
+         "early stop (patience=10)": "早停（patience = 10）"}   # the runs' names in the figures
 for ax, (name, (model, h)) in zip(axes.ravel(), runs.items()):
     ep = np.arange(1, h.epochs + 1)
-    ax.plot(ep, h["train_loss"], label="train")
-    ax.plot(ep, h["val_loss"], label="validation")
+    ax.plot(ep, h["train_loss"], label="训练集")
+    ax.plot(ep, h["val_loss"], label="验证集")
     best = int(np.argmin(h["val_loss"])) + 1
     ax.axvline(best, color="gray", ls=":", lw=1)
-    ax.set(title=name, xlim=(0, EPOCHS), ylim=(0, 1.2))
+    ax.set(title=NAMES[name], xlim=(0, EPOCHS), ylim=(0, 1.2))
     ax.grid(alpha=0.3)
 for ax in axes[1]:
     ax.set_xlabel("epoch")
 for ax in axes[:, 0]:
-    ax.set_ylabel("cross-entropy")
+    ax.set_ylabel("交叉熵")
 axes[0, 0].legend()
-fig.suptitle("dotted line: the epoch with the lowest validation loss")
+fig.suptitle("虚线：验证集损失最低的那个 epoch")
 fig.tight_layout()
 plt.show()
 
@@ -154,8 +156,8 @@ assert all(r["loss"] < plain for name, r in results.items() if name != "plain"),
 # %%
 fig, ax = plt.subplots(figsize=(8, 3.6))
 for name, (model, h) in runs.items():
-    ax.plot(np.arange(1, h.epochs + 1), h["val_accuracy"], label=name, lw=1.2)
-ax.set(xlabel="epoch", ylabel="validation accuracy", ylim=(0.8, 0.95), xlim=(0, EPOCHS))
+    ax.plot(np.arange(1, h.epochs + 1), h["val_accuracy"], label=NAMES[name], lw=1.2)
+ax.set(xlabel="epoch", ylabel="验证集准确率", ylim=(0.8, 0.95), xlim=(0, EPOCHS))
 ax.grid(alpha=0.3)
 ax.legend(loc="lower right")
 fig.tight_layout()

@@ -111,14 +111,14 @@ for kind in KINDS:
 fig, axes = plt.subplots(1, 2, figsize=(11, 4))
 for kind, marker in zip(KINDS, "osD"):
     axes[0].semilogy(LENGTHS, [results[kind, T] for T in LENGTHS], marker=marker, lw=2, label=kind)
-axes[0].axhline(1 / 6, color="0.5", ls="--", label="always predict 1 (MSE 1/6)")
-axes[0].set(xlabel="sequence length T", ylabel="test MSE", xticks=LENGTHS, title="Adding problem after training")
+axes[0].axhline(1 / 6, color="0.5", ls="--", label="总是预测 1（MSE 1/6）")
+axes[0].set(xlabel="序列长度 T", ylabel="测试集 MSE", xticks=LENGTHS, title="训练后的加法问题")
 T_long = LENGTHS[-1]
 for kind in KINDS:
     smooth = np.convolve(curves[kind, T_long], np.ones(20) / 20, mode="valid")
     axes[1].semilogy(smooth, lw=2, label=kind)
 axes[1].axhline(1 / 6, color="0.5", ls="--")
-axes[1].set(xlabel="training step", ylabel="training MSE (20-step mean)", title=f"Training curves, T = {T_long}")
+axes[1].set(xlabel="训练步数", ylabel="训练 MSE（20 步平均）", title=f"训练曲线，T = {T_long}")
 for ax in axes:
     ax.grid(alpha=0.3, which="both")
     ax.legend()
