@@ -142,7 +142,7 @@ def test_print_page_is_light(built_site):
     documents, and all ~2,000 formulas typeset while the page opens."""
     site, _ = built_site
     html = (site / "print_page" / "index.html").read_text(encoding="utf-8")
-    assert len(html.encode()) < 3_500_000, f"{len(html.encode()) / 1e6:.1f} MB"
+    assert len(html.encode()) < 5_000_000, f"{len(html.encode()) / 1e6:.1f} MB"
     styles = re.findall(r"<style\b[^>]*>.*?</style>", html, re.S)
     assert len(styles) == len(set(styles)), "a style sheet appears more than once"
     assert "mkdocstrings-source" not in html and "__codelineno-" not in html

@@ -383,11 +383,40 @@ def test_diagram_labels_are_legible_and_the_whole_diagram_is_reachable(built_sit
     assert not problems, problems
 
 
+PLOTS = ["activation", "bias", "nondifferentiable", "optimizers", "resnet_gradient", "rnn_gradients", "rnn_clipping"]
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def test_plots_are_drawn_without_glyph_warnings(built_site):
+    _, log = built_site
+    assert not re.search(r"[Gg]lyph .*missing|missing from (current )?font", log), "glyph warnings in the build log"
+
+
+@pytest.mark.browser
+def test_plot_text_is_chinese_and_drawn(server, browser):
+    # titles, legends and axes of the plots (and of the notebooks' plots) are Chinese text that the
+    # browser draws: each Chinese label takes the width of its characters and leaves ink
+    page = new_page(browser, 1280)
+    for name in PLOTS:
+        page.goto(server + f"figures/{name}.svg", wait_until="load")
+        labels = page.eval_on_selector_all("text", """ts => ts.map(t => { const b = t.getBBox();
+            return [t.textContent, b.width, b.height, parseFloat(getComputedStyle(t).fontSize)] })""")
+        chinese = [(text, w, h, size) for text, w, h, size in labels if CJK.search(text)]
+        assert len(chinese) >= 2, f"{name}: Chinese labels {chinese}"
+        narrow = [text for text, w, h, size in chinese if w < 0.8 * size * len(CJK.findall(text)) or h < 0.8 * size]
+        assert not narrow, f"{name}: labels drawn narrower than their characters: {narrow}"
+    page.goto(server + "notebooks/mlp_digits/", wait_until="networkidle")
+    plots = page.eval_on_selector_all(".jp-RenderedSVG img", """is => is.map(i =>
+        new TextDecoder().decode(Uint8Array.from(atob(i.src.split(',')[1]), c => c.charCodeAt(0))))""")
+    page.context.close()
+    assert plots and any("验证集" in p for p in plots), "the notebook's plots have no Chinese labels"
+
+
 @pytest.mark.browser
 @pytest.mark.parametrize("width", WIDTHS)
 def test_figures_enlarge_on_click_or_tap(server, browser, width):
     page = new_page(browser, width)
-    for url, name in [("cnn/conv/", "conv_window.svg"), ("neural-network/optimizers/", "optimizers.")]:
+    for url, name in [("cnn/conv/", "conv_window.svg"), ("neural-network/optimizers/", "optimizers.svg")]:
         page.goto(server + url, wait_until="networkidle")
         img = page.locator(f'article img[src*="figures/{name}"]').first
         before = img.bounding_box()["width"]
