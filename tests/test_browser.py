@@ -17,7 +17,7 @@ import pytest
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"]
-PAGES = ["", "prerequisites/derivative/", "neural-network/linear/", "neural-network/backprop/",
+PAGES = ["prerequisites/derivative/", "neural-network/linear/", "neural-network/backprop/",
          "neural-network/batchnorm/", "cnn/conv/", "rnn/rnn/", "lstm/lstm/", "lstm/gru/",
          "notebooks/mlp_digits/", "notebooks/sequences/", "api/"]
 

@@ -1,7 +1,8 @@
 // The printable edition (/print_page/) only: its ~2,000 formulas are typeset page by page as the
-// reader scrolls near them, and all at once before printing ("beforeprint" also fires when Chromium
-// prints to PDF), instead of all of them while the page opens. hooks/print_page.py puts this file
-// where the other pages load javascripts/katex-init.js; the options are the same.
+// reader scrolls near them, and all at once before printing ("beforeprint", which also fires when
+// Chromium prints to PDF, or the print media query turning on), instead of all of them while the
+// page opens. hooks/print_page.py puts this file where the other pages load
+// javascripts/katex-init.js; the options are the same.
 (() => {
   const options = {
     throwOnError: false,
@@ -28,4 +29,5 @@
   }, { rootMargin: "1500px 0px" });
   pages.forEach((page) => near.observe(page));
   addEventListener("beforeprint", () => pages.forEach(typeset));
+  matchMedia("print").addEventListener("change", (m) => m.matches && pages.forEach(typeset));
 })();
