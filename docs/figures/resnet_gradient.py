@@ -13,9 +13,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-# --8<-- [start:experiment]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _diagram import PLOT_WIDTH, plot_style, save  # noqa: E402
+
+# --8<-- [start:experiment]
 import nnref
 from nnref.layers.activation import relu_backward, relu_forward
 
