@@ -1,13 +1,14 @@
 r"""MkDocs hook: every concept page also as a Jupyter notebook, built from the page itself.
 
-For each page under the chapters in ``CHAPTERS`` the hook writes ``<page>.ipynb`` next to it in the
-site and adds a link "下载本页为 Jupyter 笔记本" under the page's title, with a link to the page that
-explains running it (``install.md``). The notebook is the page with its snippet includes expanded
-exactly as the site expands them (so the reference code and the exercises are in it, with no
-``--8<--`` markers left): prose becomes Markdown cells (formulas intact, admonitions turned into bold
-titles), every ```python block that the tests run becomes a code cell in order, and the
-```text title="输出" block after it becomes that cell's saved output. Blocks marked
-``<!-- skip: next -->`` or ``<!-- gpu: next -->`` stay as Markdown code.
+For each page of a concept chapter (``CHAPTERS``: mkdocs.yml's nav read by ``hooks/site_nav.py``)
+the hook writes ``<page>.ipynb`` next to it in the site and adds a link "下载本页为 Jupyter 笔记本"
+under the page's title, with a link to the page that explains running it (``install.md``). The
+notebook is the page with its snippet includes expanded exactly as the site expands them (so the
+reference code and the exercises are in it, with no ``--8<--`` markers left): prose becomes
+Markdown cells (formulas intact, admonitions turned into bold titles), every ```python block that
+the tests run becomes a code cell in order, and the ```text title="输出" block after it becomes
+that cell's saved output. Blocks marked ``<!-- skip: next -->`` or ``<!-- gpu: next -->`` stay as
+Markdown code.
 
 A downloaded notebook stands alone, away from the site:
 
@@ -37,12 +38,13 @@ from typing import Callable, NamedTuple
 import nbformat
 
 try:       # the tests and tools import the hooks as a package ...
+    from hooks.site_nav import CHAPTERS, concept_chapters
     from hooks.snippets import FENCE, MARK, OUTPUT, PYTHON, dedent_block, expand_snippets, snippet_options
 except ModuleNotFoundError:  # ... MkDocs loads each hook alone, with hooks/ on sys.path
+    from site_nav import CHAPTERS, concept_chapters
     from snippets import FENCE, MARK, OUTPUT, PYTHON, dedent_block, expand_snippets, snippet_options
 
 ROOT = Path(__file__).resolve().parent.parent
-CHAPTERS = ("prerequisites/", "neural-network/", "cnn/", "rnn/", "lstm/", "attention/")
 LINK_TEXT = "下载本页为 Jupyter 笔记本"
 
 BLOCK_HEADER = re.compile(r"""^(?P<indent> *)(?:!!!|\?\?\?\+?|===)\s*(?P<kind>[\w-]*)\s*(?:"(?P<title>[^"]*)")?\s*$""")
@@ -223,6 +225,12 @@ def is_concept_page(src_uri: str) -> bool:
 
 
 # --- MkDocs events -------------------------------------------------------------------------
+
+
+def on_config(config):
+    global CHAPTERS
+    CHAPTERS = concept_chapters(config["nav"])   # the nav of the configuration being built
+    return config
 
 
 def on_files(files, config):

@@ -6,7 +6,8 @@ test files, build notes, performance remarks).
 The rules read the page as a reader gets it: snippet includes expanded by ``hooks.snippets`` (the
 same step as the site's). Each rule is a function of the page text that returns its complaints;
 ``test_each_rule_catches_a_broken_page`` shows every rule failing on a page broken on purpose.
-Chapters join by adding their folder to ``ANATOMY_CHAPTERS``.
+Every concept chapter of mkdocs.yml's nav is checked (``hooks.site_nav.CHAPTERS``: a new chapter
+joins by its section in nav).
 """
 from __future__ import annotations
 
@@ -15,17 +16,16 @@ import re
 from pathlib import Path
 
 import pytest
-import yaml
 
 import nnref
+from hooks.site_nav import CHAPTERS, nav_entries, read_config
 from hooks.snippets import FENCE, PYTHON, expand_snippets, snippet_options
 from nnref.module import Module
 from nnref.optim import Optimizer
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
-ANATOMY_CHAPTERS = ("prerequisites/", "neural-network/", "cnn/", "rnn/", "lstm/", "attention/")
-PAGES = sorted(p.relative_to(DOCS).as_posix() for c in ANATOMY_CHAPTERS for p in (DOCS / c).glob("*.md"))
+PAGES = sorted(p.relative_to(DOCS).as_posix() for c in CHAPTERS for p in (DOCS / c).glob("*.md"))
 
 # Headings of the notes that do not name a concept a learner would search for: a chapter, a
 # comparison, a catch-all, a part of a section, or a misnomer the page corrects. A page's title
@@ -68,22 +68,7 @@ def expanded(page: str) -> str:
 
 def nav_titles() -> dict:
     """page path -> its title in mkdocs.yml's nav."""
-    class Loader(yaml.SafeLoader):
-        pass
-    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
-    nav = yaml.load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"), Loader=Loader)["nav"]
-    titles = {}
-
-    def walk(items):
-        for item in items:
-            if isinstance(item, dict):
-                for title, value in item.items():
-                    if isinstance(value, list):
-                        walk(value)
-                    else:
-                        titles[value] = title
-    walk(nav)
-    return titles
+    return {path: title for title, path in nav_entries(read_config(ROOT)["nav"]) if title is not None}
 
 
 # --- the rules: each takes the page's text and returns a list of complaints -----------------
@@ -259,7 +244,7 @@ def test_implementation_details_come_last(page):
 
 
 def test_the_chapters_have_pages():
-    for chapter in ANATOMY_CHAPTERS:
+    for chapter in CHAPTERS:
         assert any(p.startswith(chapter) for p in PAGES), f"no page under docs/{chapter}"
 
 
