@@ -16,17 +16,27 @@ from __future__ import annotations
 
 # --8<-- [start:fused_common]
 _SIGMOID = "(T(0.5) * tanh(T(0.5) * ({})) + T(0.5))"   # σ(x) = ½ tanh(x/2) + ½: no overflow
-_kernels = {}
+# every kernel nnref ships: name -> (in_params, out_params, body); each is compiled as CuPy
+# would compile it, for sm_80 and sm_90, by tests/fast/test_kernels_compile.py (where nvcc is)
+KERNELS = {}
+_compiled = {}
 
 
-def _kernel(name, in_params, out_params, body):
+def elementwise_args(name):
+    """The arguments of ``cupy.ElementwiseKernel`` for kernel ``name``: in_params, out_params,
+    operation, kernel name."""
+    in_params, out_params, body = KERNELS[name]
+    if "int64 H" in in_params:  # kernels that index gate-major rows by hand
+        body = "const ptrdiff_t b = i / H, j = i % H;\n" + body
+    return in_params, out_params, body, f"nnref_{name}"
+
+
+def _kernel(name):
     """Compile once, on first use (CuPy is imported only on the GPU path)."""
-    if name not in _kernels:
+    if name not in _compiled:
         import cupy
-        if "int64 H" in in_params:  # kernels that index gate-major rows by hand
-            body = "const ptrdiff_t b = i / H, j = i % H;\n" + body
-        _kernels[name] = cupy.ElementwiseKernel(in_params, out_params, body, f"nnref_{name}")
-    return _kernels[name]
+        _compiled[name] = cupy.ElementwiseKernel(*elementwise_args(name))
+    return _compiled[name]
 # --8<-- [end:fused_common]
 
 
@@ -52,17 +62,20 @@ dc = dct * fg;                                       // dL/dc_{t-1}
 """
 
 
+KERNELS["lstm_cell_forward"] = ("T c_prev", "T zi, T zf, T zo, T zg, T c, T tc, T h", LSTM_FORWARD)
+KERNELS["lstm_cell_backward"] = ("T dh, T c_prev, T tc, T ig, T fg, T og, T gg",
+                                 "T dc, T dzi, T dzf, T dzo, T dzg", LSTM_BACKWARD)
+
+
 def lstm_gates_forward(z, c_prev, c, tc, h):
     """Fused ``fast.lstm.lstm_gates_forward``: same arguments, same in-place results."""
-    k = _kernel("lstm_cell_forward", "T c_prev", "T zi, T zf, T zo, T zg, T c, T tc, T h", LSTM_FORWARD)
-    k(c_prev, z[0], z[1], z[2], z[3], c, tc, h)
+    _kernel("lstm_cell_forward")(c_prev, z[0], z[1], z[2], z[3], c, tc, h)
 
 
 def lstm_gates_backward(dh, dc, gates, c_prev, tc, dz):
     """Fused ``fast.lstm.lstm_gates_backward`` (needs no scratch): ``dc`` becomes ∂L/∂c_{t-1}; returns it."""
-    k = _kernel("lstm_cell_backward", "T dh, T c_prev, T tc, T ig, T fg, T og, T gg",
-                "T dc, T dzi, T dzf, T dzo, T dzg", LSTM_BACKWARD)
-    k(dh, c_prev, tc, gates[0], gates[1], gates[2], gates[3], dc, dz[0], dz[1], dz[2], dz[3])
+    _kernel("lstm_cell_backward")(dh, c_prev, tc, gates[0], gates[1], gates[2], gates[3],
+                                  dc, dz[0], dz[1], dz[2], dz[3])
     return dc
 # --8<-- [end:lstm_fused]
 
@@ -88,16 +101,18 @@ dh = d * zg;                                             // the direct path to h
 """
 
 
+KERNELS["gru_cell_forward"] = ("raw T gh, T h_prev, int64 H", "raw T a, T h", GRU_FORWARD)
+KERNELS["gru_cell_backward"] = ("raw T a, raw T gh, T h_prev, int64 H", "T dh, raw T da, raw T dgh",
+                                GRU_BACKWARD)
+
+
 def gru_gates_forward(a, gh, h_prev, h):
     """Fused ``fast.gru.gru_gates_forward``: same arguments, same in-place results."""
-    k = _kernel("gru_cell_forward", "raw T gh, T h_prev, int64 H", "raw T a, T h", GRU_FORWARD)
-    k(gh, h_prev, h.shape[-1], a, h)
+    _kernel("gru_cell_forward")(gh, h_prev, h.shape[-1], a, h)
 
 
 def gru_gates_backward(dh, a, gh, h_prev, da, dgh):
     """Fused ``fast.gru.gru_gates_backward``: ``dh`` becomes the direct path ``dh * z``; returns it."""
-    k = _kernel("gru_cell_backward", "raw T a, raw T gh, T h_prev, int64 H", "T dh, raw T da, raw T dgh",
-                GRU_BACKWARD)
-    k(a, gh, h_prev, dh.shape[-1], dh, da, dgh)
+    _kernel("gru_cell_backward")(a, gh, h_prev, dh.shape[-1], dh, da, dgh)
     return dh
 # --8<-- [end:gru_fused]
