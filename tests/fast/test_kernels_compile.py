@@ -227,3 +227,15 @@ def test_a_broken_kernel_does_not_compile(tmp_path):
     for broken in [body + "c_prev = c;\n", body.replace("tanh(zg)", "tanh(zg")]:
         proc = compile_for_gpus(cupy_source(in_params, out_params, broken, name, "float"), tmp_path)
         assert proc.returncode != 0 and "error" in proc.stderr, broken
+
+
+def test_performance_page_states_what_was_compiled_and_run():
+    """The 性能 page's GPU status names every kernel of the table and every registered layer."""
+    from nnref import registry
+    page = (ROOT / "docs" / "performance.md").read_text(encoding="utf-8")
+    section = page.split("{#gpu-status}", 1)[1].split("\n#", 1)[0]
+    kernels = set(re.findall(r"`(nnref_\w+)`", section))
+    assert kernels == {fused_cells.elementwise_args(k)[3] for k in fused_cells.KERNELS}, kernels
+    named = set(re.findall(r"`(\w+)`", section))
+    missing = [e.name for e in registry.LAYERS if e.name not in named]
+    assert not missing, f"docs/performance.md#gpu-status does not say what runs on a GPU for {missing}"
