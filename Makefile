@@ -42,8 +42,9 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends chromium fonts-wqy-microhei; }
 
+# one pytest-xdist worker per core; the site is built once, in the background, and shared by them
 test: $(VENV)/.test node_modules/.installed browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 clean:
 	rm -rf $(VENV) node_modules site build

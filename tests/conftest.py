@@ -2,16 +2,34 @@
 
 Data is drawn on the host with NumPy and moved to the default backend (``NNREF_BACKEND``),
 so the same tests run on CPU and, with ``NNREF_BACKEND=cupy``, on the GPU.
-"""
-import pytest
 
-import nnref
+Speed (``make test`` runs ``pytest -n auto``): each pytest-xdist worker computes on one thread
+(two workers on two cores with two BLAS or torch threads each wait on each other far more than
+they compute), the site builds start in the background as soon as the tests are collected
+(tests/site_build.py) and the tests that read them run last, ``mkdocs serve`` (two builds of its
+own) first among those.
+"""
+import os
+
+if os.environ.get("PYTEST_XDIST_WORKER"):           # before NumPy or torch is imported
+    for _threads in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_threads, "1")
+
+import pytest  # noqa: E402
+
+import nnref  # noqa: E402
+from tests import site_build  # noqa: E402
+
+SITE_FIXTURES = {"built_site": "site", "offline_site": "offline"}
+FIRST = ("tests/test_serve.py",)      # long, and mostly a subprocess of its own: start it early
 
 
 @pytest.fixture
 def torch():
     """PyTorch in float64, or a skip that says how to install it."""
     torch = pytest.importorskip("torch", reason="PyTorch is not installed: pip install -e '.[parity]'")
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        torch.set_num_threads(1)
     torch.manual_seed(0)
     return torch
 
@@ -22,15 +40,30 @@ def _seed():
     yield
 
 
+def _site_builds(item) -> list[str]:
+    return [name for fixture, name in SITE_FIXTURES.items() if fixture in getattr(item, "fixturenames", ())]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests that read a site build last (the builds run meanwhile), mkdocs serve first of them."""
+    def rank(item):
+        if not _site_builds(item):
+            return 0
+        return 1 if item.nodeid.startswith(FIRST) else 2
+    items.sort(key=rank)                                 # stable: the order within each group stays
+
+
+def pytest_collection_finish(session):
+    needed = {name for item in session.items for name in _site_builds(item)}
+    if needed and not session.config.option.collectonly:
+        folder = site_build.shared_folder(session.config._tmp_path_factory.getbasetemp())
+        site_build.start_builds(folder, [name for name in site_build.BUILDS if name in needed])
+
+
 @pytest.fixture(scope="session")
 def built_site(tmp_path_factory):
     """The site built with ``mkdocs build --strict`` (notebooks executed); fails loudly on any warning."""
-    from tests.site_build import build_site
-    dest = tmp_path_factory.mktemp("site")
-    code, log = build_site(dest)
-    if code != 0:
-        pytest.fail(f"mkdocs build --strict failed:\n{log[-6000:]}")
-    return dest, log
+    return site_build.session_build(tmp_path_factory, "site")
 
 
 @pytest.fixture(scope="session")

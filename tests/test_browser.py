@@ -182,19 +182,30 @@ OVERFLOW = r"""() => {
 }"""
 
 
+def nav_pages():
+    """The URL of every page in mkdocs.yml's nav ('' for the home page), known before the build, so
+    that each page is a test of its own (spread over the xdist workers)."""
+    from hooks.site_nav import nav_entries, read_config
+    urls = []
+    for _, path in nav_entries(read_config()["nav"]):
+        url = re.sub(r"\.(md|py|ipynb)$", "/", path).removesuffix("index/")
+        urls.append(url)
+    return sorted(urls)
+
+
+def test_every_built_page_is_checked_for_overflow(built_site):
+    assert nav_pages() == sorted(all_pages(built_site[0])), "the overflow check below misses a built page"
+
+
 @pytest.mark.browser
+@pytest.mark.parametrize("path", nav_pages())
 @pytest.mark.parametrize("width", [1280, 390])
-def test_nothing_is_cut_off_without_a_visible_scroll_bar(built_site, server, browser, width):
-    site, _ = built_site
+def test_nothing_is_cut_off_without_a_visible_scroll_bar(server, browser, width, path):
     context = browser.new_context(viewport={"width": width, "height": 900})
     pg = context.new_page()
-    problems = {}
-    for path in all_pages(site):
-        pg.goto(server + path, wait_until="networkidle")
-        if pg.locator(".arithmatex").count():
-            pg.wait_for_selector(".katex", state="attached", timeout=30000)
-        bad = pg.evaluate(OVERFLOW)
-        if bad:
-            problems[path] = bad[:3]
+    pg.goto(server + path, wait_until="networkidle")
+    if pg.locator(".arithmatex").count():
+        pg.wait_for_selector(".katex", state="attached", timeout=30000)
+    bad = pg.evaluate(OVERFLOW)
     context.close()
-    assert not problems, f"at {width} px: {problems}"
+    assert not bad, f"{path or 'home'} at {width} px: {bad[:3]}"

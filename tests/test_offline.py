@@ -10,18 +10,15 @@ import zipfile
 
 import pytest
 
+from tests.site_build import OFFLINE_ADDRESS as ADDRESS, session_build
 from tests.test_browser import CHROMIUM, FLAGS
-
-ADDRESS = "https://nnref.example.org/docs/"
 
 
 @pytest.fixture(scope="module")
 def offline_site(tmp_path_factory):
-    from tests.site_build import build_site
-    build = tmp_path_factory.mktemp("offline-build")
-    code, log = build_site(build / "nnref-site", NNREF_OFFLINE="true", NNREF_SITE_URL=ADDRESS)
-    assert code == 0, log[-6000:]
-    archive = build / "nnref-site.zip"
+    """The offline build of tests/site_build.py (built once per session, in the background) unzipped."""
+    dest, log = session_build(tmp_path_factory, "offline")
+    archive = dest.parent / "nnref-site.zip"
     assert archive.is_file(), f"the offline build wrote no zip:\n{log[-3000:]}"
     unpacked = tmp_path_factory.mktemp("offline-unpacked")
     with zipfile.ZipFile(archive) as z:
