@@ -29,7 +29,11 @@ _IgnoreTags.add_multi_constructor("!", lambda loader, suffix, node: None)
 
 def read_config(root: Path = ROOT) -> dict:
     """mkdocs.yml as a dict (``!ENV`` values read as None)."""
-    return yaml.load((root / "mkdocs.yml").read_text(encoding="utf-8"), Loader=_IgnoreTags)
+    return parse_config((root / "mkdocs.yml").read_text(encoding="utf-8"))
+
+
+def parse_config(text: str) -> dict:
+    return yaml.load(text, Loader=_IgnoreTags)
 
 
 def nav_entries(nav, section: str | None = None) -> list[tuple[str | None, str]]:
