@@ -117,23 +117,6 @@ def test_a_missing_test_module_is_caught():
 MARKER = re.compile(r"^[ \t]*#[ \t]*--8<--[ \t]*\[(start|end):([\w.-]+)\]", re.MULTILINE)
 INCLUDE = re.compile(r"""--8<--[ \t]*["']([^"'\n]+)["']""")
 
-# Sections no page includes yet, each waiting for the lead's decision: the page named should show
-# the code (the page describes it in prose today), so the marker stays. Remove an entry when a page
-# includes it; the test fails on an entry that is included already or no longer exists.
-AWAITING_A_PAGE = {
-    "nnref/layers/embedding.py:embedding_renorm": "rnn/embedding.md explains max_norm in prose",
-    "nnref/fast/rnn.py:rnn_activation": "rnn/rnn.md's 实现细节 describes the speed path",
-    "nnref/fast/rnn.py:rnn_forward_fast": "rnn/rnn.md's 实现细节 describes the speed path",
-    "nnref/fast/rnn.py:rnn_backward_fast": "rnn/rnn.md's 实现细节 describes the speed path",
-    "nnref/fast/lstm.py:gate_blocks": "lstm/lstm.md's 实现细节 names gate_blocks",
-    "nnref/fast/lstm.py:lstm_gates": "lstm/lstm.md's 实现细节 describes the fused gates",
-    "nnref/fast/lstm.py:lstm_forward_fast": "lstm/lstm.md's 实现细节 describes the speed path",
-    "nnref/fast/lstm.py:lstm_backward_fast": "lstm/lstm.md's 实现细节 names lstm_backward_fast",
-    "nnref/fast/gru.py:gru_gates": "lstm/gru.md's 实现细节 describes the gates in one buffer",
-    "nnref/fast/gru.py:gru_forward_fast": "lstm/gru.md's 实现细节 describes the speed path",
-    "nnref/fast/gru.py:gru_backward_fast": "lstm/gru.md's 实现细节 describes the speed path",
-}
-
 
 def sections(sources: dict[str, str]) -> tuple[list[str], list[str]]:
     """``(["path:name" of every section], [unbalanced markers])`` of the given source files."""
@@ -177,14 +160,9 @@ def test_every_snippet_section_is_closed():
 
 
 def test_every_snippet_section_is_included_by_a_page():
-    left = [s for s in orphans(snippet_sources(), page_sources()) if s not in AWAITING_A_PAGE]
+    left = orphans(snippet_sources(), page_sources())
     assert not left, ("snippet sections no page includes: include each from its page, or remove the marker "
                       f"if it marks nothing a reader needs: {left}")
-
-
-def test_sections_awaiting_a_page_are_still_waiting():
-    stale = sorted(set(AWAITING_A_PAGE) - set(orphans(snippet_sources(), page_sources())))
-    assert not stale, f"included by a page now, or gone: remove from AWAITING_A_PAGE: {stale}"
 
 
 def test_an_orphan_section_is_caught():
