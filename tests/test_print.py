@@ -3,8 +3,8 @@ navigation order, formulas rendered by KaTeX, figures and Chinese text present, 
 another host. Print it from the browser (or ``chromium --headless --print-to-pdf``) for a PDF.
 """
 import functools
-import importlib.util
 import http.server
+import importlib.util
 import json
 import re
 import shutil
@@ -12,9 +12,10 @@ import threading
 from urllib.parse import urlparse
 
 import pytest
-import yaml
-from hypothesis import example, given, settings, strategies as st
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
+from hooks.site_nav import nav_entries, read_config
 from tests.site_build import ROOT
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -22,23 +23,9 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"]
 
 
-class _Tags(yaml.SafeLoader):
-    pass
-
-
-_Tags.add_multi_constructor("!", lambda loader, suffix, node: None)
-
-
 def nav_pages():
     """The Markdown pages of mkdocs.yml's nav, in order."""
-    def walk(items):
-        for item in items:
-            value = next(iter(item.values())) if isinstance(item, dict) else item
-            if isinstance(value, list):
-                yield from walk(value)
-            elif value.endswith(".md"):
-                yield value
-    return list(walk(yaml.load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"), Loader=_Tags)["nav"]))
+    return [path for _, path in nav_entries(read_config()["nav"]) if path.endswith(".md")]
 
 
 def test_print_page_is_built_in_nav_order(built_site):

@@ -11,12 +11,11 @@ import re
 import shutil
 import threading
 import xml.etree.ElementTree as etree
-from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-import yaml
 
+from hooks.site_nav import read_config
 from tests.site_build import ROOT
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -26,15 +25,8 @@ WIDTHS = [1280, 390]
 MIN_LABEL_PX = 9           # the smallest label of a diagram, rendered, in CSS px
 
 
-class _Tags(yaml.SafeLoader):
-    pass
-
-
-_Tags.add_multi_constructor("!", lambda loader, suffix, node: None)
-
-
 def mkdocs_nav():
-    return yaml.load((ROOT / "mkdocs.yml").read_text(encoding="utf-8"), Loader=_Tags)["nav"]
+    return read_config()["nav"]
 
 
 def url_of(path):
