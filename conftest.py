@@ -11,6 +11,7 @@ test, such as starting a server); ``<!-- gpu: next -->`` runs it only where CuPy
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import textwrap
 from pathlib import Path
@@ -94,3 +95,19 @@ pytest_collect_file = Sybil(
     document_types={".md": SnippetDocument},
     setup=_setup,
 ).pytest()
+
+
+if importlib.util.find_spec("xdist"):
+    def pytest_xdist_make_scheduler(config, log):
+        """Under pytest-xdist (``make test`` runs ``pytest -n auto``) each page is one unit that a
+        single worker runs whole and in order, since its blocks share one namespace; every other
+        test is a unit of its own. (xdist's own ``--dist loadgroup`` does not group with pytest
+        9.2: it renames ``item._nodeid``, which pytest no longer reads.)"""
+        from xdist.scheduler import LoadScopeScheduling
+
+        class PageScheduling(LoadScopeScheduling):
+            def _split_scope(self, nodeid: str) -> str:
+                path = nodeid.split("::", 1)[0]
+                return path if path.endswith(".md") else nodeid
+
+        return PageScheduling(config, log)
