@@ -9,23 +9,19 @@ a phone. ``tests/test_reader.py`` reads the rendered list in Chromium and compar
 """
 from __future__ import annotations
 
+try:       # the tests import the hooks as a package ...
+    from hooks.site_nav import nav_entries
+except ModuleNotFoundError:  # ... MkDocs loads each hook alone, with hooks/ on sys.path
+    from site_nav import nav_entries
+
 MARKER = "<!-- chapters -->"
 HOME = "index.md"
 
 
 def entries(items, section_title=None):
-    """``[(title, path)]`` of the pages under ``items`` (a nav list), in order, sections flattened."""
-    out = []
-    for item in items:
-        if isinstance(item, str):
-            out.append((section_title, item))
-            continue
-        (title, value), = item.items()
-        if isinstance(value, list):
-            out += entries(value, title)
-        else:
-            out.append((title, value))
-    return out
+    """``[(title, path)]`` of the pages under ``items`` (a nav list), in order, sections flattened;
+    an untitled entry takes its section's title."""
+    return [(title or section_title, path) for title, path in nav_entries(items, section_title)]
 
 
 def chapters(nav) -> list[tuple[str, str | None, list[tuple[str, str]]]]:
