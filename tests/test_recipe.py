@@ -414,3 +414,14 @@ def test_each_step_is_caught_when_skipped(name):
 def test_a_model_built_from_layers_needs_no_maths_of_its_own():
     assert built_from_layers(Repo(), "ResNet") and not step_maths(Repo(), "ResNet")
     assert not built_from_layers(Repo(), "LSTM")
+
+
+# --- hooks ------------------------------------------------------------------------------------
+
+def test_contributing_describes_every_hook():
+    """A hook added to mkdocs.yml gets its row in CONTRIBUTING.md's table of hooks."""
+    contributing = (ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
+    table = contributing[contributing.index("## Hooks"):].split("\n## ", 1)[0]
+    hooks = [Path(h).name for h in site_nav.read_config()["hooks"]]
+    missing = [h for h in hooks if f"`{h}`" not in table]
+    assert hooks and not missing, f"hooks of mkdocs.yml with no row in CONTRIBUTING.md's table: {missing}"
