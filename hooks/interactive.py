@@ -16,7 +16,9 @@ through the trace; it computes no number. A figure name that no script wrote fai
 
 Traces are cached like the figures (``hooks/figures.py``, whose key and runner are reused):
 ``.cache/interactive/<script>-<key>/``, ``key`` hashing the script, every file under
-``nnref/``, the figures' helpers and the helpers here, so a change in the library re-traces.
+``nnref/``, the figures' helpers and the helpers here, so a change in the library re-traces; a
+script that reads more (``DATA``: the attention figure runs the tiny GPT notebook, which trains on
+the notes quoted in the pages) also keys on those files, or on the part of them that counts.
 The traces are put into the pages in ``on_post_page``, after the search plugin has read the
 pages' content: no trace lands in the search index.
 """
@@ -34,8 +36,10 @@ from mkdocs.utils import get_relative_url
 
 try:       # the tests import the hooks as a package ...
     from hooks.figures import cache_dir, library_digest, render
+    from hooks.notebooks import quote_boxes
 except ModuleNotFoundError:  # ... MkDocs loads each hook alone, with hooks/ on sys.path
     from figures import cache_dir, library_digest, render
+    from notebooks import quote_boxes
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "docs" / "interactive"
@@ -43,6 +47,10 @@ CACHE = ROOT / ".cache" / "interactive"
 PLACEHOLDER = re.compile(r'<div class="nnref-interactive" data-figure="(?P<name>[\w-]+)">\s*</div>')
 
 _traced = {}    # figure name -> (its trace as JSON text, its alt text)
+
+# what a trace script reads besides nnref/: (glob under the repository root, the part of each file
+# that counts; None: all of it), as hooks/notebooks.py's DATA
+DATA = {"attention": [("docs/notebooks/tiny_gpt.py", None), ("docs/**/*.md", quote_boxes)]}
 
 
 def key_digest() -> bytes:
@@ -53,9 +61,21 @@ def key_digest() -> bytes:
     return h.digest()
 
 
+def data_digest(script: Path, digest: bytes) -> bytes:
+    """``digest`` plus the data the script reads (``DATA``); ``digest`` itself for the others."""
+    if script.stem not in DATA:
+        return digest
+    h = hashlib.sha256(digest)
+    for pattern, part in DATA[script.stem]:
+        for path in sorted(p for p in ROOT.glob(pattern) if p.is_file()):
+            h.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + hashlib.sha256(
+                part(path.read_bytes()) if part else path.read_bytes()).digest())
+    return h.digest()
+
+
 def traced(script: Path, digest: bytes) -> Path:
-    """The folder holding the script's traces for this code; traced only when not cached."""
-    out = CACHE / cache_dir(script, digest).name            # <stem>-<key>
+    """The folder holding the script's traces for this code (and data); traced only when not cached."""
+    out = CACHE / cache_dir(script, data_digest(script, digest)).name            # <stem>-<key>
     if not out.is_dir():
         tmp = out.with_name(out.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -70,23 +90,32 @@ def traced(script: Path, digest: bytes) -> Path:
     return out
 
 
-def on_files(files, config):
-    for f in list(files):       # the scripts and their helpers are code, not pages or assets
-        if f.src_uri.startswith("interactive/"):
-            files.remove(f)
+def written() -> dict:
+    """Every interactive figure: name -> (its trace, its static first step), files in the cache;
+    a script runs only where its traces are not cached. The page notebooks embed the SVGs too."""
     digest = key_digest()
-    _traced.clear()
+    figures = {}
     for script in sorted(SCRIPTS.glob("[!_]*.py")):
         out = traced(script, digest)
         for trace in sorted(out.glob("*.json")):
-            if trace.stem in _traced:
+            if trace.stem in figures:
                 raise PluginError(f"interactive figure {trace.stem!r} is written by two trace scripts")
             svg = out / f"{trace.stem}.svg"
             if not svg.is_file():
                 raise PluginError(f"trace script {script.name} wrote {trace.name} but no {svg.name}")
-            text = trace.read_text(encoding="utf-8")
-            _traced[trace.stem] = (text, json.loads(text).get("alt", trace.stem))
-            files.append(File.generated(config, f"interactive/{svg.name}", abs_src_path=str(svg)))
+            figures[trace.stem] = (trace, svg)
+    return figures
+
+
+def on_files(files, config):
+    for f in list(files):       # the scripts and their helpers are code, not pages or assets
+        if f.src_uri.startswith("interactive/"):
+            files.remove(f)
+    _traced.clear()
+    for name, (trace, svg) in written().items():
+        text = trace.read_text(encoding="utf-8")
+        _traced[name] = (text, json.loads(text).get("alt", name))
+        files.append(File.generated(config, f"interactive/{svg.name}", abs_src_path=str(svg)))
     return files
 
 

@@ -13,7 +13,8 @@ Markdown code.
 A downloaded notebook stands alone, away from the site:
 
 - its figures are embedded: the site's own PNG files as cell attachments, its SVG files as
-  ``data:`` URIs (JupyterLab shows only bitmap attachments);
+  ``data:`` URIs (JupyterLab shows only bitmap attachments); an interactive figure's placeholder
+  becomes the figure's static first step (``hooks/interactive.py``'s SVG, with its alt text);
 - its links to other pages point at the site's public address (``site_url``, set from the
   environment in mkdocs.yml), or become plain text where none is configured;
 - its first code cell imports nnref and, where nnref is missing, prints how to install it (the
@@ -29,6 +30,7 @@ folder where only the site's wheel is installed, and compares each cell's stdout
 from __future__ import annotations
 
 import base64
+import json
 import mimetypes
 import posixpath
 import re
@@ -38,9 +40,11 @@ from typing import Callable, NamedTuple
 import nbformat
 
 try:       # the tests and tools import the hooks as a package ...
+    from hooks import interactive
     from hooks.site_nav import CHAPTERS, concept_chapters
     from hooks.snippets import FENCE, MARK, OUTPUT, PYTHON, dedent_block, expand_snippets, snippet_options
 except ModuleNotFoundError:  # ... MkDocs loads each hook alone, with hooks/ on sys.path
+    import interactive
     from site_nav import CHAPTERS, concept_chapters
     from snippets import FENCE, MARK, OUTPUT, PYTHON, dedent_block, expand_snippets, snippet_options
 
@@ -74,6 +78,7 @@ class Site(NamedTuple):
     wheel: str                           # nnref's wheel, as the site serves it
     urls: dict                           # src_uri of every file -> its URL relative to the site's root
     read: Callable[[str], bytes]         # src_uri of a file -> its content (the figures)
+    interactive: dict = {}               # interactive figure -> (alt text, static first step as SVG)
 
 
 def local_site(url: str | None = None, wheel: str = "nnref-<版本>-py3-none-any.whl") -> Site:
@@ -96,7 +101,28 @@ def local_site(url: str | None = None, wheel: str = "nnref-<版本>-py3-none-any
                     return image.read_bytes()
         return (docs / uri).read_bytes()
 
-    return Site(url, wheel, urls, read)
+    return Site(url, wheel, urls, read, interactive_figures())
+
+
+def interactive_figures() -> dict:
+    """Every interactive figure's alt text and static first step (SVG bytes), as the site shows them
+    to readers without JavaScript (``hooks/interactive.py``; traced where not cached)."""
+    figures = {}
+    for name, (trace, svg) in interactive.written().items():
+        figures[name] = (json.loads(trace.read_text(encoding="utf-8")).get("alt", name), svg.read_bytes())
+    return figures
+
+
+def static_figures(text: str, site: Site) -> str:
+    """Each interactive figure's placeholder ``<div class="nnref-interactive" data-figure="…"></div>`` as
+    its static first step, an SVG image (a notebook runs no JavaScript, and the div alone shows nothing)."""
+    def image(m):
+        if m["name"] not in site.interactive:
+            raise ValueError(f"the interactive figure {m['name']!r} is written by no trace script")
+        alt, svg = site.interactive[m["name"]]
+        encoded = base64.b64encode(svg).decode("ascii")
+        return f"![{alt}（静态图：网页上这里是可以操作的交互图，这是它的第一步）](data:image/svg+xml;base64,{encoded})"
+    return interactive.PLACEHOLDER.sub(image, text)
 
 
 def flatten_blocks(text: str) -> str:
@@ -213,7 +239,7 @@ def page_notebook(path: Path, options: dict | None = None, site: Site | None = N
     wheel_url = absolute(site, f"downloads/{site.wheel}")
     setup = SETUP.format(wheel=site.wheel, wheel_url=f"（{wheel_url}）" if wheel_url else "", where=where)
     nb.cells = [nbformat.v4.new_markdown_cell(intro(src_uri, site)), nbformat.v4.new_code_cell(setup)]
-    nb.cells += page_cells(flatten_blocks(text))
+    nb.cells += page_cells(flatten_blocks(static_figures(text, site)))
     for cell in nb.cells:
         if cell.cell_type == "markdown":
             standalone(cell, src_uri, site)
@@ -238,7 +264,8 @@ def on_files(files, config):
     from mkdocs.structure.files import File
     options = snippet_options(Path(config["config_file_path"]).resolve().parent)
     site = Site(config["site_url"] or None, config.extra["nnref"]["wheel"],   # hooks/downloads.py named it
-                {f.src_uri: f.url for f in files}, lambda uri: files.get_file_from_path(uri).content_bytes)
+                {f.src_uri: f.url for f in files}, lambda uri: files.get_file_from_path(uri).content_bytes,
+                interactive_figures())
     for f in list(files):
         if is_concept_page(f.src_uri):
             try:

@@ -111,9 +111,29 @@ def test_downloaded_notebook_stands_alone(built_site, page, tmp_path):
             elif target.startswith("data:"):
                 assert target.startswith("data:image/svg+xml;base64,"), target[:40]
                 embedded.append(base64.b64decode(target.split(",", 1)[1]))
-    figures = re.findall(r"!\[(?:[^\[\]]|\[[^\[\]]*\])*\]\(\.\./figures/([^)\s]+)", raw)   # alt text may hold [0]
-    assert sorted(embedded) == sorted((site / "figures" / name).read_bytes() for name in figures), (
+    figures = ["figures/" + name for name in re.findall(r"!\[(?:[^\[\]]|\[[^\[\]]*\])*\]\(\.\./figures/([^)\s]+)", raw)]
+    figures += [f"interactive/{name}.svg" for name in INTERACTIVE.findall(raw)]   # each as its static first step
+    assert sorted(embedded) == sorted((site / name).read_bytes() for name in figures), (
         f"{page}: the embedded images are not the page's figures {figures}")
+
+
+INTERACTIVE = re.compile(r'<div class="nnref-interactive" data-figure="([\w-]+)"></div>')
+
+
+@pytest.mark.parametrize("page", [p for p in PAGES if INTERACTIVE.search((ROOT / "docs" / p).read_text(encoding="utf-8"))])
+def test_interactive_figure_becomes_its_static_first_step(page):
+    """A notebook runs no JavaScript: where the page places an interactive figure, the notebook shows
+    the SVG the site shows readers without JavaScript, with the figure's alt text, instead of an empty div."""
+    from hooks import interactive
+    nb = page_notebooks.page_notebook(ROOT / "docs" / page)
+    prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "nnref-interactive" not in prose
+    images = re.findall(r"!\[([^\]]*)\]\(data:image/svg\+xml;base64,([^)]+)\)", prose)
+    for name in INTERACTIVE.findall((ROOT / "docs" / page).read_text(encoding="utf-8")):
+        trace, svg = interactive.written()[name]
+        alt = json.loads(trace.read_text(encoding="utf-8"))["alt"]
+        assert any(text.startswith(alt) and base64.b64decode(data) == svg.read_bytes() for text, data in images), (
+            f"{page}: no static first step of the figure {name!r}")
 
 
 def test_first_cell_says_how_to_install_nnref_where_it_is_missing(built_site, tmp_path, tmp_path_factory, site_wheel):
