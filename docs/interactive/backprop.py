@@ -111,7 +111,6 @@ def trace():
                                                         "dL/dx", "dL/dW1", "dL/db1", "dL/dW2", "dL/db2")}}
     return {"backprop": {
         "alt": "反向传播：一个样本穿过两层网络，先逐个算出前向的值，再从损失出发逐个乘上局部梯度",
-        "source": "docs/interactive/backprop.py",
         "x": X, "W1": W1, "b1": B1, "W2": W2, "b2": B2, "y": Y, "default": DEFAULT,
         "activations": [[k, v[2]] for k, v in ACTIVATIONS.items()], "settings": settings,
     }}

@@ -46,7 +46,6 @@ def key(stride, padding, dilation):
 def trace():
     return {"conv": {
         "alt": "卷积：3×3 卷积核在补零后的 5×5 输入上滑动，每个窗口与卷积核逐元素相乘、求和，得到输出的一格",
-        "source": "docs/interactive/conv.py",
         "x": X, "w": K, "strides": STRIDES, "paddings": PADDINGS, "dilations": DILATIONS, "default": DEFAULT,
         "settings": {key(s, p, d): setting(s, p, d) for s in STRIDES for p in PADDINGS for d in DILATIONS},
     }}

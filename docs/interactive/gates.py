@@ -108,7 +108,6 @@ def trace():
         name = {"lstm": "LSTM", "gru": "GRU"}[kind]
         figures[kind] = {
             "alt": f"{name} 的门：读一个序列（标记处的数要记到最后），每一步各个门和状态的值",
-            "source": "docs/interactive/gates.py",
             "cell": kind, "T": T, "hidden": HIDDEN, "train_steps": TRAIN_STEPS,
             "weights": weights, "head": head_w, "rows": ROWS[kind], "formulas": FORMULAS[kind],
             "sequences": seqs,

@@ -65,7 +65,6 @@ def trace():
             runs[name]["paths"][f"{lr:g}"] = {"w": w, "f": f(w), "diverges": bool(f(w[-1]) > f(w[0]))}
     return {"optimizers": {
         "alt": "优化器：SGD、动量与 Adam 在狭长山谷 f(w) = (w1² + 20 w2²)/2 上从 (−4, 1) 出发的路径，学习率可选",
-        "source": "docs/interactive/optimizers.py",
         "curvature": CURV, "start": START, "steps": STEPS, "box": BOX, "levels": LEVELS,
         "contours": contours(), "runs": runs,
     }}

@@ -63,7 +63,6 @@ def key(mode, kernel, stride):
 def trace():
     return {"pool": {
         "alt": "池化：窗口在 4×4 输入上滑动，前向取最大值或平均值，反向把 dy 送回最大值（并列时给第一个）或平均分给窗口",
-        "source": "docs/interactive/pool.py",
         "x": X, "modes": MODES, "windows": WINDOWS, "default": DEFAULT,
         "settings": {key(m, k, s): setting(m, k, s) for m in MODES for k, s in WINDOWS},
     }}

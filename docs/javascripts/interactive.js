@@ -162,8 +162,8 @@
       const trace = JSON.parse(root.dataset.trace);
       const fig = h("div", {class: "nnref-figure", tabindex: "0", role: "group", "aria-label": trace.alt});
       draw(fig, trace);
-      fig.append(h("p", {class: "nnref-source"}, "图中每个数都由 nnref 在构建本站时算出（",
-        h("code", {text: trace.source}), "），浏览器只负责显示。"));
+      // which script wrote the trace is workshop material: the page's 实现细节 block names it
+      fig.append(h("p", {class: "nnref-source"}, "图中每个数都由 nnref 在构建本站时算出，浏览器只负责显示。"));
       const still = root.querySelector(".nnref-static");
       if (still) still.remove();                 // the static first step is for readers without JavaScript
       root.append(fig);
