@@ -10,11 +10,13 @@ readable in the light and the dark colour scheme.
 """
 import json
 
+import numpy as np
 import pytest
 
 from tests.test_browser import browser, page, server  # noqa: F401  (the shared fixtures)
-from tests.test_interactive import (PAGES, expected_backprop, expected_conv, expected_gates, expected_optimizers,
-                                    expected_pool, mismatches, script, trace)
+from tests.test_interactive import (PAGES, expected_attention_values, expected_backprop, expected_conv,
+                                    expected_gates, expected_optimizers, expected_pool, mismatches, module_attention,
+                                    script, trace)
 
 pytestmark = pytest.mark.browser
 URLS = {figure: path[:-3] + "/" for figure, path in PAGES.items()}
@@ -190,6 +192,76 @@ def test_gates_every_sequence_and_step_by_keyboard(server, page, cell):
             page.keyboard.press("ArrowRight")
 
 
+def attention_weights():
+    r"""Fresh nnref.MultiheadAttention modules' weights (not the trace's) and the causal mask."""
+    W = module_attention()
+    return W, np.triu(np.ones(W.shape[-2:], dtype=bool), k=1)
+
+
+MAP = """r => [...r.querySelectorAll('.nnref-att-cell')].map(c => [+c.dataset.i, +c.dataset.j,
+    +getComputedStyle(c).getPropertyValue('--w'), c.classList.contains('nnref-att-masked'), c.classList.contains('nnref-now')])"""
+
+
+def test_attention_every_head_and_query_by_keyboard(server, page):
+    root = open_figure(page, server, "attention")
+    values = expected_attention_values()
+    W, blocked = attention_weights()
+    sentence = trace("attention")["sentence"]
+    L = len(sentence)
+    figure = root.locator(".nnref-figure")
+    for layer in range(W.shape[0]):
+        for head in range(W.shape[1]):
+            root.locator(f'button[data-control="head"][data-layer="{layer}"][data-head="{head}"]').click()
+            pressed = root.evaluate("""r => [...r.querySelectorAll('button[data-control="head"][aria-pressed="true"]')]
+                .map(b => [+b.dataset.layer, +b.dataset.head])""")
+            assert pressed == [[layer, head]]
+            figure.focus()
+            page.keyboard.press("Home")
+            for i in range(L):
+                at = f"layer {layer} head {head} query {i}"
+                assert where(root) == f"查询：第 {i + 1} / {L} 个字「{sentence[i]}」", at
+                numbers = assert_numbers(root, values, at=at)
+                # the query's row lists every key it may see, and only those; its heaviest key is marked
+                row = {q for q, _ in shown(root, ".nnref-att-row")}
+                assert row == {f"{layer}.{head}.w[{i},{j}]" for j in range(L) if not blocked[i, j]}, at
+                assert {q for q, _ in numbers} >= row | {"loss_first", "loss_last", "steps"}, at
+                strong = root.evaluate("r => [...r.querySelectorAll('.nnref-att-strong')].map(e => +e.dataset.j)")
+                assert strong == [int(W[layer, head, i].argmax())], at
+                # the map: each cell's depth is its weight, the masked cells are the causal mask, row i is marked
+                for r, c, w, masked, now in root.evaluate(MAP):
+                    assert masked == blocked[r, c] and now == (r == i), (at, r, c)
+                    assert abs(w - (0.0 if masked else W[layer, head, r, c])) <= 5e-4, (at, r, c, w)
+                page.keyboard.press("ArrowRight")
+            assert where(root).startswith(f"查询：第 {L} / {L} "), "ArrowRight ran past the last query"
+
+
+def test_attention_cells_by_touch_at_390px_and_by_pointer(server, browser, page):
+    W, blocked = attention_weights()
+    values = expected_attention_values()
+    L = W.shape[-1]
+    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    pg = context.new_page()
+    root = open_figure(pg, server, "attention")
+    root.locator('button[data-control="head"][data-layer="1"][data-head="2"]').tap()
+    for i, j in [(5, 2), (L - 1, 0), (3, 9)]:               # the last one is masked: key after the query
+        cell = root.locator(f'.nnref-att-cell[data-i="{i}"][data-j="{j}"]')
+        cell.tap()
+        at = f"tap ({i}, {j})"
+        assert where(root).startswith(f"查询：第 {i + 1} / {L} "), at
+        info = root.locator(".nnref-att-info")
+        assert [q for q, _ in shown(root, ".nnref-att-info")] == [f"1.2.w[{i},{j}]"], at
+        assert ("被因果掩码挡住" in info.inner_text()) == bool(blocked[i, j]), at
+        assert "nnref-att-picked" in cell.get_attribute("class"), at
+        assert not mismatches(shown(root), values), at
+    context.close()
+    # a mouse: hovering a cell shows its weight without moving the selected row
+    root = open_figure(page, server, "attention")
+    root.locator(f'.nnref-att-cell[data-i="7"][data-j="4"]').hover()
+    assert [q for q, _ in shown(root, ".nnref-att-info")] == ["0.0.w[7,4]"]
+    assert where(root).startswith(f"查询：第 {L} / {L} ")
+    assert not mismatches(shown(root), values)
+
+
 def test_figures_start_after_instant_navigation(built_site, server, page):
     # Material swaps pages only for the URLs that sitemap.xml lists, which it does once the site is
     # deployed with a public address (NNREF_SITE_URL): list this server's pages there
@@ -217,6 +289,22 @@ def test_without_javascript_the_static_first_step_shows(server, browser, figure)
     pg.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=img.element_handle(), timeout=10000)
     assert img.is_visible() and img.get_attribute("alt")
     context.close()
+
+
+@pytest.mark.parametrize("figure", sorted(PAGES))
+def test_captions_name_no_repository_files(server, browser, page, figure):
+    r"""A reader sees no ``docs/...py``: neither in the static figure's caption and alt text (without
+    JavaScript) nor anywhere in the drawn figure (the page's 实现细节 block may name the script)."""
+    context = browser.new_context(java_script_enabled=False)
+    pg = context.new_page()
+    pg.goto(server + URLS[figure], wait_until="load")
+    static = pg.locator(f'.nnref-interactive[data-figure="{figure}"] .nnref-static')
+    texts = [static.locator("figcaption").inner_text(), static.locator("img").get_attribute("alt")]
+    context.close()
+    root = open_figure(page, server, figure)
+    texts += [root.inner_text(), root.locator(".nnref-figure").get_attribute("aria-label")]
+    for text in texts:
+        assert text.strip() and "docs/" not in text and ".py" not in text, f"{figure}: {text[:200]!r}"
 
 
 @pytest.mark.parametrize("figure", sorted(PAGES))
