@@ -65,7 +65,7 @@ nnrefInteractive.register("attention", function (fig, T) {
       "）在构建本站时用笔记原文训练了 ", num(T.steps, "steps"), " 步，交叉熵从 ", num(T.loss_first, "loss_first", 2),
       " 降到 ", num(T.loss_last, "loss_last", 2), "。选一个头："),
     picker, steps.el, title, heat,
-    h("p", {class: "nnref-att-legend"}, h("span", {class: "nnref-att-swatch"}), " 颜色越深，权重越大（0 到 1）　",
+    h("p", {class: "nnref-att-legend"}, h("span", {class: "nnref-att-swatch"}), " 颜色越浓，权重越大（0 到 1）　",
       h("span", {class: "nnref-att-swatch nnref-att-masked"}), " 因果掩码挡住的键：分数加 −∞，权重恰为 0"),
     info, rowTitle, list, best);
   steps.go(L - 1);                                   // the last character sees the whole sentence
