@@ -298,3 +298,32 @@ def test_search_worker_segmenter_is_fixed_in_materials_worker():
                    .glob("search.*.min.js"))
     assert len(workers) == 1
     assert len(search.SHORT.findall(workers[0].read_text(encoding="utf-8"))) == 1
+
+
+def test_notebook_thread_starts_after_ipython_is_imported():
+    """The background thread that runs the notebooks must find IPython fully imported:
+    jupyter_client imports it in that thread otherwise, and matplotlib.pyplot, drawing the figures
+    in the main thread meanwhile, can read the half-initialised module (a CI failure, by timing).
+    Run in a fresh interpreter, where nothing has imported IPython yet."""
+    import subprocess
+    import sys
+    code = """
+import sys
+sys.path.insert(0, "hooks")
+import notebooks
+assert "IPython" not in sys.modules
+seen = []
+class Recorder:
+    def __init__(self, max_workers):
+        pass
+    def submit(self, fn, *args):
+        seen.append("IPython" in sys.modules)
+notebooks.ThreadPoolExecutor = Recorder
+notebooks.on_config({})
+print(seen)
+"""
+    from tests.site_build import ROOT
+    env = {k: v for k, v in __import__("os").environ.items() if k != "NB_EXECUTE"}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[True]", proc.stdout
