@@ -86,3 +86,31 @@ def wheel_kernel(site_wheel, tmp_path_factory):
     proc = wheel_env.pip_install(python, f"{site_wheel.name}[parity]", site_wheel.parent)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return wheel_env.kernel_dir(python, root / "kernels")
+
+
+# --- the built site in Chromium (tests/chromium.py) ----------------------------------------
+
+@pytest.fixture(scope="module")
+def server(built_site):
+    """The built site on 127.0.0.1; its URL."""
+    from tests.chromium import serve
+    with serve(built_site[0]) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from tests.chromium import launch, sync_playwright
+    with sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh page (desktop size) that records requests leaving localhost in ``page.outside``."""
+    from tests.chromium import record_outside
+    context = browser.new_context()
+    yield record_outside(context.new_page())
+    context.close()

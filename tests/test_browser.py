@@ -5,61 +5,13 @@ built-in search must rank the page that teaches a Chinese word first (the pages 
 words by jieba at build time, the query into the same words in the browser), and nothing wide
 may be cut off at a desktop or a phone width.
 """
-import functools
-import http.server
 import re
-import shutil
-import threading
-from urllib.parse import urlparse
 
 import pytest
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"]
 PAGES = ["prerequisites/derivative/", "neural-network/linear/", "neural-network/backprop/",
          "neural-network/batchnorm/", "cnn/conv/", "rnn/rnn/", "lstm/lstm/", "lstm/gru/",
          "notebooks/mlp_digits/", "notebooks/sequences/", "api/"]
-
-
-@pytest.fixture(scope="module")
-def server(built_site):
-    site, _ = built_site
-    handler = functools.partial(_QuietHandler, directory=str(site))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    import os
-    if not os.path.exists(CHROMIUM):
-        pytest.fail("Debian's chromium is missing: apt-get install chromium fonts-wqy-microhei "
-                    "(make test does this)")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context()
-    pg = context.new_page()
-    pg.outside = []
-    pg.on("request", lambda r: urlparse(r.url).hostname not in ("127.0.0.1", None)
-          and r.url.split(":")[0] in ("http", "https", "ws", "wss") and pg.outside.append(r.url))
-    yield pg
-    context.close()
 
 
 @pytest.mark.browser

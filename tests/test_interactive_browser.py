@@ -13,7 +13,6 @@ import json
 import numpy as np
 import pytest
 
-from tests.test_browser import browser, page, server  # noqa: F401  (the shared fixtures)
 from tests.test_interactive import (PAGES, expected_attention_values, expected_backprop, expected_conv,
                                     expected_gates, expected_optimizers, expected_pool, mismatches, module_attention,
                                     script, trace)
@@ -256,7 +255,7 @@ def test_attention_cells_by_touch_at_390px_and_by_pointer(server, browser, page)
     context.close()
     # a mouse: hovering a cell shows its weight without moving the selected row
     root = open_figure(page, server, "attention")
-    root.locator(f'.nnref-att-cell[data-i="7"][data-j="4"]').hover()
+    root.locator('.nnref-att-cell[data-i="7"][data-j="4"]').hover()
     assert [q for q, _ in shown(root, ".nnref-att-info")] == ["0.0.w[7,4]"]
     assert where(root).startswith(f"查询：第 {L} / {L} ")
     assert not mismatches(shown(root), values)

@@ -10,8 +10,8 @@ import zipfile
 
 import pytest
 
+from tests.chromium import launch, sync_playwright
 from tests.site_build import OFFLINE_ADDRESS as ADDRESS, session_build
-from tests.test_browser import CHROMIUM, FLAGS
 
 
 @pytest.fixture(scope="module")
@@ -57,9 +57,8 @@ def test_configured_address_is_used_for_canonical_links_and_page_notebooks(offli
 
 @pytest.fixture(scope="module")
 def file_browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+    with sync_playwright() as p:
+        browser = launch(p)
         yield browser
         browser.close()
 

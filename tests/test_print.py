@@ -2,25 +2,17 @@
 navigation order, formulas rendered by KaTeX, figures and Chinese text present, nothing fetched from
 another host. Print it from the browser (or ``chromium --headless --print-to-pdf``) for a PDF.
 """
-import functools
-import http.server
 import importlib.util
 import json
 import re
-import shutil
-import threading
-from urllib.parse import urlparse
 
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from hooks.site_nav import nav_entries, read_config
+from tests.chromium import record_outside
 from tests.site_build import ROOT
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"]
 
 
 def nav_pages():
@@ -39,46 +31,21 @@ def test_print_page_is_built_in_nav_order(built_site):
     assert positions == sorted(positions), "the print page is not in navigation order"
 
 
-@pytest.fixture(scope="module")
-def server(built_site):
-    site, _ = built_site
-    handler = functools.partial(_QuietHandler, directory=str(site))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-def _chromium(p):
-    return p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-
-
 @pytest.mark.browser
-def test_print_page_prints_math_chinese_figures_and_answers_offline(server):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as p:
-        browser = _chromium(p)
-        page = browser.new_page()
-        outside = []
-        page.on("request", lambda r: urlparse(r.url).hostname not in ("127.0.0.1", None)
-                and r.url.split(":")[0] in ("http", "https", "ws", "wss") and outside.append(r.url))
-        page.goto(server + "print_page/", wait_until="networkidle", timeout=120000)
-        pdf = page.pdf()                  # what printing gives: formulas are typeset before it
-        page.emulate_media(media="print")
-        text = page.inner_text("article")
-        katex = page.locator(".katex").count()
-        untypeset = page.locator(".arithmatex:not(:has(.katex))").count()
-        errors = page.locator(".katex-error").count()
-        figures = page.eval_on_selector_all(
-            "article img[src*='figures/']", "els => els.map(e => [e.src, e.complete && e.naturalWidth > 0])")
-        closed = page.locator("details:not([open])").count()
-        answers = page.eval_on_selector_all("details.success", "ds => ds.map(d => d.lastElementChild.checkVisibility())")
-        browser.close()
+def test_print_page_prints_math_chinese_figures_and_answers_offline(server, browser):
+    page = record_outside(browser.new_page())
+    page.goto(server + "print_page/", wait_until="networkidle", timeout=120000)
+    pdf = page.pdf()                  # what printing gives: formulas are typeset before it
+    page.emulate_media(media="print")
+    text = page.inner_text("article")
+    katex = page.locator(".katex").count()
+    untypeset = page.locator(".arithmatex:not(:has(.katex))").count()
+    errors = page.locator(".katex-error").count()
+    figures = page.eval_on_selector_all(
+        "article img[src*='figures/']", "els => els.map(e => [e.src, e.complete && e.naturalWidth > 0])")
+    closed = page.locator("details:not([open])").count()
+    answers = page.eval_on_selector_all("details.success", "ds => ds.map(d => d.lastElementChild.checkVisibility())")
+    page.context.close()
     assert pdf.startswith(b"%PDF") and len(pdf) > 1_000_000
     for words in ["反向传播", "卷积层", "长短期记忆网络", "参考答案"]:
         assert words in text, f"{words!r} not on the print page"
@@ -87,22 +54,19 @@ def test_print_page_prints_math_chinese_figures_and_answers_offline(server):
     assert figures and all(ok for _, ok in figures), f"figures not loaded: {[s for s, ok in figures if not ok]}"
     assert closed == 0, f"{closed} collapsed blocks would print closed"
     assert len(answers) > 40 and all(answers), "an exercise's answer is not printed"
-    assert outside == [], f"requests left localhost: {outside}"
+    assert page.outside == [], f"requests left localhost: {page.outside}"
 
 
 @pytest.mark.browser
-def test_every_link_on_the_print_page_leads_somewhere(server):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as p:
-        browser = _chromium(p)
-        page = browser.new_page()
-        page.goto(server + "print_page/", wait_until="networkidle", timeout=120000)
-        links = page.eval_on_selector_all("a[href]", """as => as.map(a => [a.getAttribute('href'), a.href,
-            a.hash && a.pathname === location.pathname
-              ? !!(document.getElementById(decodeURIComponent(a.hash.slice(1))) ||
-                   document.getElementsByName(decodeURIComponent(a.hash.slice(1))).length)
-              : null])""")
-        browser.close()
+def test_every_link_on_the_print_page_leads_somewhere(server, browser):
+    page = browser.new_page()
+    page.goto(server + "print_page/", wait_until="networkidle", timeout=120000)
+    links = page.eval_on_selector_all("a[href]", """as => as.map(a => [a.getAttribute('href'), a.href,
+        a.hash && a.pathname === location.pathname
+          ? !!(document.getElementById(decodeURIComponent(a.hash.slice(1))) ||
+               document.getElementsByName(decodeURIComponent(a.hash.slice(1))).length)
+          : null])""")
+    page.context.close()
     in_page = [(href, ok) for href, _, ok in links if ok is not None]
     assert len(in_page) > 500, f"only {len(in_page)} in-page links"
     dangling = [href for href, ok in in_page if not ok]
@@ -140,22 +104,19 @@ def test_print_page_is_light(built_site):
 
 
 @pytest.mark.browser
-def test_print_page_opens_without_typesetting_every_formula(server):
+def test_print_page_opens_without_typesetting_every_formula(server, browser):
     # formulas are typeset near the screen while reading, every one of them before printing
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as p:
-        browser = _chromium(p)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.goto(server + "print_page/", wait_until="networkidle", timeout=120000)
-        page.wait_for_timeout(500)
-        total = page.locator(".arithmatex").count()
-        at_open = page.locator(".arithmatex .katex").count()
-        lazy = page.evaluate("""() => [...document.querySelectorAll('#print-site-page section.print-page:not(.md-section)')]
-            .every(s => getComputedStyle(s).contentVisibility === 'auto')""")
-        target = page.locator("#cnn-conv .arithmatex").first
-        target.scroll_into_view_if_needed()
-        page.wait_for_function("() => document.querySelector('#cnn-conv .arithmatex .katex')", timeout=10000)
-        browser.close()
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(server + "print_page/", wait_until="networkidle", timeout=120000)
+    page.wait_for_timeout(500)
+    total = page.locator(".arithmatex").count()
+    at_open = page.locator(".arithmatex .katex").count()
+    lazy = page.evaluate("""() => [...document.querySelectorAll('#print-site-page section.print-page:not(.md-section)')]
+        .every(s => getComputedStyle(s).contentVisibility === 'auto')""")
+    target = page.locator("#cnn-conv .arithmatex").first
+    target.scroll_into_view_if_needed()
+    page.wait_for_function("() => document.querySelector('#cnn-conv .arithmatex .katex')", timeout=10000)
+    page.context.close()
     assert total > 1500 and at_open < total / 3, f"{at_open} of {total} formulas typeset while the page opens"
     assert lazy, "the pages of the edition are laid out all at once"
 

@@ -4,23 +4,16 @@ the nav), light and dark themes that follow the system, back to top, tooltips fo
 from the one glossary, search previews without TeX or holes, figures that enlarge on click or tap,
 diagrams whose labels stay legible, and figures that stay legible in the dark theme.
 """
-import functools
-import http.server
 import json
 import re
-import shutil
-import threading
 import xml.etree.ElementTree as etree
-from urllib.parse import urlparse
 
 import pytest
 
 from hooks.site_nav import read_config
+from tests.chromium import record_outside
 from tests.site_build import ROOT
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-quic", "--no-first-run", "--disable-sync"]
 WIDTHS = [1280, 390]
 MIN_LABEL_PX = 9           # the smallest label of a diagram, rendered, in CSS px
 
@@ -54,30 +47,7 @@ def expected_chapters():
     return out
 
 
-# --- serving the site -----------------------------------------------------------------------
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture(scope="module")
-def server(built_site):
-    site, _ = built_site
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(site)))
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield b
-        b.close()
-
+# --- pages in Chromium -------------------------------------------------------------------
 
 def new_page(browser, width, scheme="light"):
     """A page at ``width`` px (390: a phone, with touch), the system in ``scheme``; it records any
@@ -85,11 +55,7 @@ def new_page(browser, width, scheme="light"):
     phone = width < 600
     context = browser.new_context(viewport={"width": width, "height": 844 if phone else 900},
                                   color_scheme=scheme, has_touch=phone, is_mobile=phone)
-    page = context.new_page()
-    page.outside = []
-    page.on("request", lambda r: urlparse(r.url).hostname not in ("127.0.0.1", None)
-            and r.url.split(":")[0] in ("http", "https", "ws", "wss") and page.outside.append(r.url))
-    return page
+    return record_outside(context.new_page())
 
 
 def press(page, locator, width):
