@@ -10,7 +10,6 @@ import zipfile
 
 import pytest
 
-from tests.chromium import launch, sync_playwright
 from tests.site_build import OFFLINE_ADDRESS as ADDRESS, session_build
 
 
@@ -55,18 +54,10 @@ def test_configured_address_is_used_for_canonical_links_and_page_notebooks(offli
     assert f"{ADDRESS}install.html" in notebook and "127.0.0.1" not in notebook
 
 
-@pytest.fixture(scope="module")
-def file_browser():
-    with sync_playwright() as p:
-        browser = launch(p)
-        yield browser
-        browser.close()
-
-
 @pytest.mark.browser
-def test_site_opened_from_disk_navigates_renders_math_and_searches(offline_site, file_browser):
+def test_site_opened_from_disk_navigates_renders_math_and_searches(offline_site, browser):
     site, _, _ = offline_site
-    page = file_browser.new_page(viewport={"width": 1280, "height": 900})
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
     requests, errors = [], []
     page.on("request", lambda r: requests.append(r.url))
     page.on("pageerror", lambda e: errors.append(str(e)))
