@@ -33,6 +33,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 from mkdocs.utils import get_relative_url
+from threadpoolctl import threadpool_limits
 
 try:       # the tests import the hooks as a package ...
     from hooks.figures import cache_dir, library_digest, render
@@ -80,7 +81,10 @@ def traced(script: Path, digest: bytes) -> Path:
         tmp = out.with_name(out.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        render(script, tmp)
+        # one BLAS thread: OpenBLAS sums in another order with another thread count, and a trace's
+        # numbers (the tiny GPT's 300 training steps) must not depend on the build machine's cores
+        with threadpool_limits(limits=1, user_api="blas"):
+            render(script, tmp)
         if not any(tmp.glob("*.json")):
             raise PluginError(f"trace script {script.name} wrote no trace into $NNREF_FIGURE_DIR")
         tmp.rename(out)  # complete or absent, never half written

@@ -103,16 +103,16 @@ def executed_path(notebook: Path) -> Path:
 BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
-def kernel_env(threads: int) -> dict:
-    """The kernel's environment: BLAS limited to ``threads`` unless the caller chose already.
+def kernel_env() -> dict:
+    """The kernel's environment: BLAS on one thread, whatever the caller's environment says.
 
-    OpenBLAS's idle threads spin: a notebook's small matrices gain nothing from a second thread
-    (measured: 31 s either way) but burn twice the CPU time, which the other notebooks and the
-    pages being rendered at the same moment need.
-    """
+    OpenBLAS sums in another order with another thread count, and the tiny GPT's 300 training steps
+    carry that difference into its weights: the attention figure (hooks/interactive.py, also on
+    one thread) shows the very weights of the notebook's heatmaps only if both ran alike. A second
+    thread gains a notebook's small matrices nothing anyway (measured: 31 s either way)."""
     env = dict(os.environ)
     for name in BLAS_THREADS:
-        env.setdefault(name, str(threads))
+        env[name] = "1"
     return env
 
 
@@ -149,7 +149,7 @@ def kernel_setup_line() -> str:
             f" or ns['kernel_setup']())({{'__name__': 'nnref_fonts', '__file__': {path!r}}})")
 
 
-def execute(notebook: Path, out: Path, threads: int = 1) -> None:
+def execute(notebook: Path, out: Path) -> None:
     """Run ``notebook`` (jupytext percent format) from the repository root; write ``out``."""
     import jupytext
     import nbformat
@@ -164,7 +164,7 @@ def execute(notebook: Path, out: Path, threads: int = 1) -> None:
         NotebookClient(nb, timeout=1800, kernel_name="python3",  # per cell; a loaded machine is slow
                        resources={"metadata": {"path": str(ROOT)}}, config=ipc,
                        extra_arguments=[f"--IPKernelApp.exec_lines={kernel_setup_line()}"]
-                       ).execute(env=kernel_env(threads))
+                       ).execute(env=kernel_env())
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     nbformat.write(nb, tmp)
@@ -180,12 +180,11 @@ def execute_all(notebooks: list[Path], jobs: int | None = None) -> dict[Path, Pa
     todo = longest_first([nb for nb, out in done.items() if not out.is_file()])
     cpus = os.cpu_count() or 1
     jobs = jobs or int(os.environ.get("NB_JOBS", 0)) or cpus
-    threads = max(1, cpus // min(jobs, len(todo) or 1))
     if todo:
         log.info("executing %d notebook(s), %d at a time: %s", len(todo), jobs,
                  ", ".join(nb.name for nb in todo))
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            futures = {nb: pool.submit(execute, nb, done[nb], threads) for nb in todo}
+            futures = {nb: pool.submit(execute, nb, done[nb]) for nb in todo}
         for nb, future in futures.items():
             if future.exception() is not None:
                 raise PluginError(f"notebook {nb.name} failed: {future.exception()!r}")
