@@ -3,6 +3,10 @@
 Data is drawn on the host with NumPy and moved to the default backend (``NNREF_BACKEND``),
 so the same tests run on CPU and, with ``NNREF_BACKEND=cupy``, on the GPU.
 
+BLAS computes on one thread in every test process, as the site's build computes the numbers
+the tests check again (hooks/interactive.py, hooks/notebooks.py): OpenBLAS sums in another order
+with another thread count, and 300 training steps of the tiny GPT carry that into the digits shown.
+
 Speed (``make test`` runs ``pytest -n auto``): each pytest-xdist worker computes on one thread
 (two workers on two cores with two BLAS or torch threads each wait on each other far more than
 they compute), the site builds start in the background as soon as the tests are collected
@@ -11,11 +15,13 @@ own) first among those.
 """
 import os
 
-if os.environ.get("PYTEST_XDIST_WORKER"):           # before NumPy or torch is imported
-    for _threads in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(_threads, "1")
+for _threads in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_threads, "1")              # this process (before NumPy) and its children
 
 import pytest  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+threadpool_limits(limits=1, user_api="blas")       # in case NumPy was imported before this file
 
 import nnref  # noqa: E402
 from tests import site_build  # noqa: E402
@@ -90,15 +96,15 @@ def wheel_kernel(site_wheel, tmp_path_factory):
 
 # --- the built site in Chromium (tests/chromium.py) ----------------------------------------
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server(built_site):
-    """The built site on 127.0.0.1; its URL."""
+    """The built site on 127.0.0.1; its URL (one address for the session: the tabs stay on one site)."""
     from tests.chromium import serve
     with serve(built_site[0]) as url:
         yield url
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser():
     from tests.chromium import launch, sync_playwright
     with sync_playwright() as p:
@@ -107,10 +113,24 @@ def browser():
         b.close()
 
 
+@pytest.fixture(scope="session")
+def _tabs(browser):
+    from tests.chromium import Tabs
+    tabs = Tabs(browser)
+    yield tabs
+    tabs.close()
+
+
 @pytest.fixture
-def page(browser):
-    """A fresh page (desktop size) that records requests leaving localhost in ``page.outside``."""
-    from tests.chromium import record_outside
-    context = browser.new_context()
-    yield record_outside(context.new_page())
-    context.close()
+def tab(_tabs):
+    """``tab(width=1280, scheme="light", javascript=True)``: this worker's tab for that kind of reader
+    (under 600 px a phone, with touch); it records requests leaving localhost in ``page.outside`` and
+    is reset after the test (tests/chromium.py, ``Tabs``)."""
+    yield _tabs.get
+    _tabs.reset()
+
+
+@pytest.fixture
+def page(tab):
+    """The desktop tab (1280 px, light)."""
+    return tab()

@@ -1,31 +1,14 @@
 """What a reader sees: the built site in headless Chromium (Debian's), served on 127.0.0.1.
 
-Math must be rendered by KaTeX (no raw ``$$`` left), no request may leave localhost, the
-built-in search must rank the page that teaches a Chinese word first (the pages are cut into
-words by jieba at build time, the query into the same words in the browser), and nothing wide
-may be cut off at a desktop or a phone width.
+On every page math must be rendered by KaTeX (no raw ``$$`` left), no request may leave
+localhost, nothing wide may be cut off and every diagram's labels must stay legible at a desktop
+and at a phone width (the page opened once, the window resized); the built-in search
+must rank the page that teaches a Chinese word first (the pages are cut into words by jieba at
+build time, the query into the same words in the browser).
 """
 import re
 
 import pytest
-
-PAGES = ["prerequisites/derivative/", "neural-network/linear/", "neural-network/backprop/",
-         "neural-network/batchnorm/", "cnn/conv/", "rnn/rnn/", "lstm/lstm/", "lstm/gru/",
-         "notebooks/mlp_digits/", "notebooks/sequences/", "api/"]
-
-
-@pytest.mark.browser
-@pytest.mark.parametrize("path", PAGES)
-def test_math_rendered_and_nothing_leaves_localhost(server, page, path):
-    page.goto(server + path, wait_until="networkidle")
-    page.wait_for_selector(".katex", state="attached", timeout=30000)  # the first may sit in a closed tab
-    assert page.locator(".katex").count() > 0
-    prose = page.evaluate("""() => { const c = document.querySelector('article').cloneNode(true);
-        c.querySelectorAll('pre, code, script, style, .katex').forEach(e => e.remove()); return c.innerText; }""")
-    assert "$$" not in prose and "\\(" not in prose, "raw TeX left on the page"
-    assert page.locator(".katex-error").count() == 0, "KaTeX could not parse some formula"
-    assert page.outside == [], f"requests left localhost: {page.outside}"
-
 
 @pytest.mark.browser
 def test_clicking_through_pages_works_without_a_configured_address(server, page):
@@ -62,11 +45,17 @@ SEARCHES = [("过拟合", "neural-network/overfitting/"), ("早停", "neural-net
             ("多头", "attention/multihead/"), ("位置编码", "attention/positional/"), ("掩码", "attention/attention/")]
 
 
-def search(page, server, word):
-    """Type ``word`` into the header's search field; the result pages' URLs, best first."""
-    page.goto(server, wait_until="networkidle")
+def search(page, word):
+    """Type ``word`` into the search field of ``page`` (a page of the site); the result pages' URLs,
+    best first. The field is emptied first, and the results of the last query with it."""
     box = page.locator("input.md-search__input")
-    box.click()  # the header's search field (a wide window shows it directly)
+    if not page.locator("#__search").is_checked():              # the search is not open yet
+        button = page.locator("label[for=__search]").first      # a phone's search button
+        button.click() if button.is_visible() else box.click()  # a wide window shows the field
+    if not box.evaluate("b => b === document.activeElement"):
+        box.focus()
+    box.fill("")
+    page.wait_for_selector(".md-search-result__item", state="detached", timeout=30000)
     box.fill(word)
     box.press("End")
     page.wait_for_selector(".md-search-result__item", timeout=30000)
@@ -74,21 +63,33 @@ def search(page, server, word):
         ".md-search-result__list > li > a:first-child", "els => els.map(e => e.href)")
 
 
+@pytest.fixture(scope="module")
+def home(browser, server):
+    """The home page in a tab of its own, kept open for every search of this module (Material
+    builds its search index once per page load; a reader searches again without reloading)."""
+    from tests.chromium import record_outside
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = record_outside(context.new_page())
+    page.goto(server, wait_until="networkidle")
+    yield page
+    context.close()
+
+
 @pytest.mark.browser
 @pytest.mark.parametrize("word,target", SEARCHES)
-def test_chinese_search_ranks_the_page_that_teaches_the_word_first(server, page, word, target):
-    links = search(page, server, word)
+def test_chinese_search_ranks_the_page_that_teaches_the_word_first(server, home, word, target):
+    links = search(home, word)
     assert links and links[0].split("#")[0].split("?")[0] == server + target, f"{word!r}: top hit is not {target}: {links[:4]}"
     # the whole word is highlighted, not its first character alone
-    marks = page.eval_on_selector_all(".md-search-result mark", "els => els.map(e => e.textContent)")
+    marks = home.eval_on_selector_all(".md-search-result mark", "els => els.map(e => e.textContent)")
     assert word in marks, f"{word!r} not highlighted as a word: {sorted(set(marks))[:10]}"
-    assert page.outside == []
+    assert home.outside == []
 
 
 @pytest.mark.browser
-def test_search_previews_show_no_tex(server, page):
-    search(page, server, "梯度")
-    previews = page.eval_on_selector_all(".md-search-result__article", "els => els.map(e => e.innerText)")
+def test_search_previews_show_no_tex(home):
+    search(home, "梯度")
+    previews = home.eval_on_selector_all(".md-search-result__article", "els => els.map(e => e.innerText)")
     tex = [p for p in previews if "\\" in p or "$" in p]
     assert previews and not tex, tex[:3]
 
@@ -149,15 +150,26 @@ def test_every_built_page_is_checked_for_overflow(built_site):
     assert nav_pages() == sorted(all_pages(built_site[0])), "the overflow check below misses a built page"
 
 
+WIDTHS = [1280, 390]
+
+
 @pytest.mark.browser
 @pytest.mark.parametrize("path", nav_pages())
-@pytest.mark.parametrize("width", [1280, 390])
-def test_nothing_is_cut_off_without_a_visible_scroll_bar(server, browser, width, path):
-    context = browser.new_context(viewport={"width": width, "height": 900})
-    pg = context.new_page()
-    pg.goto(server + path, wait_until="networkidle")
-    if pg.locator(".arithmatex").count():
-        pg.wait_for_selector(".katex", state="attached", timeout=30000)
-    bad = pg.evaluate(OVERFLOW)
-    context.close()
-    assert not bad, f"{path or 'home'} at {width} px: {bad[:3]}"
+def test_math_rendered_nothing_cut_off_diagrams_legible_and_nothing_leaves_localhost(built_site, server, page, path):
+    from tests.test_reader import diagram_problems
+    page.goto(server + path, wait_until="networkidle")
+    if page.locator(".arithmatex").count():
+        page.wait_for_selector(".katex", state="attached", timeout=30000)  # the first may sit in a closed tab
+        prose = page.evaluate("""() => { const c = document.querySelector('article').cloneNode(true);
+            c.querySelectorAll('pre, code, script, style, .katex').forEach(e => e.remove()); return c.innerText; }""")
+        assert "$$" not in prose and "\\(" not in prose, "raw TeX left on the page"
+        assert page.locator(".arithmatex:not(:has(.katex))").count() == 0, "a formula left untypeset"
+        assert page.locator(".katex-error").count() == 0, "KaTeX could not parse some formula"
+    # the same page at a desktop and at a phone width (the layout follows the window's width)
+    for width in WIDTHS:
+        page.set_viewport_size({"width": width, "height": 900})
+        bad = page.evaluate(OVERFLOW)
+        assert not bad, f"{path or 'home'} at {width} px: {bad[:3]}"
+        bad = diagram_problems(page, built_site[0], path, width)
+        assert not bad, f"at {width} px: {bad}"
+    assert page.outside == [], f"requests left localhost: {page.outside}"

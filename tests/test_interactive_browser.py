@@ -5,8 +5,11 @@ over every setting and every step, and every number it shows (each carries ``dat
 name of the quantity) must equal the independent computation of ``tests/test_interactive.py``
 to the digits shown; the window, the winner of a max pool and the output cell being filled
 are checked too. Also: the figures start after Material's instant navigation, a reader without
-JavaScript sees the static first step, nothing sticks out at 390 px, and the text stays
-readable in the light and the dark colour scheme.
+JavaScript sees the static first step, no caption or label names a repository file, nothing
+sticks out at 390 px, and the text stays readable in the light and the dark colour scheme.
+
+Each step's state is read in one round trip to the browser (``state``): the figures are driven
+through some 700 steps.
 """
 import json
 
@@ -28,6 +31,19 @@ def open_figure(pg, server, figure):
     return root
 
 
+def state(root, extra="r => null", **within):
+    """The figure's state in one round trip: ``where`` (the step it shows), ``numbers`` (as ``shown``),
+    for each keyword the quantity names shown inside that CSS selector, and ``extra``: what the
+    JavaScript function ``extra`` returns for the figure's root."""
+    return root.evaluate("""(r, within) => {
+        const q = (s, e = r) => [...e.querySelectorAll(s)];
+        const out = {where: r.querySelector('.nnref-where').innerText,
+                     numbers: q('[data-q]').map(e => [e.dataset.q, e.textContent])};
+        for (const [k, sel] of Object.entries(within)) out[k] = q(sel + ' [data-q]').map(e => e.dataset.q);
+        out.extra = (%s)(r);
+        return out; }""" % extra, within)
+
+
 def shown(root, within=""):
     """Every number the figure shows: (quantity name, text) pairs."""
     return root.evaluate(f"""r => [...r.querySelectorAll('{within} [data-q]')]
@@ -38,12 +54,16 @@ def where(root):
     return root.locator(".nnref-where").inner_text()
 
 
-def assert_numbers(root, expected, tol=None, at=""):
-    numbers = shown(root)
+def assert_numbers(root, expected, tol=None, at="", numbers=None):
+    numbers = shown(root) if numbers is None else numbers
     assert numbers, f"no numbers shown {at}"
     bad = mismatches(numbers, expected, tol)
     assert not bad, f"{at}: {bad[:6]}"
     return numbers
+
+
+# the highlighted input cells: (tap, quantity) of each
+HITS = """r => [...r.querySelectorAll('.nnref-cell.nnref-hit')].map(c => [c.dataset.tap, c.querySelector('[data-q]').dataset.q])"""
 
 
 def test_conv_every_setting_and_window_by_keyboard(server, page):
@@ -59,21 +79,19 @@ def test_conv_every_setting_and_window_by_keyboard(server, page):
                 figure.focus()
                 for k in range(OH * OW):
                     at = f"stride {stride} padding {padding} dilation {dilation} window {k}"
-                    assert where(root) == f"窗口 {k + 1} / {OH * OW}", at
-                    numbers = assert_numbers(root, values, tol=1e-9, at=at)
+                    now = state(root, HITS, grid=".nnref-grid")
+                    assert now["where"] == f"窗口 {k + 1} / {OH * OW}", at
+                    numbers = assert_numbers(root, values, tol=1e-9, at=at, numbers=now["numbers"])
                     i, j = divmod(k, OW)
                     # the window: the highlighted input cells are exactly the taps of output (i, j)
-                    hits = root.evaluate("""r => [...r.querySelectorAll('.nnref-cell.nnref-hit')]
-                        .map(c => [c.dataset.tap, c.querySelector('[data-q]').dataset.q])""")
-                    assert sorted(hits) == sorted([f"{u},{v}", f"xp[{r},{c}]"] for (a, b, u, v), (r, c) in taps.items()
+                    hits = [tuple(h) for h in now["extra"]]
+                    assert sorted(hits) == sorted((f"{u},{v}", f"xp[{r},{c}]") for (a, b, u, v), (r, c) in taps.items()
                                                   if (a, b) == (i, j)), at
                     # its nine products, and the outputs filled so far (row-major up to this window)
                     assert {q for q, _ in numbers if q.startswith("prod[")} == {
                         f"prod[{i},{j},{u},{v}]" for u in range(3) for v in range(3)}, at
-                    assert {q for q, _ in shown(root, ".nnref-grid")} >= {
-                        f"y[{n // OW},{n % OW}]" for n in range(k + 1)}, at
-                    assert not {q for q, _ in shown(root, ".nnref-grid")} & {
-                        f"y[{n // OW},{n % OW}]" for n in range(k + 1, OH * OW)}, at
+                    assert set(now["grid"]) >= {f"y[{n // OW},{n % OW}]" for n in range(k + 1)}, at
+                    assert not set(now["grid"]) & {f"y[{n // OW},{n % OW}]" for n in range(k + 1, OH * OW)}, at
                     page.keyboard.press("ArrowRight")
                 assert where(root) == f"窗口 {OH * OW} / {OH * OW}", "ArrowRight ran past the last window"
                 page.keyboard.press("Home")
@@ -103,16 +121,16 @@ def test_pool_every_setting_and_window_by_buttons(server, page):
             values, windows, (OH, OW), _ = expected_pool(mode, kernel, stride)
             for k, win in enumerate(windows):
                 at = f"{mode} {kernel}x{kernel} stride {stride} window {k}"
-                assert where(root) == f"窗口 {k + 1} / {OH * OW}", at
-                assert_numbers(root, values, tol=5e-4, at=at)
+                now = state(root, hit=".nnref-cell.nnref-hit", won=".nnref-cell.nnref-win", tie=".nnref-cell.nnref-tie")
+                assert now["where"] == f"窗口 {k + 1} / {OH * OW}", at
+                assert_numbers(root, values, tol=5e-4, at=at, numbers=now["numbers"])
 
-                def cells(cls):
-                    return sorted(root.evaluate(f"""r => [...r.querySelectorAll('.nnref-cell.{cls} [data-q^="x["]')]
-                        .map(e => e.dataset.q)"""))
-                assert cells("nnref-hit") == sorted(f"x[{r},{c}]" for r, c in win["cells"]), at
+                def cells(kind):
+                    return sorted(q for q in now[kind] if q.startswith("x["))
+                assert cells("hit") == sorted(f"x[{r},{c}]" for r, c in win["cells"]), at
                 if mode == "max":
-                    assert cells("nnref-win") == [f"x[{win['winner'][0]},{win['winner'][1]}]"], at
-                    assert cells("nnref-tie") == sorted(f"x[{r},{c}]" for r, c in win["ties"]), at
+                    assert cells("won") == [f"x[{win['winner'][0]},{win['winner'][1]}]"], at
+                    assert cells("tie") == sorted(f"x[{r},{c}]" for r, c in win["ties"]), at
                 root.locator('button[data-control="next"]').click()
             root.locator('button[data-control="first"]').click()
 
@@ -137,18 +155,18 @@ def test_backprop_every_step_by_slider_and_keyboard(server, page):
         page.keyboard.press("Home")
         for k, step in enumerate(steps):
             at = f"{activation} step {k}"
-            assert where(root) == f"{step['phase']} {k + 1} / {len(steps)}", at
-            numbers = assert_numbers(root, values, at=at)
+            now = state(root, net=".nnref-net")
+            assert now["where"] == f"{step['phase']} {k + 1} / {len(steps)}", at
+            numbers = assert_numbers(root, values, at=at, numbers=now["numbers"])
             # the step's own numbers are all on screen, and no gradient shows before the backward pass
             assert {p["q"] for line in step["lines"] for p in line if isinstance(p, dict)} <= {q for q, _ in numbers}
-            net = {q for q, _ in shown(root, ".nnref-net")}
+            net = set(now["net"])
             assert bool({q for q in net if q.startswith("dL/d")}) == (step["phase"] == "反向"), at
             page.keyboard.press("ArrowRight")
 
 
-def test_optimizers_every_learning_rate_by_touch_at_390px(server, browser):
-    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
-    pg = context.new_page()
+def test_optimizers_every_learning_rate_by_touch_at_390px(server, tab):
+    pg = tab(390)
     root = open_figure(pg, server, "optimizers")
     t = trace("optimizers")
     values = expected_optimizers(t)
@@ -160,14 +178,14 @@ def test_optimizers_every_learning_rate_by_touch_at_390px(server, browser):
                 if k == t["steps"]:
                     root.locator('button[data-control="last"]').tap()
                 at = f"{kind} lr {lr:g} step {k}"
-                assert where(root) == f"第 {k} 步 / {t['steps']}", at
-                numbers = assert_numbers(root, values, at=at)
+                now = state(root)
+                assert now["where"] == f"第 {k} 步 / {t['steps']}", at
+                numbers = assert_numbers(root, values, at=at, numbers=now["numbers"])
                 assert {f"{kind}.{lr:g}.{q}[{k}]" for q in ("w1", "w2", "f")} <= {q for q, _ in numbers}, at
                 if k < 3:
                     root.locator('button[data-control="next"]').tap()
             panel = root.locator(f'[data-optimizer="{kind}"]')
             assert ("发散" in panel.inner_text()) == run["paths"][f"{lr:g}"]["diverges"], (kind, lr)
-    context.close()
 
 
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
@@ -183,8 +201,9 @@ def test_gates_every_sequence_and_step_by_keyboard(server, page, cell):
         page.keyboard.press("Home")
         for k in range(t["T"]):
             at = f"{cell} sequence {n} t {k}"
-            assert where(root) == f"t = {k + 1} / {t['T']}", at
-            numbers = assert_numbers(root, values, at=at)
+            now = state(root)
+            assert now["where"] == f"t = {k + 1} / {t['T']}", at
+            numbers = assert_numbers(root, values, at=at, numbers=now["numbers"])
             rows = {q for q, _ in numbers if q.startswith(f"{n}.") and q.endswith(f"[{k},0]")}
             assert len(rows) == len(t["rows"]), at                      # every row of the table
             assert (f"{n}.pred" in {q for q, _ in numbers}) == (k == t["T"] - 1), at
@@ -197,8 +216,10 @@ def attention_weights():
     return W, np.triu(np.ones(W.shape[-2:], dtype=bool), k=1)
 
 
-MAP = """r => [...r.querySelectorAll('.nnref-att-cell')].map(c => [+c.dataset.i, +c.dataset.j,
-    +getComputedStyle(c).getPropertyValue('--w'), c.classList.contains('nnref-att-masked'), c.classList.contains('nnref-now')])"""
+# the marked heaviest key, and the map: each cell's (i, j, depth, masked, in the selected row)
+MAP = """r => [[...r.querySelectorAll('.nnref-att-strong')].map(e => +e.dataset.j),
+    [...r.querySelectorAll('.nnref-att-cell')].map(c => [+c.dataset.i, +c.dataset.j,
+    +getComputedStyle(c).getPropertyValue('--w'), c.classList.contains('nnref-att-masked'), c.classList.contains('nnref-now')])]"""
 
 
 def test_attention_every_head_and_query_by_keyboard(server, page):
@@ -218,28 +239,29 @@ def test_attention_every_head_and_query_by_keyboard(server, page):
             page.keyboard.press("Home")
             for i in range(L):
                 at = f"layer {layer} head {head} query {i}"
-                assert where(root) == f"查询：第 {i + 1} / {L} 个字「{sentence[i]}」", at
-                numbers = assert_numbers(root, values, at=at)
+                now = state(root, MAP, row=".nnref-att-row")
+                assert now["where"] == f"查询：第 {i + 1} / {L} 个字「{sentence[i]}」", at
+                numbers = assert_numbers(root, values, at=at, numbers=now["numbers"])
                 # the query's row lists every key it may see, and only those; its heaviest key is marked
-                row = {q for q, _ in shown(root, ".nnref-att-row")}
+                row = set(now["row"])
                 assert row == {f"{layer}.{head}.w[{i},{j}]" for j in range(L) if not blocked[i, j]}, at
                 assert {q for q, _ in numbers} >= row | {"loss_first", "loss_last", "steps"}, at
-                strong = root.evaluate("r => [...r.querySelectorAll('.nnref-att-strong')].map(e => +e.dataset.j)")
+                strong, cells = now["extra"]
+                assert len(cells) == L * L, at
                 assert strong == [int(W[layer, head, i].argmax())], at
                 # the map: each cell's depth is its weight, the masked cells are the causal mask, row i is marked
-                for r, c, w, masked, now in root.evaluate(MAP):
+                for r, c, w, masked, now in cells:
                     assert masked == blocked[r, c] and now == (r == i), (at, r, c)
                     assert abs(w - (0.0 if masked else W[layer, head, r, c])) <= 5e-4, (at, r, c, w)
                 page.keyboard.press("ArrowRight")
             assert where(root).startswith(f"查询：第 {L} / {L} "), "ArrowRight ran past the last query"
 
 
-def test_attention_cells_by_touch_at_390px_and_by_pointer(server, browser, page):
+def test_attention_cells_by_touch_at_390px_and_by_pointer(server, tab, page):
     W, blocked = attention_weights()
     values = expected_attention_values()
     L = W.shape[-1]
-    context = browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
-    pg = context.new_page()
+    pg = tab(390)
     root = open_figure(pg, server, "attention")
     root.locator('button[data-control="head"][data-layer="1"][data-head="2"]').tap()
     for i, j in [(5, 2), (L - 1, 0), (3, 9)]:               # the last one is masked: key after the query
@@ -252,7 +274,6 @@ def test_attention_cells_by_touch_at_390px_and_by_pointer(server, browser, page)
         assert ("被因果掩码挡住" in info.inner_text()) == bool(blocked[i, j]), at
         assert "nnref-att-picked" in cell.get_attribute("class"), at
         assert not mismatches(shown(root), values), at
-    context.close()
     # a mouse: hovering a cell shows its weight without moving the selected row
     root = open_figure(page, server, "attention")
     root.locator('.nnref-att-cell[data-i="7"][data-j="4"]').hover()
@@ -279,44 +300,36 @@ def test_figures_start_after_instant_navigation(built_site, server, page):
 
 
 @pytest.mark.parametrize("figure", sorted(PAGES))
-def test_without_javascript_the_static_first_step_shows(server, browser, figure):
-    context = browser.new_context(java_script_enabled=False)
-    pg = context.new_page()
+def test_without_javascript_the_static_first_step_shows_and_names_no_file(server, tab, figure):
+    r"""A reader without JavaScript sees the static first step, described, and no ``docs/...py``: neither
+    in its caption nor in its alt text (the page's 实现细节 block may name the script)."""
+    pg = tab(javascript=False)
     pg.goto(server + URLS[figure], wait_until="load")
-    img = pg.locator(f'.nnref-interactive[data-figure="{figure}"] .nnref-static img')
+    static = pg.locator(f'.nnref-interactive[data-figure="{figure}"] .nnref-static')
+    img = static.locator("img")
     img.scroll_into_view_if_needed()
     pg.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=img.element_handle(), timeout=10000)
     assert img.is_visible() and img.get_attribute("alt")
-    context.close()
+    for text in [static.locator("figcaption").inner_text(), img.get_attribute("alt")]:
+        assert text.strip() and "docs/" not in text and ".py" not in text, f"{figure}: {text[:200]!r}"
 
 
-@pytest.mark.parametrize("figure", sorted(PAGES))
-def test_captions_name_no_repository_files(server, browser, page, figure):
-    r"""A reader sees no ``docs/...py``: neither in the static figure's caption and alt text (without
-    JavaScript) nor anywhere in the drawn figure (the page's 实现细节 block may name the script)."""
-    context = browser.new_context(java_script_enabled=False)
-    pg = context.new_page()
-    pg.goto(server + URLS[figure], wait_until="load")
-    static = pg.locator(f'.nnref-interactive[data-figure="{figure}"] .nnref-static')
-    texts = [static.locator("figcaption").inner_text(), static.locator("img").get_attribute("alt")]
-    context.close()
-    root = open_figure(page, server, figure)
-    texts += [root.inner_text(), root.locator(".nnref-figure").get_attribute("aria-label")]
-    for text in texts:
+def names_no_file(root, figure):
+    r"""The drawn figure's text and label name no ``docs/...py``."""
+    for text in [root.inner_text(), root.locator(".nnref-figure").get_attribute("aria-label")]:
         assert text.strip() and "docs/" not in text and ".py" not in text, f"{figure}: {text[:200]!r}"
 
 
 @pytest.mark.parametrize("figure", sorted(PAGES))
-def test_nothing_sticks_out_at_390px(server, browser, figure):
-    context = browser.new_context(viewport={"width": 390, "height": 844})
-    pg = context.new_page()
+def test_nothing_sticks_out_at_390px_and_no_file_is_named(server, tab, figure):
+    pg = tab(390)
     root = open_figure(pg, server, figure)
+    names_no_file(root, figure)
     pg.locator('button[data-control="last"]').first.click()
     box = root.evaluate("""r => { const f = r.querySelector('.nnref-figure'), c = document.querySelector('.md-content');
         return [f.scrollWidth, f.clientWidth, f.getBoundingClientRect().right, c.getBoundingClientRect().right]; }""")
     assert box[0] <= box[1] + 1, f"{figure} scrolls sideways at 390 px: {box}"
     assert box[2] <= box[3] + 1, f"{figure} sticks out of the column: {box}"
-    context.close()
 
 
 CONTRAST = r"""r => {
@@ -355,11 +368,12 @@ def color_scheme(pg, site, server, scheme):
     assert dark == (scheme == "slate"), f"the {scheme} scheme did not take effect"
 
 
-@pytest.mark.parametrize("scheme", ["default", "slate"])
 @pytest.mark.parametrize("figure", sorted(PAGES))
-def test_text_is_readable_in_both_colour_schemes(built_site, server, page, figure, scheme):
+def test_text_is_readable_in_both_colour_schemes(built_site, server, page, figure):
     root = open_figure(page, server, figure)
-    color_scheme(page, built_site[0], server, scheme)
+    names_no_file(root, figure)                                    # and at a desktop width
     page.locator('button[data-control="last"]').first.click()      # every kind of number on screen
-    low = root.evaluate(CONTRAST)
-    assert not low, f"{figure} in {scheme}: contrast below 4.5 for {low[:5]}"
+    for scheme in ["default", "slate"]:
+        color_scheme(page, built_site[0], server, scheme)
+        low = root.evaluate(CONTRAST)
+        assert not low, f"{figure} in {scheme}: contrast below 4.5 for {low[:5]}"

@@ -2,7 +2,8 @@
 desktop width (1280 px) and a phone width (390 px): the home page and its chapter list (equal to
 the nav), light and dark themes that follow the system, back to top, tooltips for the site's terms
 from the one glossary, search previews without TeX or holes, figures that enlarge on click or tap,
-diagrams whose labels stay legible, and figures that stay legible in the dark theme.
+diagrams whose labels stay legible (checked on every page by tests/test_browser.py, with
+``diagram_problems``), and figures that stay legible in the dark theme.
 """
 import json
 import re
@@ -11,7 +12,6 @@ import xml.etree.ElementTree as etree
 import pytest
 
 from hooks.site_nav import read_config
-from tests.chromium import record_outside
 from tests.site_build import ROOT
 
 WIDTHS = [1280, 390]
@@ -47,16 +47,8 @@ def expected_chapters():
     return out
 
 
-# --- pages in Chromium -------------------------------------------------------------------
-
-def new_page(browser, width, scheme="light"):
-    """A page at ``width`` px (390: a phone, with touch), the system in ``scheme``; it records any
-    request that leaves localhost in ``page.outside``."""
-    phone = width < 600
-    context = browser.new_context(viewport={"width": width, "height": 844 if phone else 900},
-                                  color_scheme=scheme, has_touch=phone, is_mobile=phone)
-    return record_outside(context.new_page())
-
+# --- pages in Chromium: ``tab(width, scheme)`` is the tab of a reader at that width (under 600 px a
+# phone, with touch) whose system is light or dark (tests/conftest.py)
 
 def press(page, locator, width):
     """A click at a desktop width, a tap on a phone."""
@@ -68,8 +60,8 @@ def press(page, locator, width):
 
 @pytest.mark.browser
 @pytest.mark.parametrize("width", WIDTHS)
-def test_home_chapter_list_equals_the_nav(server, browser, width):
-    page = new_page(browser, width)
+def test_home_chapter_list_equals_the_nav(server, tab, width):
+    page = tab(width)
     page.goto(server, wait_until="networkidle")
     cards = page.eval_on_selector_all(".nnref-chapters > ul > li", """cards => cards.map(c => [
         c.querySelector('p').innerText.trim(),
@@ -82,19 +74,17 @@ def test_home_chapter_list_equals_the_nav(server, browser, width):
     column = page.evaluate("document.querySelector('article').getBoundingClientRect().width")
     assert all(w > (0.9 * column if width < 600 else 0.3 * column) for w in widths), widths
     assert page.outside == []
-    page.context.close()
 
 
 @pytest.mark.browser
-def test_home_page_is_for_learners_and_contributors_have_their_own_page(server, browser):
-    page = new_page(browser, 1280)
+def test_home_page_is_for_learners_and_contributors_have_their_own_page(server, tab):
+    page = tab(1280)
     page.goto(server, wait_until="networkidle")
     text = page.inner_text("article")
     headings = page.eval_on_selector_all("article h2", "hs => hs.map(h => h.innerText.replace('¶', '').trim())")
     links = page.eval_on_selector_all("article a[href]", "as => as.map(a => a.getAttribute('href'))")
     page.goto(server + "contributing/", wait_until="networkidle")
     contributing = page.inner_text("article")
-    page.context.close()
     assert headings[:2] == ["这里有什么不同", "从哪里开始"] and "章节" in headings and "获取 nnref" in headings
     for promise in ["每个数字都经过测试", "笔记勘误", "练习", "笔记本", "下载本页为 Jupyter 笔记本"]:
         assert promise in text, f"the home page does not say {promise!r}"
@@ -117,16 +107,15 @@ def test_contributing_examples_are_run_by_the_page_tests():
 
 @pytest.mark.browser
 @pytest.mark.parametrize("width", WIDTHS)
-def test_theme_follows_the_system_and_the_toggle(server, browser, width):
+def test_theme_follows_the_system_and_the_toggle(server, tab, width):
     for system, scheme in [("light", "default"), ("dark", "slate")]:
-        page = new_page(browser, width, system)
+        page = tab(width, system)
         page.goto(server + "neural-network/backprop/", wait_until="networkidle")
         assert page.get_attribute("body", "data-md-color-scheme") == scheme, f"system {system}"
         background = page.evaluate("getComputedStyle(document.body).backgroundColor")
         assert (_luminance(background) > 0.5) == (system == "light"), background
-        page.context.close()
     # the toggle: automatic -> light -> dark, remembered on the next page
-    page = new_page(browser, width, "dark")
+    page = tab(width, "dark")
     page.goto(server + "neural-network/backprop/", wait_until="networkidle")
     seen = []
     for _ in range(3):
@@ -136,7 +125,6 @@ def test_theme_follows_the_system_and_the_toggle(server, browser, width):
     page.locator("form[data-md-component=palette] label:visible").first.click()    # light
     page.goto(server + "cnn/conv/", wait_until="networkidle")
     assert page.get_attribute("body", "data-md-color-scheme") == "default", "the choice is not remembered"
-    page.context.close()
 
 
 def _luminance(css_color):
@@ -146,8 +134,8 @@ def _luminance(css_color):
 
 @pytest.mark.browser
 @pytest.mark.parametrize("width", WIDTHS)
-def test_back_to_top(server, browser, width):
-    page = new_page(browser, width)
+def test_back_to_top(server, tab, width):
+    page = tab(width)
     page.goto(server + "cnn/conv/", wait_until="networkidle")
     top = page.locator(".md-top")
     assert top.count() == 1 and page.evaluate("document.querySelector('.md-top').hidden")
@@ -158,7 +146,6 @@ def test_back_to_top(server, browser, width):
     page.wait_for_timeout(400)
     press(page, top, width)
     page.wait_for_function("() => window.scrollY === 0", timeout=5000)
-    page.context.close()
 
 
 # --- glossary tooltips --------------------------------------------------------------------------
@@ -194,10 +181,10 @@ def test_tooltips_reach_the_site_only_never_the_page_tests_or_notebooks():
 
 @pytest.mark.browser
 @pytest.mark.parametrize("width", WIDTHS)
-def test_terms_show_their_english_name_on_hover_or_tap(server, browser, width, built_site):
+def test_terms_show_their_english_name_on_hover_or_tap(server, tab, width, built_site):
     site, _ = built_site
     english = {form: en for forms, en, _ in glossary_rows() for form in forms}
-    page = new_page(browser, width)
+    page = tab(width)
     page.goto(server + "neural-network/backprop/", wait_until="networkidle")
     terms = page.eval_on_selector_all("article abbr[title]", "as => as.map(a => [a.textContent, a.title])")
     assert len(terms) >= 10 and all(english[t] == title for t, title in terms), terms[:5]
@@ -214,7 +201,6 @@ def test_terms_show_their_english_name_on_hover_or_tap(server, browser, width, b
     # the tip is on screen, near the term
     box, at = tip.bounding_box(), term.bounding_box()
     assert 0 <= box["x"] and box["x"] + box["width"] <= width and abs(box["y"] - at["y"]) < 80
-    page.context.close()
     # a term in a code block, a formula, a heading or a link is left alone
     html = (site / "neural-network" / "backprop" / "index.html").read_text(encoding="utf-8")
     for inside in [r"<code[^>]*>[^<]*<abbr", r"<h[1-6][^>]*>[^<]*<abbr", r'<span class="arithmatex">[^<]*<abbr',
@@ -258,22 +244,16 @@ def test_every_formula_in_the_index_is_readable_text_without_holes(built_site):
 
 @pytest.mark.browser
 @pytest.mark.parametrize("width", WIDTHS)
-def test_search_previews_hold_no_tex_and_no_holes(server, browser, width):
-    page = new_page(browser, width)
+def test_search_previews_hold_no_tex_and_no_holes(server, tab, width):
+    from tests.test_browser import search
+    page = tab(width)
+    page.goto(server, wait_until="networkidle")
     previews = []
-    for word in ["梯度", "反向传播", "卷积", "损失"]:
-        page.goto(server, wait_until="networkidle")
-        if width < 600:
-            page.locator("label[for=__search]").first.click()      # the phone's search button
-        box = page.locator("input.md-search__input")
-        box.click()
-        box.fill(word)
-        box.press("End")
-        page.wait_for_selector(".md-search-result__item", timeout=30000)
+    for word in ["梯度", "反向传播", "卷积", "损失"]:      # typed one after the other, as a reader does
+        search(page, word)
         page.wait_for_timeout(300)
         previews += page.eval_on_selector_all(".md-search-result__article",
                                               "els => els.map(e => e.innerText)")
-    page.context.close()
     assert len(previews) > 10
     previews = [p.replace("\u200b", "") for p in previews]
     assert not [p for p in previews if TEX.search(p)], [p for p in previews if TEX.search(p)][:3]
@@ -309,37 +289,39 @@ def smallest_label(svg):
     return float(root.get("viewBox").split()[2]), min(sizes)
 
 
-@pytest.mark.browser
-@pytest.mark.parametrize("width", WIDTHS)
-def test_diagram_labels_are_legible_and_the_whole_diagram_is_reachable(built_site, server, browser, width):
+def diagram_problems(page, site, url, width):
+    """What is wrong with the SVG diagrams of the page open in ``page`` (the page at ``url``, the
+    window ``width`` px wide): a label under MIN_LABEL_PX as drawn, a diagram cut off without a
+    visible scroll bar, or one that scrolls sideways on a desktop. Every page is checked so, at a
+    desktop and at a phone width, by ``test_browser.py``'s test of each page."""
+    problems = []
+    names = page.eval_on_selector_all('article img[src*="figures/"]', "is => is.map(i => i.getAttribute('src'))")
+    for name in sorted({n.rsplit("figures/", 1)[1] for n in names if n.endswith(".svg")}):
+        img = page.locator(f'article img[src$="figures/{name}"]').first
+        img.scroll_into_view_if_needed()
+        shown = img.evaluate("""i => { const f = i.closest('.nnref-diagram') || i.parentElement;
+            const s = getComputedStyle(f); return {width: i.getBoundingClientRect().width,
+            frame: f.clientWidth, scroll: f.scrollWidth, overflow: s.overflowX, bar: s.scrollbarColor,
+            column: document.querySelector('article').getBoundingClientRect().width} }""")
+        view_width, smallest = smallest_label(site / "figures" / name)
+        label_px = shown["width"] / view_width * smallest
+        if label_px < MIN_LABEL_PX - 0.05:
+            problems.append(f"{url} {name}: smallest label {label_px:.1f} px")
+        if shown["scroll"] > shown["frame"] + 1 and (shown["overflow"] not in ("auto", "scroll")
+                                                      or re.search(r"^(auto|transparent)", shown["bar"])):
+            problems.append(f"{url} {name}: cut off at {shown['frame']} of {shown['scroll']} px, no visible scroll bar")
+        if width >= 1000 and shown["scroll"] > shown["frame"] + 1:
+            problems.append(f"{url} {name}: scrolls sideways on a desktop")
+    return problems
+
+
+def test_the_site_has_diagrams_whose_labels_are_checked(built_site):
     site, _ = built_site
-    page = new_page(browser, width)
-    checked, problems = 0, []
-    for url, names in figure_pages(site).items():
-        svgs = [n for n in names if n.endswith(".svg")]
-        if not svgs:
-            continue
-        page.goto(server + url, wait_until="networkidle")
-        for name in svgs:
-            img = page.locator(f'article img[src$="figures/{name}"]').first
-            img.scroll_into_view_if_needed()
-            shown = img.evaluate("""i => { const f = i.closest('.nnref-diagram') || i.parentElement;
-                const s = getComputedStyle(f); return {width: i.getBoundingClientRect().width,
-                frame: f.clientWidth, scroll: f.scrollWidth, overflow: s.overflowX, bar: s.scrollbarColor,
-                column: document.querySelector('article').getBoundingClientRect().width} }""")
-            view_width, smallest = smallest_label(site / "figures" / name)
-            label_px = shown["width"] / view_width * smallest
-            checked += 1
-            if label_px < MIN_LABEL_PX - 0.05:
-                problems.append(f"{url} {name}: smallest label {label_px:.1f} px")
-            if shown["scroll"] > shown["frame"] + 1 and (shown["overflow"] not in ("auto", "scroll")
-                                                          or re.search(r"^(auto|transparent)", shown["bar"])):
-                problems.append(f"{url} {name}: cut off at {shown['frame']} of {shown['scroll']} px, no visible scroll bar")
-            if width >= 1000 and shown["scroll"] > shown["frame"] + 1:
-                problems.append(f"{url} {name}: scrolls sideways on a desktop")
-    page.context.close()
-    assert checked >= 9, f"only {checked} diagrams found"
-    assert not problems, problems
+    svgs = [n for names in figure_pages(site).values() for n in names if n.endswith(".svg")]
+    assert len(svgs) >= 9, f"only {len(svgs)} diagrams found"
+    for name in set(svgs):
+        view_width, smallest = smallest_label(site / "figures" / name)
+        assert view_width > 0 and smallest > 0, name
 
 
 PLOTS = ["activation", "bias", "nondifferentiable", "optimizers", "resnet_gradient", "rnn_gradients", "rnn_clipping"]
@@ -352,10 +334,10 @@ def test_plots_are_drawn_without_glyph_warnings(built_site):
 
 
 @pytest.mark.browser
-def test_plot_text_is_chinese_and_drawn(server, browser):
+def test_plot_text_is_chinese_and_drawn(server, tab):
     # titles, legends and axes of the plots (and of the notebooks' plots) are Chinese text that the
     # browser draws: each Chinese label takes the width of its characters and leaves ink
-    page = new_page(browser, 1280)
+    page = tab(1280)
     for name in PLOTS:
         page.goto(server + f"figures/{name}.svg", wait_until="load")
         labels = page.eval_on_selector_all("text", """ts => ts.map(t => { const b = t.getBBox();
@@ -367,14 +349,13 @@ def test_plot_text_is_chinese_and_drawn(server, browser):
     page.goto(server + "notebooks/mlp_digits/", wait_until="networkidle")
     plots = page.eval_on_selector_all(".jp-RenderedSVG img", """is => is.map(i =>
         new TextDecoder().decode(Uint8Array.from(atob(i.src.split(',')[1]), c => c.charCodeAt(0))))""")
-    page.context.close()
     assert plots and any("验证集" in p for p in plots), "the notebook's plots have no Chinese labels"
 
 
 @pytest.mark.browser
 @pytest.mark.parametrize("width", WIDTHS)
-def test_figures_enlarge_on_click_or_tap(server, browser, width):
-    page = new_page(browser, width)
+def test_figures_enlarge_on_click_or_tap(server, tab, width):
+    page = tab(width)
     for url, name in [("cnn/conv/", "conv_window.svg"), ("neural-network/optimizers/", "optimizers.svg")]:
         page.goto(server + url, wait_until="networkidle")
         img = page.locator(f'article img[src*="figures/{name}"]').first
@@ -399,10 +380,10 @@ def test_figures_enlarge_on_click_or_tap(server, browser, width):
             zoomed = shown.bounding_box()["width"]
             assert zoomed > 1.5 * width, f"{name}: a pinch leaves it {zoomed:.0f} px wide"
             assert page.evaluate("visualViewport.scale") == 1, "the page zoomed, not the figure"
+            cdp.detach()
         page.keyboard.press("Escape")
         page.wait_for_selector(".glightbox-container", state="detached", timeout=10000)
     assert page.outside == []
-    page.context.close()
 
 
 def _plate(png: bytes):
@@ -419,8 +400,8 @@ def _plate(png: bytes):
 
 @pytest.mark.browser
 @pytest.mark.parametrize("width", WIDTHS)
-def test_figures_and_plots_are_legible_in_the_dark_theme(server, browser, width):
-    page = new_page(browser, width, "dark")
+def test_figures_and_plots_are_legible_in_the_dark_theme(server, tab, width):
+    page = tab(width, "dark")
     dark = []
     # a page of diagrams (SVG), a page with a plot, and a notebook's plots drawn in its run
     for url in ["cnn/conv/", "neural-network/optimizers/", "notebooks/mlp_digits/"]:
@@ -438,7 +419,6 @@ def test_figures_and_plots_are_legible_in_the_dark_theme(server, browser, width)
                 return {x, y, width: Math.min(r.right, f.right, innerWidth) - x, height: Math.min(r.bottom, innerHeight) - y} }""")
             if _plate(page.screenshot(clip=clip)) < 0.8:      # dark ink needs a light plate
                 dark.append(f"{url} #{i}")
-    page.context.close()
     assert not dark, f"figures on a dark background: {dark}"
 
 
@@ -446,13 +426,12 @@ def test_figures_and_plots_are_legible_in_the_dark_theme(server, browser, width)
 
 @pytest.mark.browser
 @pytest.mark.parametrize("notebook", ["mlp_digits", "overfitting", "cnn_digits", "sequences"])
-def test_notebook_table_of_contents_leads_to_its_headings(server, browser, notebook):
-    page = new_page(browser, 1280)
+def test_notebook_table_of_contents_leads_to_its_headings(server, tab, notebook):
+    page = tab(1280)
     page.goto(server + f"notebooks/{notebook}/", wait_until="networkidle")
     toc = page.eval_on_selector_all(".md-sidebar--secondary a.md-nav__link", """as => as.map(a =>
         [a.hash, a.innerText.trim(), (document.getElementById(decodeURIComponent(a.hash.slice(1))) || {}).innerText])""")
     headings = page.eval_on_selector_all("article h1, article h2, article h3", "hs => hs.map(h => h.id)")
-    page.context.close()
     assert len(toc) >= 2, toc
     for href, title, target in toc:
         assert target is not None and target.replace("¶", "").strip() == title, f"{href} ({title}) leads nowhere"
