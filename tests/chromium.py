@@ -108,7 +108,7 @@ class Tabs:
                 if javascript and page.url.startswith("http"):
                     page.evaluate("() => { localStorage.clear(); sessionStorage.clear(); }")
                 page.set_viewport_size(self.viewport(width))
-                page.emulate_media(media=None, color_scheme="light")
+                page.emulate_media(media="null", color_scheme="light")   # "null": no media override
                 page.outside.clear()
             except Exception:                              # the test left it broken: start afresh
                 page.context.close()

@@ -11,7 +11,6 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from hooks.site_nav import nav_entries, read_config
-from tests.chromium import record_outside
 from tests.site_build import ROOT
 
 
@@ -32,8 +31,7 @@ def test_print_page_is_built_in_nav_order(built_site):
 
 
 @pytest.mark.browser
-def test_print_page_prints_math_chinese_figures_and_answers_offline(server, browser):
-    page = record_outside(browser.new_page())
+def test_print_page_prints_math_chinese_figures_and_answers_offline(server, page):
     page.goto(server + "print_page/", wait_until="networkidle", timeout=120000)
     pdf = page.pdf()                  # what printing gives: formulas are typeset before it
     page.emulate_media(media="print")
@@ -45,7 +43,6 @@ def test_print_page_prints_math_chinese_figures_and_answers_offline(server, brow
         "article img[src*='figures/']", "els => els.map(e => [e.src, e.complete && e.naturalWidth > 0])")
     closed = page.locator("details:not([open])").count()
     answers = page.eval_on_selector_all("details.success", "ds => ds.map(d => d.lastElementChild.checkVisibility())")
-    page.context.close()
     assert pdf.startswith(b"%PDF") and len(pdf) > 1_000_000
     for words in ["反向传播", "卷积层", "长短期记忆网络", "参考答案"]:
         assert words in text, f"{words!r} not on the print page"
@@ -58,15 +55,13 @@ def test_print_page_prints_math_chinese_figures_and_answers_offline(server, brow
 
 
 @pytest.mark.browser
-def test_every_link_on_the_print_page_leads_somewhere(server, browser):
-    page = browser.new_page()
+def test_every_link_on_the_print_page_leads_somewhere(server, page):
     page.goto(server + "print_page/", wait_until="networkidle", timeout=120000)
     links = page.eval_on_selector_all("a[href]", """as => as.map(a => [a.getAttribute('href'), a.href,
         a.hash && a.pathname === location.pathname
           ? !!(document.getElementById(decodeURIComponent(a.hash.slice(1))) ||
                document.getElementsByName(decodeURIComponent(a.hash.slice(1))).length)
           : null])""")
-    page.context.close()
     in_page = [(href, ok) for href, _, ok in links if ok is not None]
     assert len(in_page) > 500, f"only {len(in_page)} in-page links"
     dangling = [href for href, ok in in_page if not ok]
@@ -104,9 +99,8 @@ def test_print_page_is_light(built_site):
 
 
 @pytest.mark.browser
-def test_print_page_opens_without_typesetting_every_formula(server, browser):
+def test_print_page_opens_without_typesetting_every_formula(server, page):
     # formulas are typeset near the screen while reading, every one of them before printing
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(server + "print_page/", wait_until="networkidle", timeout=120000)
     page.wait_for_timeout(500)
     total = page.locator(".arithmatex").count()
@@ -116,7 +110,6 @@ def test_print_page_opens_without_typesetting_every_formula(server, browser):
     target = page.locator("#cnn-conv .arithmatex").first
     target.scroll_into_view_if_needed()
     page.wait_for_function("() => document.querySelector('#cnn-conv .arithmatex .katex')", timeout=10000)
-    page.context.close()
     assert total > 1500 and at_open < total / 3, f"{at_open} of {total} formulas typeset while the page opens"
     assert lazy, "the pages of the edition are laid out all at once"
 

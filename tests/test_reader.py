@@ -111,7 +111,7 @@ def test_theme_follows_the_system_and_the_toggle(server, tab, width):
     for system, scheme in [("light", "default"), ("dark", "slate")]:
         page = tab(width, system)
         page.goto(server + "neural-network/backprop/", wait_until="networkidle")
-        assert page.get_attribute("body", "data-md-color-scheme") == scheme, f"system {system}"
+        assert scheme_once_applied(page, scheme) == scheme, f"system {system}"
         background = page.evaluate("getComputedStyle(document.body).backgroundColor")
         assert (_luminance(background) > 0.5) == (system == "light"), background
     # the toggle: automatic -> light -> dark, remembered on the next page
@@ -124,7 +124,19 @@ def test_theme_follows_the_system_and_the_toggle(server, tab, width):
     assert seen == ["default", "slate", "slate"], seen     # the third click: back to the system's (dark)
     page.locator("form[data-md-component=palette] label:visible").first.click()    # light
     page.goto(server + "cnn/conv/", wait_until="networkidle")
-    assert page.get_attribute("body", "data-md-color-scheme") == "default", "the choice is not remembered"
+    assert scheme_once_applied(page, "default") == "default", "the choice is not remembered"
+
+
+def scheme_once_applied(page, expected, timeout=10000):
+    """The page's colour scheme, once Material's script had time to apply ``expected``: the body
+    starts as "default" and the script sets the system's scheme after the page loaded, which on a
+    busy machine can come after the network fell quiet."""
+    try:
+        page.wait_for_function("s => document.body.getAttribute('data-md-color-scheme') === s",
+                               arg=expected, timeout=timeout)
+    except Exception:              # PlaywrightTimeoutError: say what the page shows instead
+        pass
+    return page.get_attribute("body", "data-md-color-scheme")
 
 
 def _luminance(css_color):
@@ -406,7 +418,7 @@ def test_figures_and_plots_are_legible_in_the_dark_theme(server, tab, width):
     # a page of diagrams (SVG), a page with a plot, and a notebook's plots drawn in its run
     for url in ["cnn/conv/", "neural-network/optimizers/", "notebooks/mlp_digits/"]:
         page.goto(server + url, wait_until="networkidle")
-        assert page.get_attribute("body", "data-md-color-scheme") == "slate"
+        assert scheme_once_applied(page, "slate") == "slate", url
         figures = page.locator('article img[src*="figures/"], .jp-OutputArea-output img, .jp-RenderedSVG svg')
         assert figures.count() > 0, f"no figure on {url}"
         for i in range(figures.count()):
