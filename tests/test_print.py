@@ -30,10 +30,24 @@ def test_print_page_is_built_in_nav_order(built_site):
     assert positions == sorted(positions), "the print page is not in navigation order"
 
 
-@pytest.mark.browser
-def test_print_page_prints_math_chinese_figures_and_answers_offline(server, page):
+@pytest.fixture(scope="module")
+def edition(browser, server):
+    """The print page opened once, in a tab of its own, for the two tests below that read it (it
+    is 2.8 MB; opening it takes Chromium some 5 CPU-seconds)."""
+    from tests.chromium import record_outside
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = record_outside(context.new_page())
     page.goto(server + "print_page/", wait_until="networkidle", timeout=120000)
-    pdf = page.pdf()                  # what printing gives: formulas are typeset before it
+    yield page
+    context.close()
+
+
+@pytest.mark.browser
+def test_print_page_prints_math_chinese_figures_and_answers_offline(edition):
+    page = edition
+    # what printing gives: formulas are typeset before it. The whole edition, at half the scale:
+    # the same content on some 230 pages instead of 470, in two thirds of the CPU time
+    pdf = page.pdf(scale=0.5)
     page.emulate_media(media="print")
     text = page.inner_text("article")
     katex = page.locator(".katex").count()
@@ -55,8 +69,8 @@ def test_print_page_prints_math_chinese_figures_and_answers_offline(server, page
 
 
 @pytest.mark.browser
-def test_every_link_on_the_print_page_leads_somewhere(server, page):
-    page.goto(server + "print_page/", wait_until="networkidle", timeout=120000)
+def test_every_link_on_the_print_page_leads_somewhere(server, edition):
+    page = edition
     links = page.eval_on_selector_all("a[href]", """as => as.map(a => [a.getAttribute('href'), a.href,
         a.hash && a.pathname === location.pathname
           ? !!(document.getElementById(decodeURIComponent(a.hash.slice(1))) ||
