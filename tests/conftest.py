@@ -10,8 +10,7 @@ with another thread count, and 300 training steps of the tiny GPT carry that int
 Speed (``make test`` runs ``pytest -n auto``): each pytest-xdist worker computes on one thread
 (two workers on two cores with two BLAS or torch threads each wait on each other far more than
 they compute), the site builds start in the background as soon as the tests are collected
-(tests/site_build.py) and the tests that read them run last, ``mkdocs serve`` (two builds of its
-own) first among those.
+(tests/site_build.py) and the tests that read them run last, the longest of those first (``LONG``).
 """
 import os
 
@@ -27,7 +26,16 @@ import nnref  # noqa: E402
 from tests import site_build  # noqa: E402
 
 SITE_FIXTURES = {"built_site": "site", "offline_site": "offline"}
-FIRST = ("tests/test_serve.py",)      # long, and mostly a subprocess of its own: start it early
+# the longest of the tests that read a site build (10 to 35 s each here), started first among
+# them, so that the session does not end with one worker on a long test while the other waits
+LONG = ("tests/test_serve.py",        # mostly a subprocess of its own (two builds by mkdocs serve)
+        "tests/test_print.py::test_print_page_prints_math_chinese_figures_and_answers_offline",
+        "tests/test_interactive_browser.py::test_attention_every_head_and_query_by_keyboard",
+        "tests/test_interactive_browser.py::test_optimizers_every_learning_rate_by_touch_at_390px",
+        "tests/test_interactive_browser.py::test_conv_every_setting_and_window_by_keyboard",
+        "tests/test_reader.py::test_figures_and_plots_are_legible_in_the_dark_theme",
+        "tests/test_reader.py::test_figures_enlarge_on_click_or_tap",
+        "tests/test_reader.py::test_theme_follows_the_system_and_the_toggle")
 
 
 @pytest.fixture
@@ -51,11 +59,11 @@ def _site_builds(item) -> list[str]:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests that read a site build last (the builds run meanwhile), mkdocs serve first of them."""
+    """Tests that read a site build last (the builds run meanwhile), the LONG ones first of them."""
     def rank(item):
         if not _site_builds(item):
             return 0
-        return 1 if item.nodeid.startswith(FIRST) else 2
+        return next((1 + i / len(LONG) for i, long in enumerate(LONG) if item.nodeid.startswith(long)), 2)
     items.sort(key=rank)                                 # stable: the order within each group stays
 
 

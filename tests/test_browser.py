@@ -63,7 +63,7 @@ def search(page, word):
         ".md-search-result__list > li > a:first-child", "els => els.map(e => e.href)")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")     # once per worker: its tests need not run one after the other
 def home(browser, server):
     """The home page in a tab of its own, kept open for every search of this module (Material
     builds its search index once per page load; a reader searches again without reloading)."""
@@ -157,7 +157,8 @@ WIDTHS = [1280, 390]
 @pytest.mark.parametrize("path", nav_pages())
 def test_math_rendered_nothing_cut_off_diagrams_legible_and_nothing_leaves_localhost(built_site, server, page, path):
     from tests.test_reader import diagram_problems
-    page.goto(server + path, wait_until="networkidle")
+    page.goto(server + path, wait_until="load")
+    page.evaluate("document.fonts.ready.then(() => true)")                  # KaTeX's fonts, before measuring
     if page.locator(".arithmatex").count():
         page.wait_for_selector(".katex", state="attached", timeout=30000)  # the first may sit in a closed tab
         prose = page.evaluate("""() => { const c = document.querySelector('article').cloneNode(true);
@@ -172,4 +173,7 @@ def test_math_rendered_nothing_cut_off_diagrams_legible_and_nothing_leaves_local
         assert not bad, f"{path or 'home'} at {width} px: {bad[:3]}"
         bad = diagram_problems(page, built_site[0], path, width)
         assert not bad, f"at {width} px: {bad}"
+    # every request the page makes, until the network has been quiet for 500 ms (that quiet time
+    # mostly passed while the checks above ran)
+    page.wait_for_load_state("networkidle")
     assert page.outside == [], f"requests left localhost: {page.outside}"

@@ -30,7 +30,7 @@ def test_print_page_is_built_in_nav_order(built_site):
     assert positions == sorted(positions), "the print page is not in navigation order"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")     # once per worker: its tests need not run one after the other
 def edition(browser, server):
     """The print page opened once, in a tab of its own, for the two tests below that read it (it
     is 2.8 MB; opening it takes Chromium some 5 CPU-seconds)."""
