@@ -79,11 +79,11 @@ def test_home_chapter_list_equals_the_nav(server, tab, width):
 @pytest.mark.browser
 def test_home_page_is_for_learners_and_contributors_have_their_own_page(server, tab):
     page = tab(1280)
-    page.goto(server, wait_until="networkidle")
+    page.goto(server, wait_until="load")
     text = page.inner_text("article")
     headings = page.eval_on_selector_all("article h2", "hs => hs.map(h => h.innerText.replace('¶', '').trim())")
     links = page.eval_on_selector_all("article a[href]", "as => as.map(a => a.getAttribute('href'))")
-    page.goto(server + "contributing/", wait_until="networkidle")
+    page.goto(server + "contributing/", wait_until="load")
     contributing = page.inner_text("article")
     assert headings[:2] == ["这里有什么不同", "从哪里开始"] and "章节" in headings and "获取 nnref" in headings
     for promise in ["每个数字都经过测试", "笔记勘误", "练习", "笔记本", "下载本页为 Jupyter 笔记本"]:
@@ -110,20 +110,20 @@ def test_contributing_examples_are_run_by_the_page_tests():
 def test_theme_follows_the_system_and_the_toggle(server, tab, width):
     for system, scheme in [("light", "default"), ("dark", "slate")]:
         page = tab(width, system)
-        page.goto(server + "neural-network/backprop/", wait_until="networkidle")
+        page.goto(server + "neural-network/backprop/", wait_until="load")
         assert scheme_once_applied(page, scheme) == scheme, f"system {system}"
         background = page.evaluate("getComputedStyle(document.body).backgroundColor")
         assert (_luminance(background) > 0.5) == (system == "light"), background
     # the toggle: automatic -> light -> dark, remembered on the next page
     page = tab(width, "dark")
-    page.goto(server + "neural-network/backprop/", wait_until="networkidle")
+    page.goto(server + "neural-network/backprop/", wait_until="load")
     seen = []
     for _ in range(3):
         page.locator("form[data-md-component=palette] label:visible").first.click()
         seen.append(page.get_attribute("body", "data-md-color-scheme"))
     assert seen == ["default", "slate", "slate"], seen     # the third click: back to the system's (dark)
     page.locator("form[data-md-component=palette] label:visible").first.click()    # light
-    page.goto(server + "cnn/conv/", wait_until="networkidle")
+    page.goto(server + "cnn/conv/", wait_until="load")
     assert scheme_once_applied(page, "default") == "default", "the choice is not remembered"
 
 
@@ -148,7 +148,7 @@ def _luminance(css_color):
 @pytest.mark.parametrize("width", WIDTHS)
 def test_back_to_top(server, tab, width):
     page = tab(width)
-    page.goto(server + "cnn/conv/", wait_until="networkidle")
+    page.goto(server + "cnn/conv/", wait_until="load")
     top = page.locator(".md-top")
     assert top.count() == 1 and page.evaluate("document.querySelector('.md-top').hidden")
     page.mouse.wheel(0, 4000)
@@ -197,7 +197,7 @@ def test_terms_show_their_english_name_on_hover_or_tap(server, tab, width, built
     site, _ = built_site
     english = {form: en for forms, en, _ in glossary_rows() for form in forms}
     page = tab(width)
-    page.goto(server + "neural-network/backprop/", wait_until="networkidle")
+    page.goto(server + "neural-network/backprop/", wait_until="load")
     terms = page.eval_on_selector_all("article abbr[title]", "as => as.map(a => [a.textContent, a.title])")
     assert len(terms) >= 10 and all(english[t] == title for t, title in terms), terms[:5]
     term = page.locator("article p abbr[title]").first
@@ -369,7 +369,7 @@ def test_plot_text_is_chinese_and_drawn(server, tab):
 def test_figures_enlarge_on_click_or_tap(server, tab, width):
     page = tab(width)
     for url, name in [("cnn/conv/", "conv_window.svg"), ("neural-network/optimizers/", "optimizers.svg")]:
-        page.goto(server + url, wait_until="networkidle")
+        page.goto(server + url, wait_until="load")
         img = page.locator(f'article img[src*="figures/{name}"]').first
         before = img.bounding_box()["width"]
         press(page, img, width)
@@ -395,6 +395,7 @@ def test_figures_enlarge_on_click_or_tap(server, tab, width):
             cdp.detach()
         page.keyboard.press("Escape")
         page.wait_for_selector(".glightbox-container", state="detached", timeout=10000)
+    page.wait_for_load_state("networkidle")               # late requests count too
     assert page.outside == []
 
 
@@ -417,7 +418,7 @@ def test_figures_and_plots_are_legible_in_the_dark_theme(server, tab, width):
     dark = []
     # a page of diagrams (SVG), a page with a plot, and a notebook's plots drawn in its run
     for url in ["cnn/conv/", "neural-network/optimizers/", "notebooks/mlp_digits/"]:
-        page.goto(server + url, wait_until="networkidle")
+        page.goto(server + url, wait_until="load")
         assert scheme_once_applied(page, "slate") == "slate", url
         figures = page.locator('article img[src*="figures/"], .jp-OutputArea-output img, .jp-RenderedSVG svg')
         assert figures.count() > 0, f"no figure on {url}"
@@ -440,7 +441,7 @@ def test_figures_and_plots_are_legible_in_the_dark_theme(server, tab, width):
 @pytest.mark.parametrize("notebook", ["mlp_digits", "overfitting", "cnn_digits", "sequences"])
 def test_notebook_table_of_contents_leads_to_its_headings(server, tab, notebook):
     page = tab(1280)
-    page.goto(server + f"notebooks/{notebook}/", wait_until="networkidle")
+    page.goto(server + f"notebooks/{notebook}/", wait_until="load")
     toc = page.eval_on_selector_all(".md-sidebar--secondary a.md-nav__link", """as => as.map(a =>
         [a.hash, a.innerText.trim(), (document.getElementById(decodeURIComponent(a.hash.slice(1))) || {}).innerText])""")
     headings = page.eval_on_selector_all("article h1, article h2, article h3", "hs => hs.map(h => h.id)")
