@@ -17,8 +17,9 @@ through the trace; it computes no number. A figure name that no script wrote fai
 Traces are cached like the figures (``hooks/figures.py``, whose key and runner are reused):
 ``.cache/interactive/<script>-<key>/``, ``key`` hashing the script, every file under
 ``nnref/``, the figures' helpers and the helpers here, so a change in the library re-traces; a
-script that reads more (``DATA``: the attention figure runs the tiny GPT notebook, which trains on
-the notes quoted in the pages) also keys on those files, or on the part of them that counts.
+script that runs a notebook (``NOTEBOOKS``: the attention figure runs the tiny GPT notebook) also
+keys on that notebook's own cache key (``hooks/notebooks.py``: its code, and the notes quoted in
+the pages that it trains on), so the trace and the notebook's run are redone together.
 The traces are put into the pages in ``on_post_page``, after the search plugin has read the
 pages' content: no trace lands in the search index.
 """
@@ -37,10 +38,10 @@ from threadpoolctl import threadpool_limits
 
 try:       # the tests import the hooks as a package ...
     from hooks.figures import cache_dir, library_digest, render
-    from hooks.notebooks import quote_boxes
+    from hooks.notebooks import cache_key
 except ModuleNotFoundError:  # ... MkDocs loads each hook alone, with hooks/ on sys.path
     from figures import cache_dir, library_digest, render
-    from notebooks import quote_boxes
+    from notebooks import cache_key
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "docs" / "interactive"
@@ -49,9 +50,8 @@ PLACEHOLDER = re.compile(r'<div class="nnref-interactive" data-figure="(?P<name>
 
 _traced = {}    # figure name -> (its trace as JSON text, its alt text)
 
-# what a trace script reads besides nnref/: (glob under the repository root, the part of each file
-# that counts; None: all of it), as hooks/notebooks.py's DATA
-DATA = {"attention": [("docs/notebooks/tiny_gpt.py", None), ("docs/**/*.md", quote_boxes)]}
+# the notebook a trace script runs, whose inputs are then the trace's inputs too
+NOTEBOOKS = {"attention": ROOT / "docs" / "notebooks" / "tiny_gpt.py"}
 
 
 def key_digest() -> bytes:
@@ -63,15 +63,11 @@ def key_digest() -> bytes:
 
 
 def data_digest(script: Path, digest: bytes) -> bytes:
-    """``digest`` plus the data the script reads (``DATA``); ``digest`` itself for the others."""
-    if script.stem not in DATA:
+    """``digest`` plus the cache key of the notebook the script runs (``NOTEBOOKS``); ``digest``
+    itself for the others."""
+    if script.stem not in NOTEBOOKS:
         return digest
-    h = hashlib.sha256(digest)
-    for pattern, part in DATA[script.stem]:
-        for path in sorted(p for p in ROOT.glob(pattern) if p.is_file()):
-            h.update(path.relative_to(ROOT).as_posix().encode() + b"\0" + hashlib.sha256(
-                part(path.read_bytes()) if part else path.read_bytes()).digest())
-    return h.digest()
+    return hashlib.sha256(digest + cache_key(NOTEBOOKS[script.stem]).encode()).digest()
 
 
 def traced(script: Path, digest: bytes) -> Path:

@@ -62,8 +62,8 @@ def pytest_collection_modifyitems(config, items):
     """Tests that read a site build last (the builds run meanwhile), the LONG ones first of them."""
     def rank(item):
         if not _site_builds(item):
-            return 0
-        return next((1 + i / len(LONG) for i, long in enumerate(LONG) if item.nodeid.startswith(long)), 2)
+            return (0,)
+        return next(((1, i) for i, long in enumerate(LONG) if item.nodeid.startswith(long)), (2,))
     items.sort(key=rank)                                 # stable: the order within each group stays
 
 

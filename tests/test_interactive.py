@@ -666,3 +666,21 @@ def test_trace_scripts_run_quietly_without_cjk_fonts(no_cjk, tmp_path):
     assert not NOISE.search(out), f"the trace scripts printed:\n{out[:3000]}"
     written = {p.name for p in tmp_path.rglob("*") if p.is_file()}
     assert written >= {f"{fig}.{ext}" for fig in FIGURES for ext in ("json", "svg")}, sorted(written)
+
+
+def test_attention_trace_is_redone_with_the_notebook_it_runs(monkeypatch):
+    # the attention figure runs the tiny GPT notebook: whatever re-runs the notebook (its code, nnref,
+    # the notes quoted in the pages) re-traces the figure, and nothing else does
+    from hooks import interactive, notebooks
+    attention, pool = SCRIPTS / "attention.py", SCRIPTS / "pool.py"
+    assert interactive.NOTEBOOKS["attention"] == ROOT / "docs" / "notebooks" / "tiny_gpt.py"
+    assert interactive.NOTEBOOKS["attention"].is_file()
+    before = interactive.data_digest(attention, b"code"), interactive.data_digest(pool, b"code")
+    assert before[1] == b"code", "the pool figure runs no notebook"
+    real = notebooks.cache_key
+    monkeypatch.setattr(interactive, "cache_key", lambda nb: real(nb) + "-changed")
+    assert interactive.data_digest(attention, b"code") != before[0]
+    assert interactive.data_digest(pool, b"code") == before[1]
+    monkeypatch.setattr(interactive, "cache_key", real)
+    assert interactive.data_digest(attention, b"code") == before[0]
+    assert interactive.data_digest(attention, b"other code") != before[0]

@@ -58,26 +58,29 @@ def test_configured_address_is_used_for_canonical_links_and_page_notebooks(offli
 def test_site_opened_from_disk_navigates_renders_math_and_searches(offline_site, browser):
     site, _, _ = offline_site
     page = browser.new_page(viewport={"width": 1280, "height": 900})
-    requests, errors = [], []
-    page.on("request", lambda r: requests.append(r.url))
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto((site / "index.html").as_uri(), wait_until="load")
-    page.click("nav.md-nav--primary a[href$='cnn/conv.html']")        # a reader moves to a page
-    page.wait_for_url("**/cnn/conv.html")
-    page.wait_for_selector(".katex", state="attached", timeout=30000)
-    assert page.locator(".katex").count() > 50 and page.locator(".katex-error").count() == 0
-    box = page.locator("input.md-search__input")
-    box.click()
-    box.fill("过拟合")
-    box.press("End")
-    page.wait_for_selector(".md-search-result__item", timeout=30000)
-    links = page.eval_on_selector_all(".md-search-result__list > li > a:first-child", "els => els.map(e => e.href)")
-    assert links and links[0].split("?")[0] == (site / "neural-network" / "overfitting.html").as_uri(), links[:3]
-    marks = page.eval_on_selector_all(".md-search-result mark", "els => els.map(e => e.textContent)")
-    assert "过拟合" in marks, f"not highlighted as one word (hooks/search.py's worker fix): {sorted(set(marks))[:8]}"
-    page.click(".md-search-result__list > li > a:first-child")            # and follows the hit
-    page.wait_for_url("**/neural-network/overfitting.html*")
-    page.wait_for_selector(".katex", state="attached", timeout=30000)
-    outside = [u for u in requests if not u.startswith(("file:", "data:", "about:", "blob:"))]
-    assert not outside, f"requests left the disk: {outside[:5]}"
-    assert not errors, errors
+    try:
+        requests, errors = [], []
+        page.on("request", lambda r: requests.append(r.url))
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto((site / "index.html").as_uri(), wait_until="load")
+        page.click("nav.md-nav--primary a[href$='cnn/conv.html']")        # a reader moves to a page
+        page.wait_for_url("**/cnn/conv.html")
+        page.wait_for_selector(".katex", state="attached", timeout=30000)
+        assert page.locator(".katex").count() > 50 and page.locator(".katex-error").count() == 0
+        box = page.locator("input.md-search__input")
+        box.click()
+        box.fill("过拟合")
+        box.press("End")
+        page.wait_for_selector(".md-search-result__item", timeout=30000)
+        links = page.eval_on_selector_all(".md-search-result__list > li > a:first-child", "els => els.map(e => e.href)")
+        assert links and links[0].split("?")[0] == (site / "neural-network" / "overfitting.html").as_uri(), links[:3]
+        marks = page.eval_on_selector_all(".md-search-result mark", "els => els.map(e => e.textContent)")
+        assert "过拟合" in marks, f"not highlighted as one word (hooks/search.py's worker fix): {sorted(set(marks))[:8]}"
+        page.click(".md-search-result__list > li > a:first-child")            # and follows the hit
+        page.wait_for_url("**/neural-network/overfitting.html*")
+        page.wait_for_selector(".katex", state="attached", timeout=30000)
+        outside = [u for u in requests if not u.startswith(("file:", "data:", "about:", "blob:"))]
+        assert not outside, f"requests left the disk: {outside[:5]}"
+        assert not errors, errors
+    finally:
+        page.close()              # the browser lives on for the session's other tests

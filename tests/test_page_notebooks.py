@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from hooks import page_notebooks
+from hooks import interactive, page_notebooks
 from tests.site_build import ROOT
 
 PAGES = sorted(p.relative_to(ROOT / "docs").as_posix() for p in (ROOT / "docs").rglob("*.md")
@@ -117,14 +117,13 @@ def test_downloaded_notebook_stands_alone(built_site, page, tmp_path):
         f"{page}: the embedded images are not the page's figures {figures}")
 
 
-INTERACTIVE = re.compile(r'<div class="nnref-interactive" data-figure="([\w-]+)"></div>')
+INTERACTIVE = interactive.PLACEHOLDER          # the page's place for an interactive figure
 
 
 @pytest.mark.parametrize("page", [p for p in PAGES if INTERACTIVE.search((ROOT / "docs" / p).read_text(encoding="utf-8"))])
 def test_interactive_figure_becomes_its_static_first_step(page):
     """A notebook runs no JavaScript: where the page places an interactive figure, the notebook shows
     the SVG the site shows readers without JavaScript, with the figure's alt text, instead of an empty div."""
-    from hooks import interactive
     nb = page_notebooks.page_notebook(ROOT / "docs" / page)
     prose = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
     assert "nnref-interactive" not in prose
