@@ -5,6 +5,7 @@ from the one glossary, search previews without TeX or holes, figures that enlarg
 diagrams whose labels stay legible (checked on every page by tests/test_browser.py, with
 ``diagram_problems``), and figures that stay legible in the dark theme.
 """
+import contextlib
 import json
 import re
 import xml.etree.ElementTree as etree
@@ -152,10 +153,10 @@ def test_back_to_top(server, tab, width):
     top = page.locator(".md-top")
     assert top.count() == 1 and page.evaluate("document.querySelector('.md-top').hidden")
     page.mouse.wheel(0, 4000)
-    page.wait_for_timeout(300)
+    page.wait_for_function("() => window.scrollY >= 4000", timeout=5000)
     page.mouse.wheel(0, -400)             # Material shows the button when the reader scrolls back up
     page.wait_for_function("() => !document.querySelector('.md-top').hidden", timeout=5000)
-    page.wait_for_timeout(400)
+    page.wait_for_function(ANIMATIONS_DONE, timeout=5000)      # the button slides in
     press(page, top, width)
     page.wait_for_function("() => window.scrollY === 0", timeout=5000)
 
@@ -364,18 +365,23 @@ def test_plot_text_is_chinese_and_drawn(server, tab):
     assert plots and any("验证集" in p for p in plots), "the notebook's plots have no Chinese labels"
 
 
+SHOWN = ".glightbox-container .gslide.current img"
+ANIMATIONS_DONE = "() => document.getAnimations().length === 0"
+
+
 @pytest.mark.browser
 @pytest.mark.parametrize("width", WIDTHS)
 def test_figures_enlarge_on_click_or_tap(server, tab, width):
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     page = tab(width)
     for url, name in [("cnn/conv/", "conv_window.svg"), ("neural-network/optimizers/", "optimizers.svg")]:
         page.goto(server + url, wait_until="load")
         img = page.locator(f'article img[src*="figures/{name}"]').first
         before = img.bounding_box()["width"]
         press(page, img, width)
-        shown = page.locator(".glightbox-container .gslide.current img")
+        shown = page.locator(SHOWN)
         shown.wait_for(state="visible", timeout=10000)
-        page.wait_for_timeout(700)            # the opening animation
+        page.wait_for_function(ANIMATIONS_DONE, timeout=10000)     # the opening animation (~0.5 s)
         after = shown.bounding_box()
         caption = page.locator(".glightbox-container .gslide.current .gslide-title").inner_text()
         alt = img.get_attribute("alt")
@@ -388,7 +394,9 @@ def test_figures_enlarge_on_click_or_tap(server, tab, width):
             cdp = page.context.new_cdp_session(page)
             cdp.send("Input.synthesizePinchGesture", {"x": after["x"] + after["width"] / 2, "y": after["y"] + after["height"] / 2,
                                                      "scaleFactor": 2.5, "gestureSourceType": "touch"})
-            page.wait_for_timeout(700)
+            with contextlib.suppress(PlaywrightTimeout):          # the assertion below says what it is
+                page.wait_for_function(f"() => document.querySelector('{SHOWN}').getBoundingClientRect().width"
+                                       f" > {1.5 * width}", timeout=5000)
             zoomed = shown.bounding_box()["width"]
             assert zoomed > 1.5 * width, f"{name}: a pinch leaves it {zoomed:.0f} px wide"
             assert page.evaluate("visualViewport.scale") == 1, "the page zoomed, not the figure"
