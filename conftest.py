@@ -100,14 +100,19 @@ pytest_collect_file = Sybil(
 if importlib.util.find_spec("xdist"):
     def pytest_xdist_make_scheduler(config, log):
         """Under pytest-xdist (``make test`` runs ``pytest -n auto``) each page is one unit that a
-        single worker runs whole and in order, since its blocks share one namespace; every other
-        test is a unit of its own. (xdist's own ``--dist loadgroup`` does not group with pytest
-        9.2: it renames ``item._nodeid``, which pytest no longer reads.)"""
+        single worker runs whole and in order, since its blocks share one namespace; so is each group
+        of tests in ``tests/conftest.py``'s ``TOGETHER``; every other test is a unit of its own.
+        Units go out in the order of the collection (``tests/conftest.py`` sorts it), not largest
+        first. (xdist's own ``--dist loadgroup`` does not group with pytest 9.2: it renames
+        ``item._nodeid``, which pytest no longer reads.)"""
         from xdist.scheduler import LoadScopeScheduling
+
+        from tests.conftest import together
 
         class PageScheduling(LoadScopeScheduling):
             def _split_scope(self, nodeid: str) -> str:
                 path = nodeid.split("::", 1)[0]
-                return path if path.endswith(".md") else nodeid
+                return path if path.endswith(".md") else together(nodeid) or nodeid
 
+        config.option.loadscopereorder = False   # xdist's default puts the units with most tests first
         return PageScheduling(config, log)

@@ -10,7 +10,9 @@ with another thread count, and 300 training steps of the tiny GPT carry that int
 Speed (``make test`` runs ``pytest -n auto``): each pytest-xdist worker computes on one thread
 (two workers on two cores with two BLAS or torch threads each wait on each other far more than
 they compute), the site builds start in the background as soon as the tests are collected
-(tests/site_build.py) and the tests that read them run last, the longest of those first (``LONG``).
+(tests/site_build.py) and the tests that read them run last, the longest of those first (``LONG``)
+and those that only read its files at the very end (``run_order``); tests that share a costly
+computation run on one worker (``TOGETHER``).
 """
 import os
 
@@ -36,6 +38,31 @@ LONG = ("tests/test_serve.py",        # mostly a subprocess of its own (two buil
         "tests/test_reader.py::test_figures_and_plots_are_legible_in_the_dark_theme",
         "tests/test_reader.py::test_figures_enlarge_on_click_or_tap",
         "tests/test_reader.py::test_theme_follows_the_system_and_the_toggle")
+# tests that share something costly that each worker would otherwise make for itself (a cached
+# computation, a session fixture): under pytest-xdist each group runs whole on one worker (the root
+# conftest.py's scheduler), at the place ``run_order`` gives it
+TOGETHER = (
+    ("tests/test_interactive.py",     # the traces; the attention one trains the tiny GPT (~5 s a process)
+     "tests/test_interactive_browser.py::test_attention_every_head_and_query_by_keyboard",
+     "tests/test_interactive_browser.py::test_attention_cells_by_touch_at_390px_and_by_pointer"),
+    ("tests/test_quiet_build.py::test_no_cjk_environment_has_no_cjk_font",        # no_cjk
+     "tests/test_quiet_build.py::test_every_figure_script_draws_quietly_without_cjk_fonts",   # figures_without_cjk
+     "tests/test_quiet_build.py::test_notebook_plot_with_chinese_labels_is_quiet_without_cjk_fonts",
+     "tests/test_figures.py::test_figure_script_writes_svg_with_its_labels"),
+    ("tests/test_print.py::test_print_page_prints_math_chinese_figures_and_answers_offline",   # `edition`
+     "tests/test_print.py::test_every_link_on_the_print_page_leads_somewhere",
+     "tests/test_print.py::test_print_page_opens_without_typesetting_every_formula"),
+)
+
+
+def together(nodeid: str) -> str | None:
+    """The first entry of the TOGETHER group ``nodeid`` belongs to (a file, or a test with all its
+    parameters), or None."""
+    return next((group[0] for group in TOGETHER if _names(nodeid, group)), None)
+
+
+def _names(nodeid: str, entries) -> bool:
+    return any(nodeid == e or nodeid.startswith((e + "::", e + "[")) for e in entries)
 
 
 @pytest.fixture
@@ -58,13 +85,38 @@ def _site_builds(item) -> list[str]:
     return [name for fixture, name in SITE_FIXTURES.items() if fixture in getattr(item, "fixturenames", ())]
 
 
-def pytest_collection_modifyitems(config, items):
-    """Tests that read a site build last (the builds run meanwhile), the LONG ones first of them."""
-    def rank(item):
-        if not _site_builds(item):
+# fixtures of the tests that read a site build with a browser, a kernel or a wheel: the rest only
+# read its files, briefly, and run last, so that the workers end together
+SLOW_FIXTURES = {"server", "browser", "wheel_kernel", "site_wheel", "offline_site", "repository_copy"}
+
+
+def run_order(tests):
+    r"""The order to run ``tests``, (node id, fixture names) pairs in collection order: those that
+    read no site build first (the builds run meanwhile), then the LONG ones, then those with a
+    browser, a kernel or a wheel, then those that only read the built files. A TOGETHER group
+    moves as one to the place of its earliest test that reads a site build (else of its earliest
+    test): it may start no sooner than the build it needs. Stable within each rank."""
+    def rank(nodeid, fixtures):
+        if not SITE_FIXTURES.keys() & set(fixtures):
             return (0,)
-        return next(((1, i) for i, long in enumerate(LONG) if item.nodeid.startswith(long)), (2,))
-    items.sort(key=rank)                                 # stable: the order within each group stays
+        long = next((i for i, entry in enumerate(LONG) if _names(nodeid, [entry])), None)
+        if long is not None:
+            return (1, long)
+        return (2,) if SLOW_FIXTURES & set(fixtures) else (3,)
+    ranks = {nodeid: rank(nodeid, fixtures) for nodeid, fixtures in tests}
+    for group in TOGETHER:
+        members = [nodeid for nodeid, _ in tests if _names(nodeid, group)]
+        if members:
+            site = [ranks[m] for m in members if ranks[m] != (0,)]
+            place = min(site or [ranks[m] for m in members])
+            ranks.update(dict.fromkeys(members, place))
+    return sorted(ranks, key=ranks.get)                     # dicts keep the collection order; sorted is stable
+
+
+def pytest_collection_modifyitems(config, items):
+    order = {nodeid: i for i, nodeid in enumerate(run_order([(item.nodeid, getattr(item, "fixturenames", ()))
+                                                             for item in items]))}
+    items.sort(key=lambda item: order[item.nodeid])
 
 
 def pytest_collection_finish(session):
@@ -100,6 +152,24 @@ def wheel_kernel(site_wheel, tmp_path_factory):
     proc = wheel_env.pip_install(python, f"{site_wheel.name}[parity]", site_wheel.parent)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return wheel_env.kernel_dir(python, root / "kernels")
+
+
+# --- a machine without CJK fonts (tests/no_cjk.py) ----------------------------------------------
+
+@pytest.fixture(scope="session")
+def no_cjk(tmp_path_factory):
+    """The environment of a machine whose matplotlib finds no CJK font."""
+    from tests import no_cjk
+    return no_cjk.environment(tmp_path_factory.mktemp("mplconfig-no-cjk"))
+
+
+@pytest.fixture(scope="session")
+def figures_without_cjk(no_cjk, tmp_path_factory):
+    """(folder, printed): every figure script and ``no_cjk.CHINESE_PLOT`` run on that machine as the
+    build runs them, once for the tests that read their SVGs (``folder/out/<script>/``)."""
+    from tests import no_cjk as machine
+    folder = tmp_path_factory.mktemp("figures-without-cjk")
+    return folder, machine.draw_every_figure(no_cjk, folder)
 
 
 # --- the built site in Chromium (tests/chromium.py) ----------------------------------------

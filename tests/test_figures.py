@@ -1,18 +1,16 @@
 r"""The diagrams drawn from code (``docs/figures/<name>.py`` -> ``<name>.svg``) and the pages that show them.
 
-Each script runs into a temporary folder (as ``hooks/figures.py`` runs it at build time) and
-must write its SVG: well-formed XML whose text elements carry the expected Chinese labels as
-text (the reader's browser draws them, so the build machine needs no CJK font), with no
+Each script runs into a temporary folder (as ``hooks/figures.py`` runs it at build time, on a
+machine without CJK fonts: the fixture ``figures_without_cjk``) and must write its SVG:
+well-formed XML whose text elements carry the expected Chinese labels as text (the reader's
+browser draws them, so the build machine needs no CJK font), with no
 mathtext placeholder glyph standing for a character matplotlib could not draw. Every page
 that should show a diagram references it with non-empty alt text. No site build here.
 """
 import re
-import runpy
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import matplotlib
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,14 +50,9 @@ DIAGRAMS = {
 CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
-def draw(name, out_dir, monkeypatch):
-    """Run ``docs/figures/<name>.py`` as the build hook does; returns the SVG's text elements."""
-    matplotlib.use("Agg")
-    monkeypatch.setenv("NNREF_FIGURE_DIR", str(out_dir))
-    monkeypatch.setattr(sys, "path", list(sys.path))     # the script prepends its folder
-    with matplotlib.rc_context():                        # the script sets fonts; keep them out of other tests
-        runpy.run_path(str(FIGURES / f"{name}.py"), run_name="__main__")
-    svg = out_dir / f"{name}.svg"
+def texts(name, folder):
+    """The text elements of ``<name>.svg`` as ``docs/figures/<name>.py`` wrote it into ``folder``."""
+    svg = folder / f"{name}.svg"
     assert svg.is_file(), f"{name}.py wrote no {name}.svg"
     root = ET.parse(svg).getroot()                       # raises on malformed XML
     assert root.tag == f"{SVG}svg"
@@ -67,13 +60,16 @@ def draw(name, out_dir, monkeypatch):
 
 
 @pytest.mark.parametrize("name", sorted(DIAGRAMS))
-def test_figure_script_writes_svg_with_its_labels(name, tmp_path, monkeypatch):
-    texts = draw(name, tmp_path, monkeypatch)
-    missing = [want for want in DIAGRAMS[name][1] if not any(want in t for t in texts)]
-    assert not missing, f"{name}.svg lacks the labels {missing}; its texts: {texts}"
-    assert any(CJK.search(t) for t in texts), f"{name}.svg has no Chinese text"
+def test_figure_script_writes_svg_with_its_labels(name, figures_without_cjk):
+    # drawn as the build draws them, on a machine without CJK fonts (the tests in test_quiet_build.py
+    # check that this printed nothing)
+    folder, _ = figures_without_cjk
+    texts_ = texts(name, folder / "out" / name)
+    missing = [want for want in DIAGRAMS[name][1] if not any(want in t for t in texts_)]
+    assert not missing, f"{name}.svg lacks the labels {missing}; its texts: {texts_}"
+    assert any(CJK.search(t) for t in texts_), f"{name}.svg has no Chinese text"
     # mathtext draws a character it has no glyph for as '¤': Chinese inside $...$ would show that
-    assert not [t for t in texts if "¤" in t], f"{name}.svg has placeholder glyphs"
+    assert not [t for t in texts_ if "¤" in t], f"{name}.svg has placeholder glyphs"
 
 
 @pytest.mark.parametrize("name", sorted(DIAGRAMS))

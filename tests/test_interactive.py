@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 
 import nnref
-from tests.test_quiet_build import NOISE, _run, no_cjk  # noqa: F401  (a machine without CJK fonts)
+from tests.no_cjk import NOISE
+from tests.no_cjk import run as _run
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = ROOT / "docs" / "interactive"
@@ -325,11 +326,6 @@ def mismatches(shown, expected, tol=None):
 # ---------------------------------------------------------------------------------------------
 # the traces
 # ---------------------------------------------------------------------------------------------
-def test_every_script_writes_the_figures_listed_here():
-    written = {fig: name for name in {p.stem for p in SCRIPTS.glob("[!_]*.py")} for fig in traces(name)}
-    assert written == FIGURES
-
-
 @pytest.mark.parametrize("figure", sorted(FIGURES))
 def test_trace_is_plain_json_with_alt_text_and_no_file_path(figure):
     t = trace(figure)
@@ -650,9 +646,9 @@ def test_hook_key_changes_with_the_library_and_the_helpers(tmp_path, monkeypatch
     assert interactive.key_digest() != first
 
 
-def test_trace_scripts_run_quietly_without_cjk_fonts(no_cjk, tmp_path):
+def test_every_script_writes_the_figures_listed_here_quietly_without_cjk_fonts(no_cjk, tmp_path):
     """As the build runs them (hooks/figures.render), on a machine whose matplotlib has no CJK font:
-    nothing printed, and each figure's JSON and SVG written."""
+    nothing printed, and each script writes the JSON and SVG of exactly its figures in FIGURES."""
     out = _run(f"""
         import sys
         from pathlib import Path
@@ -664,8 +660,9 @@ def test_trace_scripts_run_quietly_without_cjk_fonts(no_cjk, tmp_path):
             figures.render(script, folder)
     """, no_cjk, tmp_path)
     assert not NOISE.search(out), f"the trace scripts printed:\n{out[:3000]}"
-    written = {p.name for p in tmp_path.rglob("*") if p.is_file()}
-    assert written >= {f"{fig}.{ext}" for fig in FIGURES for ext in ("json", "svg")}, sorted(written)
+    for ext in ("json", "svg"):
+        written = {p.stem: p.parent.name for p in tmp_path.glob(f"*/*.{ext}")}   # figure -> its script
+        assert written == FIGURES, f"{ext}: {written}"
 
 
 def test_attention_trace_is_redone_with_the_notebook_it_runs(monkeypatch):

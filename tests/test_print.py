@@ -30,14 +30,25 @@ def test_print_page_is_built_in_nav_order(built_site):
     assert positions == sorted(positions), "the print page is not in navigation order"
 
 
-@pytest.fixture(scope="session")     # once per worker: its tests need not run one after the other
+@pytest.fixture(scope="session")     # once: the tests that read it run on one worker (TOGETHER)
 def edition(browser, server):
-    """The print page opened once, in a tab of its own, for the two tests below that read it (it
-    is 2.8 MB; opening it takes Chromium some 5 CPU-seconds)."""
+    """The print page opened once, in a tab of its own, for the tests below (it is 2.8 MB; opening it
+    takes Chromium some 5 CPU-seconds). What the reader sees as it opens is recorded first, before
+    any test prints it: ``page.at_open``."""
     from tests.chromium import record_outside
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = record_outside(context.new_page())
     page.goto(server + "print_page/", wait_until="networkidle", timeout=120000)
+    page.wait_for_timeout(500)
+    page.at_open = page.evaluate("""() => ({
+        total: document.querySelectorAll('.arithmatex').length,
+        typeset: document.querySelectorAll('.arithmatex .katex').length,
+        lazy: [...document.querySelectorAll('#print-site-page section.print-page:not(.md-section)')]
+              .every(s => getComputedStyle(s).contentVisibility === 'auto')})""")
+    # formulas are typeset near the screen while reading: scrolled to, a later one is
+    target = page.locator("#cnn-conv .arithmatex").first
+    target.scroll_into_view_if_needed()
+    page.wait_for_function("() => document.querySelector('#cnn-conv .arithmatex .katex')", timeout=10000)
     yield page
     context.close()
 
@@ -71,11 +82,13 @@ def test_print_page_prints_math_chinese_figures_and_answers_offline(edition):
 @pytest.mark.browser
 def test_every_link_on_the_print_page_leads_somewhere(server, edition):
     page = edition
-    links = page.eval_on_selector_all("a[href]", """as => as.map(a => [a.getAttribute('href'), a.href,
+    # one JSON string: Playwright would check some 15,000 returned values one by one in Python
+    links = json.loads(page.eval_on_selector_all("a[href]", """as => JSON.stringify(as.map(a => [
+        a.getAttribute('href'), a.href,
         a.hash && a.pathname === location.pathname
           ? !!(document.getElementById(decodeURIComponent(a.hash.slice(1))) ||
                document.getElementsByName(decodeURIComponent(a.hash.slice(1))).length)
-          : null])""")
+          : null]))"""))
     in_page = [(href, ok) for href, _, ok in links if ok is not None]
     assert len(in_page) > 500, f"only {len(in_page)} in-page links"
     dangling = [href for href, ok in in_page if not ok]
@@ -113,19 +126,13 @@ def test_print_page_is_light(built_site):
 
 
 @pytest.mark.browser
-def test_print_page_opens_without_typesetting_every_formula(server, page):
-    # formulas are typeset near the screen while reading, every one of them before printing
-    page.goto(server + "print_page/", wait_until="networkidle", timeout=120000)
-    page.wait_for_timeout(500)
-    total = page.locator(".arithmatex").count()
-    at_open = page.locator(".arithmatex .katex").count()
-    lazy = page.evaluate("""() => [...document.querySelectorAll('#print-site-page section.print-page:not(.md-section)')]
-        .every(s => getComputedStyle(s).contentVisibility === 'auto')""")
-    target = page.locator("#cnn-conv .arithmatex").first
-    target.scroll_into_view_if_needed()
-    page.wait_for_function("() => document.querySelector('#cnn-conv .arithmatex .katex')", timeout=10000)
+def test_print_page_opens_without_typesetting_every_formula(edition):
+    # formulas are typeset near the screen while reading (the fixture scrolled to one, and it was),
+    # every one of them before printing
+    opened = edition.at_open
+    total, at_open = opened["total"], opened["typeset"]
     assert total > 1500 and at_open < total / 3, f"{at_open} of {total} formulas typeset while the page opens"
-    assert lazy, "the pages of the edition are laid out all at once"
+    assert opened["lazy"], "the pages of the edition are laid out all at once"
 
 
 def _articles(site):

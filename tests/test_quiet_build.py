@@ -2,53 +2,16 @@
 on, and a figure or notebook plot with Chinese labels is drawn without a warning, its text kept as
 text for the reader's browser (``docs/figures/_fonts.py``).
 
-"Without CJK fonts" is made here, whatever the machine has: a matplotlib config folder whose font
-cache lists every installed font except those that draw 中 (``MPLCONFIGDIR``), used by the process
-that draws the figures and by the notebook kernels it starts.
+"Without CJK fonts" is made here, whatever the machine has (tests/no_cjk.py): the fixtures ``no_cjk``
+and ``figures_without_cjk`` (tests/conftest.py).
 """
 import json
-import os
 import re
-import subprocess
-import sys
 import textwrap
 
-import pytest
-
+from tests.no_cjk import CHINESE, NOISE
+from tests.no_cjk import run as _run
 from tests.site_build import ROOT
-
-NOISE = re.compile(r"Glyph \d+|missing from font|findfont|Traceback|Warning|WARNING|Error|ERROR")
-CHINESE = ["训练损失", "学习曲线：准确率", "（平均）"]
-
-
-@pytest.fixture(scope="module")
-def no_cjk(tmp_path_factory):
-    """The environment of a machine whose matplotlib finds no CJK font."""
-    folder = tmp_path_factory.mktemp("mplconfig-no-cjk")
-    code = textwrap.dedent("""
-        import sys
-        import matplotlib.font_manager as fm
-        from matplotlib.ft2font import FT2Font
-
-        def draws_chinese(entry):
-            try:
-                return 0x4E2D in FT2Font(entry.fname).get_charmap()
-            except Exception:
-                return False
-
-        fm.fontManager.ttflist = [f for f in fm.fontManager.ttflist if not draws_chinese(f)]
-        fm.json_dump(fm.fontManager, f"{sys.argv[1]}/fontlist-v{fm.FontManager.__version__}.json")
-    """)
-    env = dict(os.environ, MPLCONFIGDIR=str(folder))
-    subprocess.run([sys.executable, "-c", code, str(folder)], env=env, check=True)
-    return env
-
-
-def _run(code: str, env: dict, cwd) -> str:
-    proc = subprocess.run([sys.executable, "-W", "always", "-c", textwrap.dedent(code)], cwd=cwd, env=env,
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    return proc.stdout + proc.stderr
 
 
 def test_no_cjk_environment_has_no_cjk_font(no_cjk, tmp_path):
@@ -61,35 +24,12 @@ def test_no_cjk_environment_has_no_cjk_font(no_cjk, tmp_path):
     assert out.strip() == "['nnref CJK placeholder']", out
 
 
-def test_every_figure_script_draws_quietly_without_cjk_fonts(no_cjk, tmp_path):
+def test_every_figure_script_draws_quietly_without_cjk_fonts(figures_without_cjk):
     """All of docs/figures/*.py, and a new plot with Chinese labels, run as the build runs them."""
-    demo = tmp_path / "scripts" / "chinese_plot.py"
-    demo.parent.mkdir()
-    demo.write_text(textwrap.dedent(f"""
-        import os
-        import matplotlib.pyplot as plt
-        fig, ax = plt.subplots(figsize=(4, 3))
-        ax.plot([1, 2, 3], [3, 1, 2], label="{CHINESE[0]}")
-        ax.set(title="{CHINESE[1]}", xlabel="epoch{CHINESE[2]}")
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(os.path.join(os.environ["NNREF_FIGURE_DIR"], "chinese_plot.svg"))
-    """), encoding="utf-8")
-    out = _run(f"""
-        import sys
-        from pathlib import Path
-        sys.path.insert(0, {str(ROOT)!r})
-        from hooks import figures
-        scripts = sorted(figures.FIGURES.glob("[!_]*.py")) + [Path({str(demo)!r})]
-        for script in scripts:
-            folder = Path({str(tmp_path)!r}) / "out" / script.stem
-            folder.mkdir(parents=True)
-            figures.render(script, folder)
-        print("drew", len(scripts))
-    """, no_cjk, tmp_path)
+    folder, out = figures_without_cjk
     assert not NOISE.search(out), f"the figure scripts printed:\n{out[:3000]}"
     assert out.strip().startswith("drew ")
-    svg = (tmp_path / "out" / "chinese_plot" / "chinese_plot.svg").read_text(encoding="utf-8")
+    svg = (folder / "out" / "chinese_plot" / "chinese_plot.svg").read_text(encoding="utf-8")
     texts = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
     assert all(any(word in t for t in texts) for word in CHINESE), f"Chinese labels not kept as text: {texts}"
     assert "font-family: 'DejaVu Sans', 'nnref CJK placeholder', sans-serif" in svg

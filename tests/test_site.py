@@ -332,10 +332,49 @@ print(seen)
 
 
 def test_the_long_tests_started_first_exist():
-    # tests/conftest.py starts these first; a renamed one would silently lose its place
-    from tests.conftest import LONG
+    # tests/conftest.py starts these first, and runs each TOGETHER group on one worker; a renamed
+    # one would silently lose its place
+    from tests.conftest import LONG, TOGETHER
     from tests.site_build import ROOT
-    for entry in LONG:
+    for entry in LONG + sum(TOGETHER, ()):
         path, _, name = entry.partition("::")
         source = (ROOT / path).read_text(encoding="utf-8")
-        assert not name or f"def {name}(" in source, f"LONG names {entry}, which does not exist"
+        assert not name or f"def {name}(" in source, f"tests/conftest.py names {entry}, which does not exist"
+
+
+def test_pages_and_groups_run_whole_on_one_worker_in_collection_order(pytestconfig, monkeypatch):
+    # the root conftest.py's pytest-xdist scheduler: a unit of work per page, per TOGETHER group,
+    # and per other test; units in the order tests/conftest.py sorted the collection
+    pytest.importorskip("xdist")
+    import sys
+    from tests.conftest import TOGETHER
+    from tests.site_build import ROOT
+    root_conftest = sys.modules["conftest"]
+    assert root_conftest.__file__ == str(ROOT / "conftest.py")
+    monkeypatch.setattr(pytestconfig.option, "loadscopereorder", True)
+    monkeypatch.setattr(pytestconfig.option, "tx", ["2*popen"])    # what -n 2 sets on the controller
+    scheduler = root_conftest.pytest_xdist_make_scheduler(pytestconfig, log=None)
+    assert pytestconfig.option.loadscopereorder is False
+    scope = scheduler._split_scope
+    assert scope("docs/cnn/conv.md::line:12,column:1") == scope("docs/cnn/conv.md::line:90,column:1")
+    assert scope("docs/cnn/conv.md::line:12,column:1") != scope("docs/cnn/pool.md::line:12,column:1")
+    for group in TOGETHER:
+        members = [f"{entry}::test_x[1]" if "::" not in entry else f"{entry}[a]" for entry in group]
+        assert len({scope(m) for m in members}) == 1, group
+    assert scope("tests/test_site.py::test_a") != scope("tests/test_site.py::test_b")
+
+
+def test_run_order_puts_the_builds_readers_last_and_groups_where_their_site_test_is(monkeypatch):
+    from tests import conftest
+    monkeypatch.setattr(conftest, "LONG", ("t/long.py::test_l",))
+    monkeypatch.setattr(conftest, "TOGETHER", (("t/g.py", "t/b.py::test_g"),    # mixed: goes where test_g is
+                                               ("t/u.py::test_a", "t/u.py::test_c")))
+    site, browser = ("built_site",), ("built_site", "page", "server", "browser")
+    tests = [("t/a.py::test_files", site), ("t/b.py::test_g", browser), ("t/b.py::test_page", browser),
+             ("t/g.py::test_1", ()), ("t/g.py::test_2[x]", ()), ("t/long.py::test_l[1]", browser),
+             ("t/u.py::test_a", ()), ("t/u.py::test_b", ()), ("t/u.py::test_c", ())]
+    assert conftest.run_order(tests) == [
+        "t/u.py::test_a", "t/u.py::test_b", "t/u.py::test_c",             # no site build (test_c with test_a)
+        "t/long.py::test_l[1]",                                           # LONG
+        "t/b.py::test_g", "t/b.py::test_page", "t/g.py::test_1", "t/g.py::test_2[x]",   # browser; the group with test_g
+        "t/a.py::test_files"]                                             # the built files only
