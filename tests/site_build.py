@@ -33,8 +33,12 @@ def build_command(dest: Path, **env_vars: str):
     """The ``mkdocs build --strict`` command line and environment for a build into ``dest``.
 
     The build's own settings (``NNREF_SITE_URL``, ``NNREF_OFFLINE``) come from ``env_vars`` only,
-    never from the caller's environment: the default build is the one with neither."""
-    env = {k: v for k, v in os.environ.items() if k not in ("NNREF_SITE_URL", "NNREF_OFFLINE")}
+    never from the caller's environment: the default build is the one with neither. Python writes
+    its bytecode caches, as it does by default."""
+    # PYTHONDONTWRITEBYTECODE too: by default Python writes __pycache__/ beside the figure helpers
+    # that a build imports, and the site must not ship it (tests/test_site.py)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("NNREF_SITE_URL", "NNREF_OFFLINE", "PYTHONDONTWRITEBYTECODE")}
     env.update(NO_MKDOCS_2_WARNING="1", PYTHONWARNINGS="ignore::DeprecationWarning", **env_vars)
     return [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(dest)], env
 

@@ -378,3 +378,19 @@ def test_run_order_puts_the_builds_readers_last_and_groups_where_their_site_test
         "t/long.py::test_l[1]",                                           # LONG
         "t/b.py::test_g", "t/b.py::test_page", "t/g.py::test_1", "t/g.py::test_2[x]",   # browser; the group with test_g
         "t/a.py::test_files"]                                             # the built files only
+
+
+def test_python_caches_stay_out_of_the_site(built_site):
+    # Python writes __pycache__/ beside the figure helpers when a build draws the figures (unless
+    # PYTHONDONTWRITEBYTECODE is set; the test builds let it write), and the next build copied
+    # docs/figures/__pycache__/*.pyc into the site. mkdocs.yml's exclude_docs keeps out any
+    # __pycache__/ (checked as mkdocs reads it), whether or not this machine has written one yet
+    import pathspec
+
+    from hooks.site_nav import read_config
+    site, _ = built_site
+    cached = [p.relative_to(site).as_posix() for p in site.rglob("*") if p.suffix == ".pyc" or p.name == "__pycache__"]
+    assert not cached, cached[:5]
+    excluded = pathspec.gitignore.GitIgnoreSpec.from_lines(read_config()["exclude_docs"].splitlines())
+    assert excluded.match_file("figures/__pycache__/_fonts.cpython-311.pyc")
+    assert excluded.match_file("any/folder/__pycache__/x.pyc")
