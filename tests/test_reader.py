@@ -413,9 +413,11 @@ def _plate(png: bytes):
 
     import numpy as np
     from PIL import Image
-    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).reshape(-1, 3)
-    colours, counts = np.unique(pixels, axis=0, return_counts=True)
-    r, g, b = colours[counts.argmax()] / 255
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).reshape(-1, 3).astype(np.int32)
+    # each colour as one integer (0xRRGGBB): np.unique over rows took ~0.2 s a screenshot, this 0.02
+    colours, counts = np.unique(pixels[:, 0] << 16 | pixels[:, 1] << 8 | pixels[:, 2], return_counts=True)
+    top = colours[counts.argmax()]
+    r, g, b = (top >> 16) / 255, (top >> 8 & 255) / 255, (top & 255) / 255
     return 0.2126 * r + 0.7152 * g + 0.0722 * b
 
 
