@@ -117,7 +117,9 @@ def kernel_env() -> dict:
 
 
 def durations() -> dict:
-    """Seconds each notebook took when it last ran here (``.cache/notebooks/durations.json``)."""
+    """Seconds each notebook's cells took when it last ran here (``.cache/notebooks/durations.json``);
+    its kernel's start is not counted: about the same for every notebook, it varies by seconds
+    on a loaded machine and would blur which one is slow."""
     try:
         return json.loads((CACHE / "durations.json").read_text())
     except (OSError, ValueError):
@@ -157,21 +159,23 @@ def execute(notebook: Path, out: Path) -> None:
     from traitlets.config import Config
     start = time.perf_counter()
     nb = jupytext.read(notebook)
+    cells = {}          # when the kernel was ready and when the last cell ended
     with tempfile.TemporaryDirectory(prefix="nnref-kernel-") as sockets:
         # the kernel talks over Unix sockets in a private folder, not TCP ports on the machine
         # (a TCP kernel also logs a warning about it into the build's output)
         ipc = Config({"KernelManager": {"transport": "ipc", "ip": f"{sockets}/kernel"}})
         NotebookClient(nb, timeout=1800, kernel_name="python3",  # per cell; a loaded machine is slow
                        resources={"metadata": {"path": str(ROOT)}}, config=ipc,
-                       extra_arguments=[f"--IPKernelApp.exec_lines={kernel_setup_line()}"]
+                       extra_arguments=[f"--IPKernelApp.exec_lines={kernel_setup_line()}"],
+                       on_notebook_start=lambda **_: cells.setdefault("start", time.perf_counter()),
+                       on_notebook_complete=lambda **_: cells.setdefault("end", time.perf_counter()),
                        ).execute(env=kernel_env())
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
     nbformat.write(nb, tmp)
     tmp.replace(out)  # never leave a half-written notebook under its final name
-    seconds = time.perf_counter() - start
-    record_duration(notebook, seconds)
-    log.info("executed %s in %.0f s", notebook.name, seconds)
+    record_duration(notebook, cells["end"] - cells["start"])
+    log.info("executed %s in %.0f s", notebook.name, time.perf_counter() - start)
 
 
 def execute_all(notebooks: list[Path], jobs: int | None = None) -> dict[Path, Path]:
