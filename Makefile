@@ -42,11 +42,9 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends chromium fonts-wqy-microhei; }
 
-# one pytest-xdist worker per core; the site is built once, in the background, and shared by them.
-# Python writes its bytecode caches (__pycache__/, ignored by git) even where PYTHONDONTWRITEBYTECODE
-# is set: each worker imports some 160 test modules and the suite starts ~40 Python processes
+# one pytest-xdist worker per core; the site is built once, in the background, and shared by them
 test: $(VENV)/.test node_modules/.installed browser
-	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n auto
+	$(BIN)/python -m pytest -n auto
 
 clean:
 	rm -rf $(VENV) node_modules site build
