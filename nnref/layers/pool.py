@@ -31,7 +31,8 @@ def maxpool2d_forward(x, kernel, stride, padding=(0, 0)):
     $$
 
     ``winner`` records the window position ``u*KW + v`` of each maximum. The comparison is
-    strict, so on a tie the *first* maximum in row-major window order keeps it, as in PyTorch.
+    strict, so on a tie the *first* maximum in row-major window order keeps it, as in PyTorch;
+    a window of nothing but $-\infty$ points at its first element inside the input.
     Returns ``(y, PoolCache)``.
     """
     xp = get_array_module(x)
@@ -44,8 +45,9 @@ def maxpool2d_forward(x, kernel, stride, padding=(0, 0)):
     winner = xp.empty((N, C, OH, OW), dtype=np.int64)
     for i in range(OH):                             # every output cell (i, j) ...
         for j in range(OW):
-            best = x_pad[:, :, i * SH, j * SW]      # (N, C): window position (0, 0)
-            at = xp.zeros((N, C), dtype=np.int64)
+            u0, v0 = max(PH - i * SH, 0), max(PW - j * SW, 0)   # first position inside x
+            best = x_pad[:, :, i * SH + u0, j * SW + v0]           # (N, C)
+            at = xp.full((N, C), u0 * KW + v0, dtype=np.int64)
             for u in range(KH):                     # ... every position (u, v) in it
                 for v in range(KW):
                     value = x_pad[:, :, i * SH + u, j * SW + v]
@@ -208,7 +210,8 @@ def maxpool2d_views_forward(x, w: Window):
 
     ``winner`` (uint8) records the window position ``u*KW + v`` of the maximum; strict ``>``
     keeps the first maximum on a tie, as in PyTorch; a NaN wins over every number (the last NaN
-    of a window, as in PyTorch).
+    of a window, as in PyTorch); a window of nothing but $-\infty$ points at its first element
+    inside the input, not at the padding.
     """
     xp = get_array_module(x)
     views = pool_views(padded(x, w, -np.inf), w)
@@ -219,13 +222,24 @@ def maxpool2d_views_forward(x, w: Window):
         better = view > y                            # strict: an equal later value does not win
         xp.maximum(y, view, out=y)                   # NaN propagates into y
         winner += better * (index(k) - winner)       # winner = k where better (arithmetic, no mask)
-    # rare: point each NaN window at its last NaN. One sum finds out whether any NaN is there
+    # rare: a window whose maximum is -inf or NaN. One sum finds out whether either is there
     # (cheaper than isnan + any); on a GPU the test itself would cost a sync, so it always fixes up.
-    if is_cupy_array(y) or xp.isnan(y.sum()):
+    if is_cupy_array(y) or not xp.isfinite(y.sum()):
+        winner = xp.where(y == -np.inf, xp.asarray(first_inside(w), dtype=index), winner)
         nan = xp.isnan(y)
         for k, view in enumerate(views):
             winner = xp.where(nan & xp.isnan(view), index(k), winner)
     return y, MaxPoolCache(winner, x.shape, w)
+
+
+def first_inside(w: Window):
+    r"""(OH, OW): the window position ``u*KW + v`` of each window's first element inside the input
+    (PyTorch starts each window's argmax there, so padding is never an answer)."""
+    first = []
+    for i, k, s, p, d, o in zip(w.in_size, w.kernel, w.stride, w.padding, w.dilation, w.out_size):
+        taps = np.arange(o)[:, None] * s + np.arange(k) * d - p    # input index of each tap
+        first.append(((taps >= 0) & (taps < i)).argmax(axis=1))
+    return first[0][:, None] * w.kernel[1] + first[1]
 
 
 def maxpool2d_views_backward(dy, cache):

@@ -14,6 +14,8 @@ INPUTS = {  # how the input is drawn: continuous, or with many ties
     "relu": lambda rng, shape: np.maximum(rng.normal(size=shape), 0),        # zeros tie
     "constant": lambda rng, shape: np.full(shape, 0.5),                       # every window all equal
     "integers": lambda rng, shape: rng.integers(-2, 3, size=shape).astype(np.float64),
+    # windows whose every input element is -inf tie with the -inf padding
+    "minus_inf": lambda rng, shape: np.where(rng.random(shape) < 0.7, -np.inf, rng.normal(size=shape)),
 }
 
 
@@ -73,6 +75,25 @@ def test_maxpool_tie_gradient_goes_to_the_first_maximum_only():
 def test_stride_defaults_to_kernel_size():
     assert nnref.MaxPool2d(3).stride == (3, 3) and nnref.AvgPool2d((2, 3)).stride == (2, 3)
     assert nnref.MaxPool2d(3, stride=1).stride == (1, 1)
+
+
+@pytest.mark.parametrize("k, s, p, d, ceil", [(3, 1, 1, 1, False), (2, 2, 1, 1, True), ((3, 2), 1, (1, 1), 2, True)])
+def test_a_window_of_only_minus_inf_points_inside_the_input(torch, k, s, p, d, ceil):
+    """All of a window's input elements -inf, like its padding: torch's argmax starts at the window's
+    first element inside the input, so indices and gradient go there, never to the padding."""
+    x = np.full((1, 2, 5, 4), -np.inf)
+    x[0, 1, 3:, 2:] = np.arange(4.0).reshape(2, 2)       # the other channel: -inf only in part
+    ref = torch.nn.MaxPool2d(k, s, p, d, return_indices=True, ceil_mode=ceil)
+    m = nnref.MaxPool2d(k, s, p, d, return_indices=True, ceil_mode=ceil)
+    y, dx, yt, dxt = _run(torch, m, lambda t: ref(t)[0], x, 0)
+    np.testing.assert_array_equal(asnumpy(y[1]), ref(torch.tensor(x))[1].numpy(), err_msg="indices")
+    assert_close(y[0], yt, what="output")
+    assert_close(dx, dxt, what="input gradient")
+    if d == 1 and not ceil:                         # the page's reference loop agrees
+        from nnref.layers.pool import maxpool2d_backward, maxpool2d_forward
+        _, cache = maxpool2d_forward(dev(x), (k, k), (s, s), (p, p))
+        dy = np.random.default_rng(0).normal(size=tuple(yt.shape))    # the dy _run used
+        assert_close(maxpool2d_backward(dev(dy), cache), dxt, what="reference loop's input gradient")
 
 
 def test_padding_never_wins_max_pooling():
@@ -272,6 +293,8 @@ def test_the_loops_equal_the_strided_views(case, kind, seed):
     np.testing.assert_array_equal(asnumpy(cache.winner), asnumpy(cache_views.winner).astype(np.int64))
     dy = dev(rng.normal(size=y.shape))
     assert_close(maxpool2d_backward(dy, cache), maxpool2d_views_backward(dy, cache_views), what="max dx")
+    if kind == "minus_inf":
+        return                                  # averages of -inf: nothing to compare
     y, cache = avgpool2d_forward(x, k, s, p)
     y_views, cache_views = avgpool2d_views_forward(x, window)
     assert_close(y, y_views, what="average pooling")
