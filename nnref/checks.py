@@ -1,6 +1,6 @@
 r"""Every input check of nnref, in one place: each error names the layer (``who``) and what it expected.
 
-Constructor arguments: :func:`check_int`, :func:`check_pair`, :func:`check_probability`,
+Constructor arguments: :func:`check_int`, :func:`check_pair`, :func:`check_real`, :func:`check_probability`,
 :func:`param_dtype`. Arrays: :func:`check_array`, :func:`check_float`, :func:`check_ndim`,
 :func:`check_size`, :func:`check_same_backend`, :func:`writable_input`. Dtypes:
 :func:`compute_dtype`. The backward protocol: :func:`need_cache`, :func:`backward_cache`.
@@ -29,7 +29,8 @@ def check_int(value, name: str, who: str, minimum: int | None = 0) -> int:
 
 
 def check_pair(value, name: str, who: str, minimum: int = 0) -> tuple:
-    r"""``3 -> (3, 3)``, ``(3, 5) -> (3, 5)``: a size argument given for both spatial axes.
+    r"""``3 -> (3, 3)``, ``(3,) -> (3, 3)``, ``(3, 5) -> (3, 5)``: a size argument given for both
+    spatial axes (torch, too, repeats a one-element list).
 
     ``ValueError`` naming ``who`` and ``name`` for anything else (floats, bools, wrong length)
     or for values below ``minimum``.
@@ -38,11 +39,23 @@ def check_pair(value, name: str, who: str, minimum: int = 0) -> tuple:
         pair_ = (value, value)
     else:
         pair_ = tuple(value) if isinstance(value, (tuple, list)) else ()
+        pair_ = pair_ * 2 if len(pair_) == 1 else pair_
     ok = len(pair_) == 2 and all(isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
                                  and v >= minimum for v in pair_)
     if not ok:
         raise ValueError(f"{who}: {name} must be an int >= {minimum} or a pair of them, got {value!r}")
     return int(pair_[0]), int(pair_[1])
+
+
+def check_real(value, name: str, who: str, minimum: float | None = None) -> float:
+    r"""``value`` as a float: ``TypeError`` unless a real number (not a bool), ``ValueError`` below
+    ``minimum`` (None: no bound). For options such as ``eps``, ``beta`` or ``negative_slope``, so a
+    string fails where it is given, not at the first forward."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{who}: {name} must be a number, got {value!r} ({type(value).__name__})")
+    if minimum is not None and not value >= minimum:
+        raise ValueError(f"{who}: {name} must be >= {minimum}, got {value}")
+    return float(value)
 
 
 def check_probability(p, name: str, who: str) -> float:

@@ -3,7 +3,7 @@ around the reference pairs of :mod:`nnref.layers.activation`."""
 from __future__ import annotations
 
 from ..backend import get_array_module
-from ..checks import backward_cache, check_float, read_only_output, writable_input
+from ..checks import backward_cache, check_float, check_real, read_only_output, writable_input
 from ..layers.activation import (gelu_backward, gelu_forward, leaky_relu_backward, leaky_relu_forward,
                                  relu_backward, relu_forward, sigmoid_backward, sigmoid_forward,
                                  softplus_backward, softplus_forward, tanh_backward, tanh_forward)
@@ -74,6 +74,7 @@ class LeakyReLU(_Activation):
 
     def __init__(self, negative_slope: float = 0.01, inplace: bool = False):
         super().__init__()
+        check_real(negative_slope, "negative_slope", "LeakyReLU")
         self.negative_slope, self.inplace = negative_slope, bool(inplace)
 
     def _cache_survives_inplace(self):
@@ -113,12 +114,13 @@ class Tanh(_Activation):
 
 
 class Softplus(_Activation):
-    r"""``torch.nn.Softplus(beta=1.0, threshold=20.0)``."""
+    r"""``torch.nn.Softplus(beta=1.0, threshold=20.0)``. Any real ``beta`` works as in torch
+    (a negative one mirrors the curve; 0 gives ``inf``, as torch)."""
 
     def __init__(self, beta: float = 1.0, threshold: float = 20.0):
         super().__init__()
-        if beta <= 0:
-            raise ValueError(f"Softplus: beta must be positive, got {beta}")
+        check_real(beta, "beta", "Softplus")
+        check_real(threshold, "threshold", "Softplus")
         self.beta, self.threshold = beta, threshold
 
     def _forward(self, x):

@@ -156,7 +156,8 @@ class MultiheadAttention(Module):
 
         weights = None
         if need_weights:
-            weights = A.mean(axis=1) if average_attn_weights else A  # (N, L, S') or (N, h, L, S')
+            # per-head weights are a copy: the cache's A must stay as it is for backward
+            weights = A.mean(axis=1) if average_attn_weights else A.copy()  # (N, L, S') or (N, h, L, S')
             weights = (weights if batched else weights[0]).astype(query.dtype, copy=False)
         y = self._output_layout(y, batched).astype(query.dtype, copy=False)
         self._cache = (_Cache(tuple(projections), attention, N, L, batched, bool(need_weights),

@@ -6,7 +6,8 @@ import numpy as np
 
 from .. import backend
 from ..backend import get_array_module
-from ..checks import backward_cache, check_float, check_int, check_ndim, check_size, compute_dtype, param_dtype
+from ..checks import (backward_cache, check_float, check_int, check_ndim, check_real, check_size, compute_dtype,
+                      param_dtype)
 from ..fast import batchnorm as fast
 from ..layers.batchnorm import BatchNormCache
 from ..module import Module, Parameter
@@ -24,9 +25,9 @@ class _BatchNorm(Module):
         super().__init__()
         who = type(self).__name__
         num_features = check_int(num_features, "num_features", who, 1)
-        if not eps > 0:
+        if not check_real(eps, "eps", who) > 0:          # torch refuses eps <= 0 when training
             raise ValueError(f"{who}: eps must be > 0, got {eps}")
-        if momentum is not None and not 0.0 <= momentum <= 1.0:
+        if momentum is not None and not 0.0 <= check_real(momentum, "momentum", who) <= 1.0:
             raise ValueError(f"{who}: momentum must lie in [0, 1] (or be None for a cumulative "
                              f"average), got {momentum}")
         dtype = param_dtype(dtype, who)

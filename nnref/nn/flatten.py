@@ -18,6 +18,8 @@ class Flatten(Module):
 
     def forward(self, input):
         x = check_float(check_array(input, "Flatten"), "Flatten")
+        if x.ndim == 0:                      # torch treats a 0-d input as one element: shape (1,)
+            x = x.reshape(1)
         nd, s, e = x.ndim, self.start_dim, self.end_dim
         if not (-nd <= s < nd and -nd <= e < nd):
             raise ValueError(f"Flatten: start_dim={s} and end_dim={e} must lie in [{-nd}, {nd - 1}] "
@@ -26,11 +28,12 @@ class Flatten(Module):
             raise ValueError(f"Flatten: start_dim={s} comes after end_dim={e} "
                              f"for an input of shape {tuple(x.shape)}")
         y, cache = flatten_forward(x, s, e)
-        self._cache = (cache, y.shape)
+        self._cache = ((cache, input.shape), y.shape)
         return y
 
     def backward(self, dy):
-        return flatten_backward(dy, backward_cache(self._cache, dy, "Flatten"))
+        cache, x_shape = backward_cache(self._cache, dy, "Flatten")
+        return flatten_backward(dy, cache).reshape(x_shape)
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"

@@ -5,7 +5,7 @@ import numpy as np
 
 from .. import backend
 from ..backend import get_array_module
-from ..checks import backward_cache, check_float, compute_dtype, param_dtype
+from ..checks import backward_cache, check_float, check_real, compute_dtype, param_dtype
 from ..layers.layernorm import layernorm_backward, layernorm_forward
 from ..module import Module, Parameter
 
@@ -29,10 +29,11 @@ class LayerNorm(Module):
                 not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in normalized_shape):
             raise TypeError(f"LayerNorm: normalized_shape must be an int or a tuple/list of ints, "
                             f"got {normalized_shape!r}")
-        if not all(n > 0 for n in normalized_shape):
-            raise ValueError(f"LayerNorm: normalized_shape must hold positive sizes, got {tuple(normalized_shape)}")
-        if not eps > 0:
-            raise ValueError(f"LayerNorm: eps must be > 0, got {eps}")
+        if len(normalized_shape) == 0 or not all(n >= 0 for n in normalized_shape):
+            # torch: "Expected normalized_shape to be at least 1-dimensional" (at the first call)
+            raise ValueError(f"LayerNorm: normalized_shape must hold at least one size, none negative, "
+                             f"got {tuple(normalized_shape)}")
+        check_real(eps, "eps", "LayerNorm", minimum=0)   # torch allows 0: then only x's spread guards 1/σ
         dtype = param_dtype(dtype, "LayerNorm")
         name = backend.device_backend(device, "LayerNorm")
         self.normalized_shape = tuple(int(n) for n in normalized_shape)

@@ -11,21 +11,29 @@ from ..module import Module
 
 
 class _Pool2d(Module):
-    r"""Shared arguments and checks; ``stride`` defaults to ``kernel_size`` as in PyTorch."""
+    r"""Shared arguments and checks; ``stride`` defaults to ``kernel_size`` as in PyTorch (None or
+    an empty list). The attributes keep the values as given (``MaxPool2d(2).stride == 2``), as torch's."""
 
     def __init__(self, kernel_size, stride, padding, dilation, ceil_mode):
         super().__init__()
-        who = type(self).__name__
-        self.kernel_size = check_pair(kernel_size, "kernel_size", who, 1)
-        self.stride = self.kernel_size if stride is None else check_pair(stride, "stride", who, 1)
-        self.padding = check_pair(padding, "padding", who, 0)
-        self.dilation = check_pair(dilation, "dilation", who, 1)
-        self.ceil_mode = bool(ceil_mode)
-        if any(p > k // 2 for p, k in zip(self.padding, self.kernel_size)):
-            raise ValueError(f"{who}: padding {self.padding} must be at most half of kernel_size "
-                             f"{self.kernel_size} (a window may not lie entirely on padding)")
+        self.kernel_size = kernel_size
+        self.stride = kernel_size if stride is None or (isinstance(stride, (tuple, list)) and not stride) \
+            else stride
+        self.padding, self.dilation, self.ceil_mode = padding, dilation, bool(ceil_mode)
+        self._pairs()
         self._cache = None
         self._last_window = None    # (key, Window) of the last call, see _window
+
+    def _pairs(self):
+        r"""(kernel, stride, padding, dilation) as (H, W) pairs, checked: read at every call, so a
+        changed attribute (``pool.stride = 1``) takes effect as in torch."""
+        who = type(self).__name__
+        kernel, stride = check_pair(self.kernel_size, "kernel_size", who, 1), check_pair(self.stride, "stride", who, 1)
+        padding, dilation = check_pair(self.padding, "padding", who, 0), check_pair(self.dilation, "dilation", who, 1)
+        if any(p > k // 2 for p, k in zip(padding, kernel)):
+            raise ValueError(f"{who}: padding {padding} must be at most half of kernel_size "
+                             f"{kernel} (a window may not lie entirely on padding)")
+        return kernel, stride, padding, dilation
 
     def _window(self, x):
         who = type(self).__name__
@@ -38,12 +46,12 @@ class _Pool2d(Module):
         key = (x.shape[-2:], self.kernel_size, self.stride, self.padding, self.dilation, self.ceil_mode)
         if self._last_window is not None and self._last_window[0] == key:
             return self._last_window[1]
-        w = make_window(x.shape[-2:], self.kernel_size, self.stride, self.padding, self.dilation,
-                        self.ceil_mode)
+        kernel, stride, padding, dilation = self._pairs()
+        w = make_window(x.shape[-2:], kernel, stride, padding, dilation, self.ceil_mode)
         if min(w.out_size) < 1:
             raise ValueError(f"{who}: input of spatial size {tuple(x.shape[-2:])} gives output size "
-                             f"{w.out_size}: too small for kernel_size {self.kernel_size}, "
-                             f"dilation {self.dilation}, padding {self.padding}")
+                             f"{w.out_size}: too small for kernel_size {kernel}, "
+                             f"dilation {dilation}, padding {padding}")
         # without dilation every window touches the input (padding <= kernel/2, and a ceil_mode
         # window starts inside it), so only dilated windows need this check
         for i, k, s, p, d, o in zip(w.in_size, w.kernel, w.stride, w.padding, w.dilation, w.out_size):
@@ -52,7 +60,7 @@ class _Pool2d(Module):
             taps = np.arange(o)[:, None] * s + np.arange(k) * d - p      # input index of each tap
             if not ((taps >= 0) & (taps < i)).any(axis=1).all():
                 # PyTorch returns -inf there and sends the gradient to an unrelated element
-                raise ValueError(f"{who}: with dilation {self.dilation} and padding {self.padding} a "
+                raise ValueError(f"{who}: with dilation {dilation} and padding {padding} a "
                                  f"window lies entirely on padding for input size {tuple(x.shape[-2:])}")
         self._last_window = (key, w)
         return w
@@ -70,9 +78,6 @@ class _Pool2d(Module):
         dx = backward(dy[None] if unbatched else dy, cache)
         return dx[0] if unbatched else dx
 
-    def extra_repr(self):
-        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
-                + (", ceil_mode=True" if self.ceil_mode else ""))
 
 
 class MaxPool2d(_Pool2d):
@@ -96,8 +101,8 @@ class MaxPool2d(_Pool2d):
         return self._run_backward(maxpool2d_views_backward, dy)
 
     def extra_repr(self):
-        extra = f", dilation={self.dilation}" if self.dilation != (1, 1) else ""
-        return super().extra_repr() + extra + (", return_indices=True" if self.return_indices else "")
+        return (f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}, "
+                f"dilation={self.dilation}, ceil_mode={self.ceil_mode}")     # torch's words exactly
 
 
 class AvgPool2d(_Pool2d):
@@ -121,5 +126,4 @@ class AvgPool2d(_Pool2d):
         return self._run_backward(avgpool2d_views_backward, dy)
 
     def extra_repr(self):
-        extra = f", divisor_override={self.divisor_override}" if self.divisor_override is not None else ""
-        return super().extra_repr() + f", count_include_pad={self.count_include_pad}" + extra
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"  # as torch

@@ -77,6 +77,17 @@ class RecurrentBase(Module):
     def _suffixes(self):
         return ("", "_reverse")[: self.num_directions]
 
+    @property
+    def all_weights(self):
+        r"""torch's ``all_weights``: one list of Parameters per layer and direction, in
+        ``state_dict`` order (``weight_ih``, ``weight_hh``, biases, ``weight_hr``)."""
+        return [[p for name, p in self._parameters.items() if name.endswith(f"_l{layer}{suffix}")]
+                for layer in range(self.num_layers) for suffix in self._suffixes()]
+
+    def flatten_parameters(self):
+        r"""As torch's, for cuDNN's single weight buffer; nnref keeps separate arrays, so there is
+        nothing to do (torch code that calls it runs unchanged)."""
+
     def _weights(self, layer, direction, dtype):
         """``(W_ih, W_hh, b_ih, b_hh, W_hr)`` of one layer and direction in ``dtype`` (None where absent)."""
         suffix = self._suffixes()[direction]

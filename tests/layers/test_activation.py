@@ -13,6 +13,8 @@ CASES = [
     ("Softplus", lambda: nnref.Softplus(), lambda t: t.nn.Softplus()),
     ("Softplus-beta", lambda: nnref.Softplus(beta=3.0, threshold=5.0),
      lambda t: t.nn.Softplus(beta=3.0, threshold=5.0)),
+    ("Softplus-negative-beta", lambda: nnref.Softplus(beta=-2.0, threshold=5.0),   # torch allows it
+     lambda t: t.nn.Softplus(beta=-2.0, threshold=5.0)),
     ("GELU", lambda: nnref.GELU(), lambda t: t.nn.GELU()),
     ("GELU-tanh", lambda: nnref.GELU("tanh"), lambda t: t.nn.GELU(approximate="tanh")),
 ]
@@ -71,8 +73,12 @@ def test_errors():
         nnref.ReLU(grad_at_zero=2.0)
     with pytest.raises(ValueError, match="GELU: approximate must be 'none' or 'tanh'"):
         nnref.GELU("fast")
-    with pytest.raises(ValueError, match="Softplus: beta must be positive"):
-        nnref.Softplus(beta=0)
+    with pytest.raises(TypeError, match="Softplus: beta must be a number, got 'a'"):
+        nnref.Softplus(beta="a")                 # at construction, not at the first forward
+    with pytest.raises(TypeError, match="Softplus: threshold must be a number, got None"):
+        nnref.Softplus(1.0, None)
+    with pytest.raises(TypeError, match="LeakyReLU: negative_slope must be a number"):
+        nnref.LeakyReLU("a")
     with pytest.raises(TypeError, match="Tanh: expected a floating-point array"):
         nnref.Tanh()(dev(np.arange(3)))
     with pytest.raises(RuntimeError, match="Sigmoid.backward called before forward"):

@@ -413,3 +413,19 @@ def test_bad_inputs(torch):
         warnings.simplefilter("always")
         m(q, k, v, key_padding_mask=dev(np.zeros((1, 5), bool)), attn_mask=dev(np.zeros((2, 5))))
     assert any("torch deprecates mixing" in str(c.message) for c in caught)
+
+
+@pytest.mark.parametrize("batched", [True, False])
+def test_editing_the_returned_weights_leaves_backward_alone(batched):
+    """Per-head weights (``average_attn_weights=False``) are the user's to change, e.g. for a plot:
+    backward must not read them (before: they were the cache's own array)."""
+    m = MultiheadAttention(6, 2, dtype=np.float64)
+    q = dev(np.random.default_rng(0).normal(size=(4, 2, 6) if batched else (4, 6)))
+    y, w = m(q, q, q, average_attn_weights=False)
+    dy = dev(np.ones(y.shape))
+    clean = [nnref.asnumpy(g) for g in m.backward(dy)]
+    m.zero_grad()
+    y, w = m(q, q, q, average_attn_weights=False)
+    w *= 0
+    for before, after in zip(clean, m.backward(dy)):
+        assert_close(after, before, rtol=0, atol=0, what="input gradient after editing the weights")

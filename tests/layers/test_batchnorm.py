@@ -188,6 +188,10 @@ def test_batchnorm_errors():
         nnref.BatchNorm2d(3, momentum=1.5)
     with pytest.raises(ValueError, match="BatchNorm2d: eps must be > 0"):
         nnref.BatchNorm2d(3, eps=0)
+    with pytest.raises(TypeError, match="BatchNorm1d: momentum must be a number, got 'a'"):
+        nnref.BatchNorm1d(3, momentum="a")          # at construction, not inside the first forward
+    with pytest.raises(TypeError, match="BatchNorm1d: eps must be a number, got None"):
+        nnref.BatchNorm1d(3, eps=None)
     with pytest.raises(KeyError, match="num_batches_tracked"):
         sd = dict(nnref.BatchNorm1d(3).state_dict())
         del sd["num_batches_tracked"]

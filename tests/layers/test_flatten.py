@@ -60,3 +60,11 @@ def test_empty_batch_and_any_dtype(torch):
     x = np.zeros((0, 3, 4))
     assert nnref.Flatten()(dev(x)).shape == tuple(torch.nn.Flatten()(torch.tensor(x)).shape) == (0, 12)
     assert nnref.Flatten()(dev(np.ones((2, 3, 4), np.float16))).dtype == np.float16
+
+
+@pytest.mark.parametrize("start_dim,end_dim", [(0, -1), (0, 0), (-1, -1)])
+def test_a_0d_input_is_one_element_as_torch(torch, start_dim, end_dim):
+    m = nnref.Flatten(start_dim, end_dim)
+    y = m(dev(np.array(3.0)))
+    assert y.shape == tuple(torch.nn.Flatten(start_dim, end_dim)(torch.tensor(3.0)).shape) == (1,)
+    assert m.backward(dev(np.ones(1))).shape == ()

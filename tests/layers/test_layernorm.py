@@ -125,10 +125,15 @@ def test_bad_inputs():
         nnref.LayerNorm(4)(dev(np.ones((2, 4), np.int64)))
     with pytest.raises(TypeError, match="LayerNorm: normalized_shape must be"):
         nnref.LayerNorm(2.5)
-    with pytest.raises(ValueError, match=r"LayerNorm: normalized_shape must hold positive sizes, got \(3, 0\)"):
-        nnref.LayerNorm((3, 0))
-    with pytest.raises(ValueError, match="LayerNorm: eps must be > 0"):
-        nnref.LayerNorm(3, eps=0)
+    with pytest.raises(ValueError, match=r"LayerNorm: normalized_shape must hold at least one size, none "
+                                         r"negative, got \(3, -1\)"):
+        nnref.LayerNorm((3, -1))
+    with pytest.raises(ValueError, match=r"LayerNorm: normalized_shape must hold at least one size.*got \(\)"):
+        nnref.LayerNorm(())                       # torch: "at least 1-dimensional", at the first call
+    with pytest.raises(ValueError, match="LayerNorm: eps must be >= 0"):
+        nnref.LayerNorm(3, eps=-1e-5)
+    with pytest.raises(TypeError, match="LayerNorm: eps must be a number, got None"):
+        nnref.LayerNorm(3, eps=None)
     with pytest.raises(TypeError, match="LayerNorm: dtype must be a floating-point dtype"):
         nnref.LayerNorm(3, dtype=np.int32)
     with pytest.raises(RuntimeError, match="LayerNorm.backward called before forward"):
@@ -137,6 +142,17 @@ def test_bad_inputs():
     m(dev(np.ones((2, 3))))
     with pytest.raises(ValueError, match="LayerNorm.backward: expected a gradient of the output's shape"):
         m.backward(dev(np.ones((1, 3))))
+
+
+def test_what_torch_accepts_runs_as_in_torch(torch):
+    """eps=0 and an empty normalized axis: torch runs both, and so does nnref, with torch's numbers."""
+    x = np.random.default_rng(0).normal(size=(3, 4))
+    m, ref = nnref.LayerNorm(4, eps=0, dtype=np.float64), torch.nn.LayerNorm(4, eps=0, dtype=torch.float64)
+    assert_close(m(dev(x)), ref(torch.tensor(x)), what="eps=0")
+    m, ref = nnref.LayerNorm(0), torch.nn.LayerNorm(0)
+    y = m(dev(np.ones((2, 0), np.float32)))
+    assert y.shape == tuple(ref(torch.ones(2, 0)).shape) == (2, 0)
+    assert m.backward(y).shape == (2, 0) and m.weight.grad.shape == (0,)
 
 
 def test_exported_from_both_places():

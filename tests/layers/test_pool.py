@@ -72,9 +72,24 @@ def test_maxpool_tie_gradient_goes_to_the_first_maximum_only():
     assert dx.tolist() == [[[[3.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 5.0]]]]
 
 
-def test_stride_defaults_to_kernel_size():
-    assert nnref.MaxPool2d(3).stride == (3, 3) and nnref.AvgPool2d((2, 3)).stride == (2, 3)
-    assert nnref.MaxPool2d(3, stride=1).stride == (1, 1)
+@pytest.mark.parametrize("name", ["MaxPool2d", "AvgPool2d"])
+@pytest.mark.parametrize("args", [(3,), ((2, 3),), (3, 1), ([2, 3], [1, 2], [1, 0]), (2, None, 1), ((2,), (1,))])
+def test_attributes_and_repr_are_torchs(torch, name, args):
+    """Attributes keep what was given and the repr prints torch's words; the stride defaults to the
+    kernel size; one-element tuples stand for both axes, as in torch."""
+    ours, ref = getattr(nnref, name)(*args), getattr(torch.nn, name)(*args)
+    for attr in ("kernel_size", "stride", "padding", "ceil_mode"):
+        assert getattr(ours, attr) == getattr(ref, attr), attr
+    assert repr(ours) == repr(ref)
+    x = np.random.default_rng(0).normal(size=(1, 2, 6, 7))
+    assert_close(ours(dev(x)), ref(torch.tensor(x)), what="output")
+
+
+def test_a_changed_attribute_takes_effect():
+    m = nnref.MaxPool2d(2)
+    assert m(dev(np.zeros((1, 1, 4, 4)))).shape == (1, 1, 2, 2)
+    m.stride = 1                                # torch reads its attributes at every call
+    assert m(dev(np.zeros((1, 1, 4, 4)))).shape == (1, 1, 3, 3)
 
 
 @pytest.mark.parametrize("k, s, p, d, ceil", [(3, 1, 1, 1, False), (2, 2, 1, 1, True), ((3, 2), 1, (1, 1), 2, True)])

@@ -94,3 +94,16 @@ def test_parameters_are_laid_out_as_torchs(torch, kind, extra):
     ref = getattr(torch.nn, kind)(3, 4, num_layers=2, bidirectional=True, **extra)
     assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == [
         (k, tuple(v.shape)) for k, v in ref.state_dict().items()]
+
+
+@pytest.mark.parametrize("kind,extra", [("RNN", {}), ("LSTM", {"proj_size": 2}), ("GRU", {"bias": False})])
+def test_all_weights_and_flatten_parameters_as_torch(torch, kind, extra):
+    """torch code calls ``flatten_parameters()`` (cuDNN) and reads ``all_weights``: the same
+    Parameters grouped per layer and direction, in torch's order."""
+    ours = getattr(nnref, kind)(3, 4, num_layers=2, bidirectional=True, **extra)
+    ref = getattr(torch.nn, kind)(3, 4, num_layers=2, bidirectional=True, **extra)
+    assert ours.flatten_parameters() is None and ref.flatten_parameters() is None
+
+    def names(m):
+        return [[n for n, p in m.named_parameters() if any(p is q for q in group)] for group in m.all_weights]
+    assert names(ours) == names(ref)
