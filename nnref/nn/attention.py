@@ -223,11 +223,11 @@ class MultiheadAttention(Module):
                              f"got shapes {tuple(key.shape)} and {tuple(value.shape)}")
         batched = query.ndim == 3
         q, k, v = (self._to_internal(a, batched) for a in (query, key, value))
-        for name, a, size, arg in (("query", q, self.embed_dim, "embed_dim"), ("key", k, self.kdim, "kdim"),
-                                   ("value", v, self.vdim, "vdim")):
-            if a.shape[-1] != size:
+        for name, a, size, arg in (("query", query, self.embed_dim, "embed_dim"), ("key", key, self.kdim, "kdim"),
+                                   ("value", value, self.vdim, "vdim")):
+            if a.shape[-1] != size:                  # the shape as passed, not as re-laid-out
                 raise ValueError(f"{WHO}: expected {name} with {size} features ({arg}) on its last axis, "
-                                 f"got shape {tuple(a.shape if batched else a.shape[1:])}")
+                                 f"got shape {tuple(a.shape)}")
         if k.shape[:2] != v.shape[:2]:
             raise ValueError(f"{WHO}: key and value must have the same sequence length and batch, got "
                              f"shapes {tuple(key.shape)} and {tuple(value.shape)}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from ..checks import check_array, check_float, check_int, check_probability, need_cache
+from ..checks import check_array, check_float, check_int, check_probability, check_same_backend, need_cache
 from ..module import Module, Sequential
 from .activation import GELU, ReLU, _Activation
 from .attention import MultiheadAttention
@@ -27,6 +27,36 @@ def _activation(activation, who):
         return ReLU() if activation.__name__ == "relu" else GELU()
     raise NotImplementedError(f"{who}: activation {activation!r} has no backward in nnref; pass 'relu', "
                               "'gelu' or an nnref activation Module (nnref.ReLU(), nnref.GELU(), nnref.Tanh(), ...)")
+
+
+def check_src(who, layer, src, mask, mask_name, key_padding_mask):
+    r"""``src`` and the masks against ``layer`` (a TransformerEncoderLayer), in the caller's words
+    and shapes: errors name ``who`` and what the user passed, not the inner MultiheadAttention's
+    re-laid-out arrays. Shapes as torch: ``src`` (S, E), (S, N, E) or, with ``batch_first``,
+    (N, S, E); the mask (S, S) or (N·nhead, S, S); ``src_key_padding_mask`` (N, S) or (S,)."""
+    check_array(src, who, "src")
+    check_float(src, who)
+    attn = layer.self_attn
+    E, H, first = attn.embed_dim, attn.num_heads, attn.batch_first
+    layout = "(N, S, E)" if first else "(S, N, E)"
+    if src.ndim not in (2, 3) or src.shape[-1] != E:
+        raise ValueError(f"{who}: expected src of shape (S, {E}) unbatched or {layout} batched with "
+                         f"E = d_model = {E}, got shape {tuple(src.shape)}")
+    batched = src.ndim == 3
+    S = src.shape[1 if batched and first else 0]
+    N = src.shape[0 if first else 1] if batched else 1
+    wants = {mask_name: [(S, S), (N * H if batched else H, S, S)],
+             "src_key_padding_mask": [(N, S) if batched else (S,)]}
+    for name, m in ((mask_name, mask), ("src_key_padding_mask", key_padding_mask)):
+        if m is None:
+            continue
+        check_array(m, who, name)
+        check_same_backend(m, src, who, name, "src")
+        if m.dtype != bool and m.dtype.kind != "f":
+            raise TypeError(f"{who}: {name} must be a bool or floating-point array, got {m.dtype}")
+        if tuple(m.shape) not in wants[name]:
+            raise ValueError(f"{who}: expected {name} of shape {' or '.join(map(str, wants[name]))} for "
+                             f"src of shape {tuple(src.shape)}, got {tuple(m.shape)}")
 
 
 class TransformerEncoderLayer(Module):
@@ -84,8 +114,7 @@ class TransformerEncoderLayer(Module):
 
     # --8<-- [start:encoder_layer]
     def forward(self, src, src_mask=None, src_key_padding_mask=None, is_causal=False):
-        check_array(src, "TransformerEncoderLayer", "src")
-        check_float(src, "TransformerEncoderLayer")
+        check_src("TransformerEncoderLayer", self, src, src_mask, "src_mask", src_key_padding_mask)
         x = src
         masks = (src_mask, src_key_padding_mask, is_causal)
         if self.norm_first:       # pre-norm: x + SA(LN1(x)), then x + FF(LN2(x))
@@ -160,8 +189,10 @@ class TransformerEncoder(Module):
         self._cache = None
 
     def forward(self, src, mask=None, src_key_padding_mask=None, is_causal=None):
-        check_array(src, "TransformerEncoder", "src")
-        check_float(src, "TransformerEncoder")
+        if self.layers:
+            check_src("TransformerEncoder", self.layers[0], src, mask, "mask", src_key_padding_mask)
+        else:
+            check_float(check_array(src, "TransformerEncoder", "src"), "TransformerEncoder")
         # torch's is_causal=None compares mask with the causal mask, only to pick a faster kernel for
         # it: a causal mask and the causal hint give the same numbers, so the mask is used as given
         is_causal = bool(is_causal)

@@ -257,14 +257,26 @@ def test_bad_inputs():
     x = dev(np.zeros((3, 2, 4), np.float32))
     with pytest.raises(ValueError, match="is_causal=True is a hint"):
         m(x, is_causal=True)
-    with pytest.raises(ValueError, match=r"expected attn_mask of shape \(3, 3\)"):
+    # errors name the layer the user called and the arrays as passed (not the inner attention's)
+    with pytest.raises(ValueError, match=r"TransformerEncoderLayer: expected src_mask of shape \(3, 3\) or "
+                                         r"\(4, 3, 3\) for src of shape \(3, 2, 4\), got \(2, 3\)"):
         m(x, src_mask=dev(np.zeros((2, 3), bool)))
-    with pytest.raises(ValueError, match=r"expected key_padding_mask of shape \(2, 3\)"):
+    with pytest.raises(ValueError, match=r"TransformerEncoderLayer: expected src_key_padding_mask of shape "
+                                         r"\(2, 3\) for src of shape \(3, 2, 4\), got \(3, 2\)"):
         m(x, src_key_padding_mask=dev(np.zeros((3, 2), bool)))
-    with pytest.raises(TypeError, match="key_padding_mask must be a bool or floating-point array"):
+    with pytest.raises(TypeError, match="TransformerEncoderLayer: src_key_padding_mask must be a bool or "
+                                        "floating-point array"):
         m(x, src_key_padding_mask=dev(np.zeros((2, 3), np.int32)))
-    with pytest.raises(ValueError, match=r"expected query with 4 features"):
+    with pytest.raises(ValueError, match=r"TransformerEncoderLayer: expected src of shape \(S, 4\) unbatched "
+                                         r"or \(S, N, E\) batched .* got shape \(3, 2, 5\)"):
         m(dev(np.zeros((3, 2, 5), np.float32)))
+    with pytest.raises(ValueError, match=r"TransformerEncoderLayer: expected src .* got shape \(1, 3, 2, 4\)"):
+        m(dev(np.zeros((1, 3, 2, 4), np.float32)))
+    with pytest.raises(ValueError, match=r"TransformerEncoder: expected mask of shape \(3, 3\) or \(4, 3, 3\)"):
+        TransformerEncoder(copy.deepcopy(m), 2)(x, mask=dev(np.zeros((2, 2), np.float32)))
+    with pytest.raises(ValueError, match=r"MultiheadAttention: expected query with 4 features \(embed_dim\) "
+                                         r"on its last axis, got shape \(3, 2, 5\)"):
+        m.self_attn(*[dev(np.zeros((3, 2, 5), np.float32))] * 3)       # the shape passed, not (2, 3, 5)
     with pytest.raises(TypeError, match="TransformerEncoderLayer: expected a floating-point array"):
         m(dev(np.zeros((3, 2, 4), np.int64)))
     with pytest.raises(RuntimeError, match="TransformerEncoderLayer.backward called before forward"):
