@@ -27,6 +27,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .backend import asnumpy
+from .module import StateDictShapeError
 
 # What a damaged file can raise inside np.load / zipfile: it is reported as ValueError.
 _CORRUPT = (ValueError, EOFError, zipfile.BadZipFile, zlib.error)
@@ -86,19 +87,22 @@ def load(module, path, strict: bool = True):
     """Load a checkpoint written by :func:`save` into ``module`` (on its device and dtypes).
 
     A missing or unexpected key (``strict=True``) raises ``KeyError``, a wrong shape
-    ``ValueError``, a non-numeric array ``TypeError``; each names the key and the file. All or
-    nothing: every array is checked and converted before any is written. Returns ``module``.
+    ``ValueError`` (both also ``RuntimeError``, torch's class), a non-numeric array ``TypeError``;
+    each names the key and the file. All or nothing: every array is checked and converted before
+    any is written. Returns ``module``.
     """
     state = load_state(path)
     current = module.state_dict()
     for key, value in state.items():   # all shapes first: a mismatch must not leave a half-loaded model
         if key in current and tuple(value.shape) != tuple(current[key].shape):
-            raise ValueError(f"checkpoint {os.fspath(path)!r}: key {key!r} has shape {tuple(value.shape)}, "
-                             f"expected {tuple(current[key].shape)} for {type(module).__name__}")
+            raise StateDictShapeError(f"checkpoint {os.fspath(path)!r}: key {key!r} has shape "
+                                      f"{tuple(value.shape)}, expected {tuple(current[key].shape)} "
+                                      f"for {type(module).__name__}")
     try:
-        return module.load_state_dict(state, strict=strict)
-    except KeyError as exc:
-        raise KeyError(f"checkpoint {os.fspath(path)!r}: {exc.args[0]}") from exc
+        module.load_state_dict(state, strict=strict)
+    except KeyError as exc:            # str() of a KeyError is its repr: take the message itself
+        raise type(exc)(f"checkpoint {os.fspath(path)!r}: {exc.args[0]}") from exc
     except (ValueError, TypeError) as exc:
         raise type(exc)(f"checkpoint {os.fspath(path)!r}: {exc}") from exc
+    return module
 # --8<-- [end:load]

@@ -8,6 +8,7 @@ import pytest
 
 import nnref
 from nnref import backend, checkpoint
+from nnref.module import StateDictKeyError, StateDictShapeError
 from tests.parity import assert_close, dev
 
 
@@ -237,3 +238,18 @@ def test_saving_into_a_missing_directory_names_the_target(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"cannot write .*model\.npz.*does not exist") as info:
         checkpoint.save(nnref.Linear(2, 2), path)
     assert ".tmp" not in str(info.value)
+
+
+def test_key_and_shape_errors_are_also_torchs_runtime_error(tmp_path):
+    """``load`` keeps load_state_dict's classes (KeyError or ValueError, and RuntimeError as torch)
+    and returns the module, strict or not."""
+    path = tmp_path / "nobias.npz"
+    checkpoint.save(nnref.Linear(3, 2, bias=False), path)
+    with pytest.raises(StateDictKeyError, match=r"^checkpoint .*nobias.npz.*missing keys \['bias'\]") as info:
+        checkpoint.load(nnref.Linear(3, 2), path)
+    assert isinstance(info.value, KeyError) and isinstance(info.value, RuntimeError)
+    with pytest.raises(StateDictShapeError, match=r"nobias.npz.*'weight' has shape \(2, 3\)") as info:
+        checkpoint.load(nnref.Linear(4, 2, bias=False), path)
+    assert isinstance(info.value, ValueError) and isinstance(info.value, RuntimeError)
+    target = nnref.Linear(3, 2)
+    assert checkpoint.load(target, path, strict=False) is target

@@ -1,8 +1,14 @@
+import functools
+import inspect
+import re
+from collections import OrderedDict
+
 import numpy as np
 import pytest
 
 import nnref
 from nnref import Linear, Module, Parameter, ReLU, Sequential
+from nnref.module import StateDictKeyError, StateDictShapeError
 from tests.parity import assert_close, dev, load_from_torch
 
 
@@ -94,13 +100,28 @@ def test_sequential_rejects_non_modules():
         Sequential(Linear(1, 1), np.tanh)
 
 
-def test_module_without_init_is_a_clear_error():
-    class Broken(Module):
-        def __init__(self):
-            self.w = 1
+def test_plain_attributes_may_come_before_init_parameters_and_modules_not_like_torch(torch):
+    def early(nn, zeros):
+        class Early(nn.Module):
+            def __init__(self, what):
+                self.note = 1                              # torch allows plain attributes here
+                if what == "parameter":
+                    self.w = nn.Parameter(zeros(1))
+                elif what == "module":
+                    self.m = nn.ReLU()
+                elif what == "buffer":
+                    self.register_buffer("b", zeros(1))
+                super().__init__()
+        return Early
 
-    with pytest.raises(RuntimeError, match=r"call Module.__init__\(\)"):
-        Broken()
+    assert early(nnref, np.zeros)("plain").note == early(torch.nn, torch.zeros)("plain").note == 1
+    for what, message in [("parameter", "cannot assign parameters before Module.__init__() call"),
+                          ("module", "cannot assign module before Module.__init__() call"),
+                          ("buffer", "cannot assign buffer before Module.__init__() call")]:
+        with pytest.raises(AttributeError, match=re.escape(message)):
+            early(torch.nn, torch.zeros)(what)
+        with pytest.raises(AttributeError, match=r"Early(\.register_buffer)?: " + re.escape(message)):
+            early(nnref, lambda n: np.zeros(n, np.float32))(what)
 
 
 LAYERS_AND_INPUTS = [
@@ -155,7 +176,6 @@ def test_parameter_defaults_and_frozen_parameters():
 
 
 def test_sequential_takes_an_ordered_dict_like_torch(torch):
-    from collections import OrderedDict
     m = Sequential(OrderedDict([("fc", Linear(3, 2)), ("act", ReLU())]))
     ref = torch.nn.Sequential(OrderedDict([("fc", torch.nn.Linear(3, 2)), ("act", torch.nn.ReLU())]))
     assert list(m.state_dict()) == list(ref.state_dict()) == ["fc.weight", "fc.bias"]
@@ -203,9 +223,10 @@ def test_assigning_to_buffers_and_parameters_follows_torch(torch):
         ours[0].weight = np.zeros((4, 3), np.float32)
     with pytest.raises(TypeError, match="cannot assign list as buffer 'running_mean'"):
         ours[1].running_mean = [0.0] * 4
-    ours[0].bias = None                                          # None on a parameter: removed, like torch's
+    ours[0].bias = None                                          # None on a parameter: an empty slot, like torch's
     theirs[0].bias = None
     assert list(ours.state_dict()) == list(theirs.state_dict())
+    assert list(ours[0]._parameters) == list(theirs[0]._parameters) == ["weight", "bias", "extra"]
 
 
 @pytest.mark.parametrize("device", ["cpu", "cpu:0", "numpy"])
@@ -256,3 +277,423 @@ def test_set_default_dtype_like_torch(torch):
         nnref.set_default_dtype(np.float32)
         torch.set_default_dtype(torch.float32)
     assert Linear(2, 3).weight.dtype == np.float32
+
+
+# --- torch's container rules: shared members, load_state_dict's result, names, Sequential's edits ---
+
+def _f32(*shape):
+    return np.zeros(shape, np.float32)
+
+
+def _shared_net(nn, zeros):
+    """A parameter under two names, a Linear three times, a BatchNorm twice, a None, a
+    non-persistent and an empty buffer: written once for torch.nn and for nnref."""
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Parameter(zeros(2))
+            self.b = self.a
+            lin, bn = nn.Linear(2, 2), nn.BatchNorm1d(2)
+            self.body = nn.Sequential(lin, nn.ReLU(), lin, bn, bn)
+            self.head = lin
+            self.register_buffer("count", zeros(1))
+            self.register_buffer("empty", None)
+            self.register_buffer("scratch", zeros(3), persistent=False)
+            self.register_parameter("nothing", None)
+    return Net()
+
+
+def _names(pairs):
+    return [name for name, _ in pairs]
+
+
+def test_shared_members_are_listed_once_and_kept_in_state_dict_like_torch(torch):
+    ours, theirs = _shared_net(nnref, _f32), _shared_net(torch.nn, torch.zeros)
+    for m in (ours, theirs):
+        assert _names(m.named_parameters()) == ["a", "body.0.weight", "body.0.bias", "body.3.weight", "body.3.bias"]
+    calls = {
+        "named_parameters": lambda m, rd: _names(m.named_parameters(remove_duplicate=rd)),
+        "named_parameters(prefix, recurse=False)": lambda m, rd: _names(
+            m.named_parameters("net", recurse=False, remove_duplicate=rd)),
+        "named_buffers": lambda m, rd: _names(m.named_buffers(remove_duplicate=rd)),
+        "named_buffers(prefix)": lambda m, rd: _names(m.named_buffers(prefix="net", remove_duplicate=rd)),
+        "named_modules": lambda m, rd: _names(m.named_modules(remove_duplicate=rd)),
+        "named_modules(prefix)": lambda m, rd: _names(m.named_modules(prefix="net", remove_duplicate=rd)),
+        "modules": lambda m, rd: len(list(m.modules(remove_duplicate=rd))),
+        "body.named_children": lambda m, rd: _names(m.body.named_children()),
+        "body.children": lambda m, rd: len(list(m.body.children())),
+        "parameters": lambda m, rd: len(list(m.parameters())),
+        "parameters(recurse=False)": lambda m, rd: len(list(m.parameters(recurse=False))),
+        "buffers": lambda m, rd: len(list(m.buffers())),
+        "state_dict": lambda m, rd: list(m.state_dict()),
+    }
+    for what, call in calls.items():
+        for rd in (True, False):
+            assert call(ours, rd) == call(theirs, rd), f"{what}, remove_duplicate={rd}"
+    memo = {ours.body}                                        # named_modules' memo, as torch's
+    assert _names(ours.named_modules(memo)) == _names(theirs.named_modules({theirs.body})) == ["", "head"]
+    assert next(ours.parameters()) is ours.a                  # torch's generator idiom works
+    assert isinstance(ours.parameters() + ours.body.parameters(), list)    # and nnref's list use
+
+
+def _state(torch_module):
+    return {k: v.detach().numpy().copy() for k, v in torch_module.state_dict().items()}
+
+
+def test_load_state_dict_reports_missing_and_unexpected_keys_like_torch(torch):
+    ours, theirs = _shared_net(nnref, _f32), _shared_net(torch.nn, torch.zeros)
+    full = _state(theirs)
+    trimmed = {k: v for k, v in full.items() if k not in ("b", "body.2.bias", "body.4.running_mean")}
+    extra = {**full, "zzz": np.zeros(1), "body.0.extra": np.zeros(1), "body.9.weight": np.zeros(1),
+             "scratch": np.zeros(3), "nothing": np.zeros(1), "head.weight.x": np.zeros(1)}
+    # (no state without num_batches_tracked: torch's BatchNorm fills that in, for checkpoints older than it)
+    for state in (full, trimmed, extra):
+        got = ours.load_state_dict(state, strict=False)
+        want = theirs.load_state_dict({k: torch.tensor(v) for k, v in state.items()}, strict=False)
+        assert (got.missing_keys, got.unexpected_keys) == (want.missing_keys, want.unexpected_keys)
+        assert tuple(got) == tuple(want) and repr(got) == repr(want)
+    assert repr(ours.load_state_dict(full)) == "<All keys matched successfully>"
+
+
+@pytest.mark.parametrize("edit", ["missing", "unexpected", "shape", "shape, not strict"])
+def test_load_state_dict_errors_are_torchs_class_and_nnrefs(edit, torch):
+    ours, theirs = Sequential(Linear(2, 3), ReLU(), Linear(3, 1)), \
+        torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))
+    state = _state(theirs)
+    state = {k: v + 1 for k, v in state.items()}
+    if edit == "missing":
+        del state["2.bias"]
+    elif edit == "unexpected":
+        state["3.weight"] = np.zeros(1)
+    else:
+        state["2.weight"] = np.zeros((2, 3), np.float32)
+    strict = edit != "shape, not strict"
+    before = {k: nnref.asnumpy(v).copy() for k, v in ours.state_dict().items()}
+    with pytest.raises(RuntimeError):
+        theirs.load_state_dict({k: torch.tensor(v) for k, v in state.items()}, strict=strict)
+    ours_class = StateDictKeyError if edit in ("missing", "unexpected") else StateDictShapeError
+    nnref_class = KeyError if edit in ("missing", "unexpected") else ValueError
+    with pytest.raises(ours_class, match="2.bias" if edit == "missing" else "3.weight" if edit == "unexpected"
+                       else r"key '2.weight' has shape \(2, 3\), expected \(1, 3\)") as info:
+        ours.load_state_dict(state, strict=strict)
+    assert isinstance(info.value, RuntimeError) and isinstance(info.value, nnref_class)
+    assert str(info.value).startswith("Sequential.load_state_dict: ")    # not KeyError's quoted repr
+    for k, v in ours.state_dict().items():                               # all or nothing
+        np.testing.assert_array_equal(nnref.asnumpy(v), before[k], err_msg=k)
+
+
+def test_load_state_dict_wants_a_mapping_like_torch(torch):
+    with pytest.raises(TypeError, match="Expected state_dict to be dict-like"):
+        torch.nn.Linear(2, 2).load_state_dict([("weight", torch.zeros(2, 2))])
+    with pytest.raises(TypeError, match="Linear.load_state_dict: Expected state_dict to be dict-like, got list"):
+        Linear(2, 2).load_state_dict([("weight", np.zeros((2, 2)))])
+
+
+def test_load_state_dict_assign_takes_the_arrays_themselves(torch):
+    theirs = torch.nn.Linear(3, 2)
+    state = {"weight": np.arange(6.0).reshape(2, 3), "bias": np.ones(2)}        # float64 into float32
+    theirs.load_state_dict({k: torch.tensor(v) for k, v in state.items()}, assign=True)
+    ours = Linear(3, 2)
+    weight = ours.weight
+    weight.grad += 1
+    assert repr(ours.load_state_dict(state, assign=True)) == "<All keys matched successfully>"
+    assert ours.weight is weight and ours.weight.data is state["weight"]       # not copied
+    assert str(ours.weight.dtype) == str(theirs.weight.dtype).replace("torch.", "") == "float64"
+    assert ours.weight.grad.dtype == np.float64 and not ours.weight.grad.any()
+    bn = nnref.BatchNorm1d(2)
+    counts = np.array(7)
+    bn.load_state_dict({**bn.state_dict(), "num_batches_tracked": counts}, assign=True)
+    assert bn.num_batches_tracked is counts and bn.get_buffer("num_batches_tracked") is counts
+    before = ours.state_dict()
+    with pytest.raises(TypeError, match="key 'bias' holds int64, expected floating-point numbers"):
+        ours.load_state_dict({"weight": np.zeros((2, 3)), "bias": np.ones(2, np.int64)}, assign=True)
+    assert all(ours.state_dict()[k] is v for k, v in before.items())         # nothing assigned
+
+
+def _outcome(call):
+    """The exception class ``call`` raises, or None."""
+    try:
+        call()
+    except Exception as exc:   # noqa: BLE001 (the class is what is compared)
+        return type(exc)
+    return None
+
+
+NAME_CASES = [
+    ("register_buffer", "weight"), ("register_buffer", "forward"), ("register_buffer", "in_features"),
+    ("register_buffer", "training"), ("register_buffer", "a.b"), ("register_buffer", ""),
+    ("register_buffer", 1), ("register_buffer", "fresh"), ("register_parameter", "weight"),
+    ("register_parameter", "in_features"), ("register_parameter", "forward"), ("register_parameter", "a.b"),
+    ("register_parameter", ""), ("register_parameter", 1), ("register_parameter", "fresh"),
+    ("add_module", "weight"), ("add_module", "in_features"), ("add_module", "forward"), ("add_module", "a.b"),
+    ("add_module", ""), ("add_module", 1), ("add_module", "fresh"), ("register_module", "a.b"),
+    ("register_module", "fresh"), ("setattr parameter", "a.b"), ("setattr parameter", ""),
+    ("setattr parameter", "in_features"), ("setattr parameter", "forward"), ("setattr module", "a.b"),
+]
+
+
+@pytest.mark.parametrize("how, name", NAME_CASES, ids=[f"{h}-{n!r}" for h, n in NAME_CASES])
+def test_names_are_checked_like_torch(how, name, torch):
+    def attempt(nn, array, module):
+        lin = nn.Linear(2, 2)
+        value = {"register_buffer": array, "register_parameter": nn.Parameter(array),
+                 "setattr parameter": nn.Parameter(array)}.get(how, module)
+        if how.startswith("setattr"):
+            return lambda: setattr(lin, name, value)
+        return lambda: getattr(lin, how)(name, value)
+
+    want = _outcome(attempt(torch.nn, torch.zeros(2), torch.nn.ReLU()))
+    got = _outcome(attempt(nnref, _f32(2), nnref.ReLU()))
+    assert got is want or (want is not None and got is not None and issubclass(got, want)), (got, want)
+
+
+def test_name_errors_say_who_and_what(torch):
+    lin = Linear(2, 2)
+    with pytest.raises(KeyError, match="Linear.register_buffer: attribute 'weight' already exists and is not a buffer"):
+        lin.register_buffer("weight", _f32(2))
+    with pytest.raises(TypeError, match="Linear.register_buffer: buffer name should be a string, got int"):
+        lin.register_buffer(1, _f32(2))
+    with pytest.raises(KeyError, match=r"Linear.register_parameter: parameter name can't contain '\.', got 'a\.b'"):
+        setattr(lin, "a.b", Parameter(_f32(1)))
+    with pytest.raises(TypeError, match="Linear.add_module: int is not a Module subclass"):
+        lin.add_module("m", 3)
+    lin.register_module("act", ReLU())
+    assert list(lin._modules) == ["act"] and lin.act is lin.get_submodule("act")
+    for bad in [OrderedDict([("a.b", ReLU())]), OrderedDict([("", ReLU())]), OrderedDict([("forward", ReLU())])]:
+        with pytest.raises(KeyError, match="Sequential.add_module"):
+            Sequential(bad)
+        with pytest.raises(KeyError):
+            torch.nn.Sequential(OrderedDict((k, torch.nn.ReLU()) for k in bad))
+
+
+def test_none_keeps_the_slot_like_torch(torch):
+    ours, theirs = Linear(3, 2), torch.nn.Linear(3, 2)
+    for m in (ours, theirs):
+        m.bias = None
+        m.register_parameter("scale", None)
+    assert list(ours._parameters) == list(theirs._parameters) == ["weight", "bias", "scale"]
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["weight"]
+    assert _names(ours.named_parameters()) == _names(theirs.named_parameters()) == ["weight"]
+    with pytest.raises(TypeError):
+        theirs.bias = torch.zeros(2)
+    with pytest.raises(TypeError, match="Linear: cannot assign ndarray as parameter 'bias'"):
+        ours.bias = _f32(2)
+    x = np.random.default_rng(0).normal(size=(4, 3))
+    ours.load_state_dict(_state(theirs))
+    ours.double(), theirs.double()
+    xt = torch.tensor(x, requires_grad=True)
+    theirs(xt).sum().backward()
+    assert_close(ours(x), theirs(torch.tensor(x)), what="output without bias")
+    assert_close(ours.backward(np.ones((4, 2))), xt.grad, what="input gradient without bias")
+    for m, P, zeros in ((ours, Parameter, np.zeros), (theirs, torch.nn.Parameter, torch.zeros)):
+        m.weight = P(zeros((2, 3)))                          # a parameter assigned again keeps its place
+        m.bias = P(zeros(2))
+    assert list(ours.state_dict()) == list(theirs.state_dict()) == ["weight", "bias"]
+    s, t = Sequential(Linear(2, 2), ReLU()), torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU())
+    s[0], t[0] = None, None
+    assert list(s._modules) == list(t._modules) and len(s) == len(t) == 2
+    assert _names(s.named_modules()) == _names(t.named_modules()) == ["", "1"]
+    assert list(s.state_dict()) == list(t.state_dict()) == []
+    with pytest.raises(TypeError, match="Sequential: cannot assign int as child module '0'"):
+        s[0] = 3
+    with pytest.raises(TypeError):
+        t[0] = 3
+
+
+def test_non_persistent_buffers_like_torch(torch):
+    ours, theirs = _shared_net(nnref, _f32), _shared_net(torch.nn, torch.zeros)
+    assert "scratch" not in ours.state_dict() and "scratch" in _names(ours.named_buffers())
+    ours.double(), theirs.double()
+    assert ours.scratch.dtype == np.float64 and theirs.scratch.dtype == torch.float64   # moved all the same
+    ours.scratch, theirs.scratch = np.ones(3), torch.ones(3)        # an assignment keeps it non-persistent
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    ours.register_buffer("scratch", np.ones(3))                     # registered again: persistent
+    theirs.register_buffer("scratch", torch.ones(3))
+    assert list(ours.state_dict()) == list(theirs.state_dict()) and "scratch" in ours.state_dict()
+
+
+def test_delattr_unregisters_like_torch(torch):
+    def edits(nn, zeros):
+        lin, seq, bn = nn.Linear(2, 2), nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 2)), nn.BatchNorm1d(2)
+        del lin.bias
+        delattr(seq, "1")
+        del bn.running_var
+        lin.note = 1
+        del lin.note
+        return lin, seq, bn
+
+    ours, theirs = edits(nnref, _f32), edits(torch.nn, torch.zeros)
+    for o, t in zip(ours, theirs):
+        assert list(o.state_dict()) == list(t.state_dict())
+        assert list(o._modules) == list(t._modules) and len(list(o.children())) == len(list(t.children()))
+    assert len(ours[1]) == len(theirs[1]) == 2 and not hasattr(ours[0], "bias") and not hasattr(ours[0], "note")
+    with pytest.raises(AttributeError):
+        del theirs[0].nope
+    with pytest.raises(AttributeError, match="nope"):
+        del ours[0].nope
+
+
+def _layout(s):
+    return [(name, type(m).__name__) for name, m in s._modules.items()]
+
+
+# (what, edit): each edit runs on a fresh Sequential(Linear, ReLU, Linear, Tanh), in nnref and torch
+SEQUENTIAL_EDITS = [
+    ("slice", lambda nn, s: s[1:]), ("step slice", lambda nn, s: s[::-2]), ("empty slice", lambda nn, s: s[5:]),
+    ("negative index", lambda nn, s: s[-1]), ("index out of range", lambda nn, s: s[4]),
+    ("negative out of range", lambda nn, s: s[-5]), ("string index", lambda nn, s: s["0"]),
+    ("setitem", lambda nn, s: s.__setitem__(-2, nn.Sigmoid())), ("setitem out of range", lambda nn, s: s.__setitem__(4, nn.ReLU())),
+    ("setitem non-module", lambda nn, s: s.__setitem__(0, 3)),
+    ("delitem", lambda nn, s: s.__delitem__(1)), ("delitem negative", lambda nn, s: s.__delitem__(-4)),
+    ("delitem slice", lambda nn, s: s.__delitem__(slice(0, 3, 2))), ("delitem out of range", lambda nn, s: s.__delitem__(4)),
+    ("delattr then append", lambda nn, s: (delattr(s, "1"), s.append(nn.Sigmoid()))),
+    ("append", lambda nn, s: s.append(nn.Sigmoid())), ("append non-module", lambda nn, s: s.append(3)),
+    ("insert", lambda nn, s: s.insert(1, nn.Sigmoid())), ("insert at end", lambda nn, s: s.insert(4, nn.Sigmoid())),
+    ("insert negative", lambda nn, s: s.insert(-4, nn.Sigmoid())),
+    ("insert out of range", lambda nn, s: s.insert(5, nn.Sigmoid())),
+    ("insert after delattr", lambda nn, s: (delattr(s, "0"), s.insert(0, nn.Sigmoid()))),
+    ("extend", lambda nn, s: s.extend([nn.Sigmoid(), nn.ReLU()])), ("pop", lambda nn, s: s.pop(1)),
+    ("pop slice", lambda nn, s: s.pop(slice(1, 3))), ("pop out of range", lambda nn, s: s.pop(7)),
+    ("add", lambda nn, s: s + nn.Sequential(nn.Sigmoid())), ("add non-sequential", lambda nn, s: s + nn.ReLU()),
+    ("iadd", lambda nn, s: s.__iadd__(nn.Sequential(nn.Sigmoid()))),
+    ("iadd non-sequential", lambda nn, s: s.__iadd__([nn.ReLU()])),
+    ("named: delitem renumbers", lambda nn, s: (s.__delitem__(0), s)),
+    ("named: slice", lambda nn, s: s[1:3]),
+]
+
+
+@pytest.mark.parametrize("named", [False, True], ids=["numbered", "named"])
+@pytest.mark.parametrize("what, edit", SEQUENTIAL_EDITS, ids=[w for w, _ in SEQUENTIAL_EDITS])
+def test_sequential_edits_like_torch(what, edit, named, torch):
+    def build(nn):
+        layers = [nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 2), nn.Tanh()]
+        return nn.Sequential(OrderedDict(zip("abcd", layers))) if named else nn.Sequential(*layers)
+
+    results = {}
+    for nn in (torch.nn, nnref):
+        s = build(nn)
+        try:
+            out = edit(nn, s)
+        except Exception as exc:   # noqa: BLE001 (the class is what is compared)
+            results[nn] = ("raised", type(exc))
+            continue
+        out = out[-1] if isinstance(out, tuple) else out
+        out_layout = _layout(out) if isinstance(out, (torch.nn.Sequential, Sequential)) else type(out).__name__
+        results[nn] = (_layout(s), list(s.state_dict()), out_layout,
+                       type(out).__name__ if out is not None else None)
+    want, got = results[torch.nn], results[nnref]
+    if want[0] == "raised":
+        assert got[0] == "raised" and issubclass(got[1], want[1]), (got, want)
+    else:
+        assert got == want
+
+
+def test_sequential_errors_name_the_class_and_the_index():
+    s = Sequential(Linear(2, 3), ReLU())
+    with pytest.raises(IndexError, match="Sequential: index 2 is out of range for 2 modules"):
+        s[2]
+    with pytest.raises(IndexError, match="Sequential.insert: index -3 is out of range for 2 modules"):
+        s.insert(-3, ReLU())
+    with pytest.raises(TypeError, match="Sequential.insert: expected a Module, got int"):
+        s.insert(0, 3)
+    named = Sequential(OrderedDict(fc=Linear(2, 2)))
+    with pytest.raises(KeyError, match=r"Sequential.insert: shifting the modules after index 0 needs them named"):
+        named.insert(0, ReLU())
+    assert _layout(named) == [("fc", "Linear")]                            # unchanged
+    with pytest.raises(ValueError, match="Sequential: add operator supports only objects of Sequential class"):
+        s + ReLU()
+
+
+def test_a_module_twice_in_a_sequential_refuses_backward():
+    """Its cache holds only the last forward, so the first use's weight gradient would be wrong."""
+    lin = Linear(2, 2)
+    s = Sequential(lin, nnref.Tanh(), lin)
+    y = s(dev(np.ones((3, 2))))                                             # forward is fine
+    with pytest.raises(RuntimeError, match=r"Sequential.backward: module '2' \(Linear\) is module '0' again"):
+        s.backward(dev(np.ones(y.shape)))
+
+
+def test_train_checks_the_mode_and_calls_each_childs_train_like_torch(torch):
+    def log_of(nn):
+        calls = []
+
+        class Logged(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.inner = nn.Linear(1, 1)
+
+            def train(self, mode=True):
+                calls.append(mode)
+                return super().train(mode)
+
+        net = nn.Sequential(Logged(), nn.Sequential(Logged()))
+        net.eval()
+        net.train()
+        assert all(m.training for m in net.modules())
+        for bad in (1, "yes", np.bool_(True)):
+            with pytest.raises(ValueError, match="training mode is expected to be boolean"):
+                net.train(bad)
+        return calls
+
+    assert log_of(nnref) == log_of(torch.nn) == [False, False, True, True]
+
+
+def test_parameter_of_a_numpy_scalar_is_a_0d_array(torch):
+    p = Parameter(np.float64(1.0))
+    assert type(p.data) is np.ndarray and p.shape == tuple(torch.nn.Parameter(torch.tensor(1.0)).shape) == ()
+    p.data[...] = 3.0
+    p.accumulate(np.float64(2.0))
+    assert float(p.data) == 3.0 and float(p.grad) == 2.0
+    with pytest.raises(TypeError, match="only floating-point arrays"):
+        Parameter(np.int64(1))
+
+
+def test_apply_zero_grad_requires_grad_and_get_like_torch(torch):
+    def visit(nn):
+        order = []
+        net = _shared_net(nn, torch.zeros if nn is torch.nn else _f32)
+        assert net.apply(lambda m: order.append(type(m).__name__)) is net
+        return net, order
+
+    (ours, ours_order), (theirs, theirs_order) = visit(nnref), visit(torch.nn)
+    assert ours_order == theirs_order
+    for target in ["", "body", "body.3", "head"]:
+        assert type(ours.get_submodule(target)).__name__ == type(theirs.get_submodule(target)).__name__
+    for target in ["a", "b", "body.0.weight", "head.bias"]:
+        assert ours.get_parameter(target).shape == tuple(theirs.get_parameter(target).shape)
+    for target in ["count", "scratch", "body.3.running_var"]:
+        assert ours.get_buffer(target).shape == tuple(theirs.get_buffer(target).shape)
+    lookups = [("get_submodule", "body.9"), ("get_submodule", "a"), ("get_submodule", "body.0.weight"),
+               ("get_parameter", "count"), ("get_parameter", "body.x.weight"), ("get_parameter", "body.0.nope"),
+               ("get_buffer", "a"), ("get_buffer", "body.3.nope"), ("get_parameter", "nothing"),
+               ("get_buffer", "empty")]
+    for method, target in lookups:
+        want = _outcome(functools.partial(getattr(theirs, method), target))
+        assert _outcome(functools.partial(getattr(ours, method), target)) is want, (method, target, want)
+    with pytest.raises(AttributeError, match="Sequential has no attribute `9`"):
+        ours.get_submodule("body.9")
+    for p in ours.parameters():
+        p.grad += 1
+    for set_to_none in (True, False):                       # nnref zero-fills either way
+        ours.zero_grad(set_to_none=set_to_none)
+        assert all(p.grad is not None and not p.grad.any() for p in ours.parameters())
+    assert ours.requires_grad_() is ours and ours.requires_grad_(True) is ours
+    with pytest.raises(NotImplementedError, match=r"Net.requires_grad_\(False\) is not supported"):
+        ours.requires_grad_(False)
+
+
+MODULE_METHODS = ["named_parameters", "parameters", "named_buffers", "buffers", "named_modules", "modules",
+                  "children", "named_children", "load_state_dict", "register_buffer", "register_parameter",
+                  "add_module", "register_module", "train", "eval", "zero_grad", "apply", "get_submodule",
+                  "get_parameter", "get_buffer", "requires_grad_", "extra_repr", "cuda"]
+SEQUENTIAL_METHODS = ["__getitem__", "__setitem__", "__delitem__", "append", "insert", "extend", "pop",
+                      "__add__", "__iadd__"]
+
+
+@pytest.mark.parametrize("cls, method", [("Module", m) for m in MODULE_METHODS]
+                         + [("Sequential", m) for m in SEQUENTIAL_METHODS])
+def test_method_signatures_are_torchs(cls, method, torch):
+    def described(fn):
+        return [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()]
+
+    assert described(getattr(getattr(nnref, cls), method)) == described(getattr(getattr(torch.nn, cls), method))

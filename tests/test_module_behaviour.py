@@ -1,6 +1,7 @@
 """What every registered layer does as a Module, checked over every case of tests/cases.py:
-torch's state_dict keys, shapes and order; all-or-nothing load_state_dict with errors naming
-the key; dtype of parameters, outputs and gradients; zero_grad; train/eval; device moves."""
+torch's state_dict keys, shapes and order; torch's names from named_parameters, named_buffers
+and named_modules; load_state_dict's result as torch's, all or nothing, with errors naming the
+key; dtype of parameters, outputs and gradients; zero_grad; train/eval; device moves."""
 import numpy as np
 import pytest
 
@@ -23,6 +24,21 @@ def test_state_dict_keys_shapes_and_order_are_torchs(case, torch):
     assert list(ours) == list(theirs)
     for k in theirs:
         assert tuple(np.shape(ours[k])) == tuple(theirs[k].shape), k
+
+
+@pytest.mark.parametrize("case", TORCH_CASES, ids=ids(TORCH_CASES))
+def test_named_members_and_load_state_dicts_result_are_torchs(case, torch):
+    ours, theirs = make_nnref(case), make_torch(torch, case)
+    for walk in ("named_parameters", "named_buffers", "named_modules"):
+        assert [n for n, _ in getattr(ours, walk)()] == [n for n, _ in getattr(theirs, walk)()], walk
+    state = {k: v.detach().numpy() for k, v in theirs.state_dict().items()}
+    # every other key (num_batches_tracked kept: torch's BatchNorm fills it in, for old checkpoints)
+    partial = {k: v for i, (k, v) in enumerate(state.items()) if i % 2 == 0 or k.endswith("num_batches_tracked")}
+    partial["surplus.weight"] = np.zeros(1)
+    for given, strict in ((state, True), (partial, False)):
+        got = ours.load_state_dict(given, strict=strict)
+        want = theirs.load_state_dict({k: torch.tensor(v) for k, v in given.items()}, strict=strict)
+        assert (got.missing_keys, got.unexpected_keys) == (want.missing_keys, want.unexpected_keys)
 
 
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
