@@ -1,4 +1,6 @@
+import copy
 import inspect
+from functools import partial
 
 import numpy as np
 import pytest
@@ -36,15 +38,15 @@ def _trajectories(torch, make_ours, make_theirs, shapes=((3, 4), (5,))):
 
 
 SGD_CASES = [
-    dict(lr=0.1),
-    dict(lr=0.1, momentum=0.9),
-    dict(lr=0.05, momentum=0.9, nesterov=True),
-    dict(lr=0.1, weight_decay=0.01),
-    dict(lr=0.1, momentum=0.8, weight_decay=0.05),
-    dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.1),
-    dict(lr=0.1, momentum=0.9, dampening=0.3),
-    dict(lr=0.1, momentum=0.9, maximize=True),
-    dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.1, maximize=True),
+    {"lr": 0.1},
+    {"lr": 0.1, "momentum": 0.9},
+    {"lr": 0.05, "momentum": 0.9, "nesterov": True},
+    {"lr": 0.1, "weight_decay": 0.01},
+    {"lr": 0.1, "momentum": 0.8, "weight_decay": 0.05},
+    {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.1},
+    {"lr": 0.1, "momentum": 0.9, "dampening": 0.3},
+    {"lr": 0.1, "momentum": 0.9, "maximize": True},
+    {"lr": 0.05, "momentum": 0.9, "nesterov": True, "weight_decay": 0.1, "maximize": True},
 ]
 
 
@@ -54,15 +56,15 @@ def test_sgd_matches_torch(torch, kwargs):
 
 
 ADAM_CASES = [
-    dict(),
-    dict(lr=0.05, betas=(0.8, 0.99)),
-    dict(lr=0.01, weight_decay=0.1),
-    dict(lr=0.01, eps=1e-3),
-    dict(lr=0.01, weight_decay=0.1, decoupled_weight_decay=True),
-    dict(lr=0.05, amsgrad=True),
-    dict(lr=0.05, weight_decay=0.1, maximize=True),
-    dict(lr=0.05, betas=(0.5, 0.9), weight_decay=0.1, amsgrad=True, maximize=True),
-    dict(lr=0.05, foreach=False, fused=None, capturable=False, differentiable=False),
+    {},
+    {"lr": 0.05, "betas": (0.8, 0.99)},
+    {"lr": 0.01, "weight_decay": 0.1},
+    {"lr": 0.01, "eps": 1e-3},
+    {"lr": 0.01, "weight_decay": 0.1, "decoupled_weight_decay": True},
+    {"lr": 0.05, "amsgrad": True},
+    {"lr": 0.05, "weight_decay": 0.1, "maximize": True},
+    {"lr": 0.05, "betas": (0.5, 0.9), "weight_decay": 0.1, "amsgrad": True, "maximize": True},
+    {"lr": 0.05, "foreach": False, "fused": None, "capturable": False, "differentiable": False},
 ]
 
 
@@ -71,8 +73,8 @@ def test_adam_matches_torch(torch, kwargs):
     _trajectories(torch, lambda ps: nnref.Adam(ps, **kwargs), lambda ps: torch.optim.Adam(ps, **kwargs))
 
 
-@pytest.mark.parametrize("kwargs", [dict(), dict(lr=0.02, weight_decay=0.3),
-                                    dict(lr=0.02, amsgrad=True, maximize=True)])
+@pytest.mark.parametrize("kwargs", [{}, {"lr": 0.02, "weight_decay": 0.3},
+                                    {"lr": 0.02, "amsgrad": True, "maximize": True}])
 def test_adamw_matches_torch(torch, kwargs):
     _trajectories(torch, lambda ps: nnref.AdamW(ps, **kwargs), lambda ps: torch.optim.AdamW(ps, **kwargs))
 
@@ -147,8 +149,10 @@ def test_param_groups_match_torch(torch):
     starts = [rng.normal(size=(2, 3)), rng.normal(size=4)]
     ours = [Parameter(dev(w.copy())) for w in starts]
     theirs = [torch.tensor(w.copy(), requires_grad=True) for w in starts]
-    opt = nnref.SGD([{"params": [("w", ours[0])]}, {"params": ours[1:], "lr": 0.3}], lr=0.1, momentum=0.5)
-    ref = torch.optim.SGD([{"params": theirs[:1]}, {"params": theirs[1:], "lr": 0.3}], lr=0.1, momentum=0.5)
+    opt = nnref.SGD([{"params": [("w", ours[0])]}, {"params": [("b", ours[1])], "lr": 0.3}], lr=0.1, momentum=0.5)
+    ref = torch.optim.SGD([{"params": [("w", theirs[0])]}, {"params": [("b", theirs[1])], "lr": 0.3}],
+                          lr=0.1, momentum=0.5)
+    assert opt.state_dict()["param_groups"] == ref.state_dict()["param_groups"]
     for step in range(3):
         for p, t in zip(ours, theirs):
             g = _grad(t.detach().numpy(), step)
@@ -242,8 +246,266 @@ def test_optimiser_errors():
         nnref.Adam([])
     with pytest.raises(TypeError, match="SGD: parameter 0 is ndarray, expected nnref.Parameter"):
         nnref.SGD([np.ones(2)], lr=0.1)
-    with pytest.raises(TypeError, match="param groups must all be dicts"):
+    with pytest.raises(TypeError, match="SGD: param_group must be a dict, but got Parameter"):
         nnref.SGD([{"params": p}, p[0]], lr=0.1)
+    with pytest.raises(KeyError, match="SGD: a param group needs a 'params' key"):
+        nnref.SGD([{"lr": 0.1}])
+    with pytest.raises(TypeError, match="SGD: a param group's 'params' must be a Parameter or an iterable"):
+        nnref.SGD([{"params": 5}])
+    with pytest.raises(TypeError, match="SGD: params argument given to the optimizer should be an iterable"):
+        nnref.SGD(5)
+    with pytest.raises(TypeError, match="SGD: lr must be a real number, got str"):
+        nnref.SGD(p, lr="0.1")
+    with pytest.raises(TypeError, match="SGD: momentum must be a real number, got NoneType"):
+        nnref.SGD(p, momentum=None)
+    with pytest.raises(TypeError, match=r"Adam: betas\[1\] must be a real number, got str"):
+        nnref.Adam(p, betas=(0.9, "0.999"))
+    with pytest.raises(TypeError, match="AdamW: eps must be a real number"):
+        nnref.AdamW(p, eps=[1e-8])
+    with pytest.raises(TypeError, match=r"Adam: betas must be a pair \(beta1, beta2\), got float"):
+        nnref.Adam(p, betas=0.9)
+    with pytest.raises(ValueError, match=r"Adam: betas must be a pair \(beta1, beta2\), got 3 values"):
+        nnref.Adam(p, betas=(0.9, 0.99, 0.5))   # torch ignores the third
+    with pytest.raises(ValueError, match="SGD: invalid learning rate: nan"):
+        nnref.SGD(p, lr=float("nan"))           # torch's `lr < 0` lets NaN through
     for cls in (nnref.SGD, nnref.Adam, nnref.AdamW):
         with pytest.raises(NotImplementedError, match=f"{cls.__name__}: differentiable=True"):
             cls(p, differentiable=True)
+
+
+def _torch_error(torch_call):
+    """The exception torch raises, so a test can require nnref's to carry the same text."""
+    with pytest.raises(Exception) as err:
+        torch_call()
+    return err.value
+
+
+def _same_error(ours_call, torch_call, who):
+    """nnref raises torch's exception type, its message names ``who`` and holds torch's text."""
+    theirs = _torch_error(torch_call)
+    with pytest.raises(type(theirs)) as ours:
+        ours_call()
+    text = str(ours.value)
+    assert who in text and str(theirs).strip("'").lower() in text.lower(), f"nnref: {text!r}, torch: {theirs!r}"
+
+
+# every ValueError (and RuntimeError) torch 2.13's constructors raise for a bad number or combination
+CONSTRUCTOR_ERRORS = [
+    ("SGD", {"lr": -0.1}), ("SGD", {"momentum": -0.5}), ("SGD", {"weight_decay": -1e-4}),
+    ("SGD", {"nesterov": True}), ("SGD", {"momentum": 0.9, "nesterov": True, "dampening": 0.1}),
+    ("SGD", {"fused": True, "foreach": True}), ("SGD", {"fused": True, "differentiable": True}),
+    ("Adam", {"lr": -1.0}), ("Adam", {"eps": -1e-8}), ("Adam", {"eps": float("nan")}),
+    ("Adam", {"betas": (1.0, 0.999)}), ("Adam", {"betas": (0.9, -0.1)}), ("Adam", {"weight_decay": -0.1}),
+    ("Adam", {"fused": True, "foreach": True}), ("Adam", {"fused": True, "differentiable": True}),
+    ("AdamW", {"lr": -1.0}), ("AdamW", {"eps": -1.0}), ("AdamW", {"betas": (0.9, 1.5)}),
+    ("AdamW", {"weight_decay": -0.01}), ("AdamW", {"fused": True, "foreach": True}),
+]
+
+
+@pytest.mark.parametrize("name,kwargs", CONSTRUCTOR_ERRORS,
+                         ids=[f"{n}-{','.join(f'{a}={b}' for a, b in k.items())}" for n, k in CONSTRUCTOR_ERRORS])
+def test_constructor_errors_are_torchs(torch, name, kwargs):
+    t = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    _same_error(lambda: getattr(nnref, name)([Parameter(dev(np.zeros(2)))], **kwargs),
+                lambda: getattr(torch.optim, name)([t], **kwargs), f"{name}: ")
+
+
+def test_group_errors_are_torchs(torch):
+    """A parameter in two groups, a set, names in some params or some groups only, a bare
+    parameter as ``params``, a group that is no dict: torch's exception and text, naming SGD."""
+    p, q = Parameter(dev(np.zeros(2))), Parameter(dev(np.zeros(3)))
+    t, u = (torch.zeros(n, dtype=torch.float64, requires_grad=True) for n in (2, 3))
+    cases = [
+        (lambda a, b: [{"params": [a]}, {"params": [b, a]}]),
+        (lambda a, b: [{"params": {a, b}}]),
+        (lambda a, b: [("a", a), b]),
+        (lambda a, b: [{"params": [("a", a)]}, {"params": [b]}]),
+    ]
+    for make in cases:
+        _same_error(partial(nnref.SGD, make(p, q)), partial(torch.optim.SGD, make(t, u)), "SGD: ")
+    opt, ref = nnref.Adam([p]), torch.optim.Adam([t])
+    _same_error(lambda: opt.add_param_group({"params": [q, p]}), lambda: ref.add_param_group({"params": [u, t]}),
+                "Adam: ")
+    _same_error(lambda: opt.add_param_group({"params": {q}}), lambda: ref.add_param_group({"params": {u}}), "Adam: ")
+    with pytest.raises(TypeError, match="Adam: param_group must be a dict, but got Parameter"):
+        opt.add_param_group(q)
+    assert len(opt.param_groups) == 1 and opt.param_groups[0]["params"] == [p]
+
+
+def test_bare_parameter_is_refused_but_a_group_may_hold_one(torch):
+    t = torch.tensor([1.0, 2.0], dtype=torch.float64, requires_grad=True)
+    p = Parameter(dev(np.array([1.0, 2.0])))
+    theirs = str(_torch_error(lambda: torch.optim.SGD(t, lr=0.1)))
+    with pytest.raises(TypeError, match="SGD: params argument given to the optimizer should be an iterable of "
+                                        "Parameters or dicts, but got Parameter"):
+        nnref.SGD(p, lr=0.1)
+    assert theirs.startswith("params argument given to the optimizer should be an iterable of Tensors or dicts")
+    opt, ref = nnref.Adam([{"params": p}], lr=0.1), torch.optim.Adam([{"params": t}], lr=0.1)
+    assert opt.param_groups[0]["params"] == [p] and ref.param_groups[0]["params"] == [t]
+    for step in range(3):
+        g = _grad(t.detach().numpy(), step)
+        p.grad[...], t.grad = dev(g), torch.tensor(g)
+        opt.step()
+        ref.step()
+    assert_close(p.data, t, what="parameter given as a group's single 'params'")
+
+
+def _without_params(group):
+    return {k: v for k, v in group.items() if k != "params"}
+
+
+@pytest.mark.parametrize("name,kwargs,extra", [("SGD", {"lr": 0.1, "momentum": 0.9}, {"lr": 0.3, "nesterov": True}),
+                                               ("Adam", {"lr": 0.05, "amsgrad": True}, {"betas": (0.5, 0.9)}),
+                                               ("AdamW", {"lr": 0.05}, {"weight_decay": 0.2})])
+def test_add_param_group_fills_defaults_and_steps_like_torch(torch, name, kwargs, extra):
+    rng = np.random.default_rng(6)
+    starts = [rng.normal(size=(2, 3)), rng.normal(size=4)]
+    ours = [Parameter(dev(w.copy())) for w in starts]
+    theirs = [torch.tensor(w.copy(), requires_grad=True) for w in starts]
+    opt, ref = getattr(nnref, name)(ours[:1], **kwargs), getattr(torch.optim, name)(theirs[:1], **kwargs)
+    for step in range(4):
+        if step == 2:                       # a group added during training, as when unfreezing a layer
+            assert opt.add_param_group({"params": ours[1], **extra}) is None
+            ref.add_param_group({"params": theirs[1], **extra})
+            assert [_without_params(g) for g in opt.param_groups] == [_without_params(g) for g in ref.param_groups]
+        for p, t in zip(ours, theirs):
+            g = _grad(t.detach().numpy(), step)
+            p.grad[...], t.grad = dev(g), torch.tensor(g)
+        opt.step()
+        ref.step()
+        for p, t in zip(ours, theirs):
+            assert_close(p.data, t, what=f"{name} parameter after step {step}")
+
+
+DUPLICATE_CASES = [
+    ("SGD", {"lr": 0.1}), ("SGD", {"lr": 0.1, "momentum": 0.9}), ("SGD", {"lr": 0.05, "momentum": 0.9, "nesterov": True}),
+    ("SGD", {"lr": 0.1, "momentum": 0.8, "dampening": 0.3, "weight_decay": 0.1, "maximize": True}),
+    ("Adam", {"lr": 0.1}), ("Adam", {"lr": 0.1, "amsgrad": True, "weight_decay": 0.1}), ("AdamW", {"lr": 0.1}),
+]
+
+
+@pytest.mark.parametrize("name,kwargs", DUPLICATE_CASES,
+                         ids=[f"{n}-{','.join(f'{a}={b}' for a, b in k.items())}" for n, k in DUPLICATE_CASES])
+def test_duplicate_parameter_warns_and_steps_like_torch(torch, name, kwargs):
+    """A parameter listed twice in a group: torch's UserWarning, and torch's numbers: its loop
+    updates the parameter once per listing (Adam: twice through one state, step counting 2 per
+    step; SGD: both first-step buffers start at the gradient)."""
+    rng = np.random.default_rng(7)
+    starts = [rng.normal(size=3), rng.normal(size=(2, 2))]
+    ours = [Parameter(dev(w.copy())) for w in starts]
+    theirs = [torch.tensor(w.copy(), requires_grad=True) for w in starts]
+    with pytest.warns(UserWarning) as theirs_warned:
+        ref = getattr(torch.optim, name)([theirs[0], theirs[1], theirs[0]], **kwargs)
+    with pytest.warns(UserWarning, match=f"{name}, param group 0") as ours_warned:
+        opt = getattr(nnref, name)([ours[0], ours[1], ours[0]], **kwargs)
+    assert str(ours_warned[0].message).startswith(str(theirs_warned[0].message))
+    for step in range(4):
+        for p, t in zip(ours, theirs):
+            g = _grad(t.detach().numpy(), step)
+            p.grad[...], t.grad = dev(g), torch.tensor(g)
+        opt.step()
+        ref.step()
+        for i, (p, t) in enumerate(zip(ours, theirs)):
+            assert_close(p.data, t, rtol=1e-11, atol=1e-13, what=f"parameter {i} after step {step}")
+    ours_state, theirs_state = opt.state_dict(), ref.state_dict()
+    assert ours_state["param_groups"][0]["params"] == theirs_state["param_groups"][0]["params"] == [2, 1, 2]
+    for i, s in theirs_state["state"].items():
+        for k, v in s.items():
+            assert_close(np.float64(ours_state["state"][i][k]), v, what=f"state {k} of parameter {i}")
+
+
+def test_step_calls_the_closure_and_returns_its_value(torch):
+    p = Parameter(dev(np.array([1.0, -2.0])))
+    t = torch.tensor([1.0, -2.0], dtype=torch.float64, requires_grad=True)
+    opt, ref = nnref.SGD([p], lr=0.1, momentum=0.5), torch.optim.SGD([t], lr=0.1, momentum=0.5)
+
+    def closure():          # loss = Σ w², evaluated again before the update
+        p.grad[...] = 2 * p.data
+        return float((nnref.asnumpy(p.data) ** 2).sum())
+
+    def torch_closure():
+        ref.zero_grad()
+        loss = (t ** 2).sum()
+        loss.backward()
+        return loss
+
+    for _ in range(3):
+        assert opt.step(closure) == pytest.approx(float(ref.step(torch_closure).detach()), rel=1e-15)
+    assert_close(p.data, t, what="weights after 3 steps with a closure")
+    assert opt.step() is None and nnref.Adam([p]).step() is None
+
+
+def test_parameters_without_a_gradient_are_skipped(torch):
+    p, q = Parameter(dev(np.ones(2))), Parameter(dev(np.ones(3)))
+    q.grad = None
+    p.grad[...] = 1.0
+    opt = nnref.Adam([p, q], lr=0.1)
+    opt.step()
+    opt.zero_grad()
+    assert q.grad is None and np.all(nnref.asnumpy(q.data) == 1) and 1 not in opt.state_dict()["state"]
+
+
+def _as_numpy(state_dict):
+    """torch's state dict with every tensor converted by hand, ``step`` as a Python float."""
+    return {"state": {i: {k: float(v) if k == "step" else v.numpy() for k, v in s.items()}
+                      for i, s in state_dict["state"].items()},
+            "param_groups": state_dict["param_groups"]}
+
+
+@pytest.mark.parametrize("convert", [lambda sd: sd, _as_numpy], ids=["tensors", "numpy"])
+@pytest.mark.parametrize("name,kwargs", [("SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}),
+                                         ("Adam", {"lr": 0.05, "amsgrad": True}), ("AdamW", {"lr": 0.05})])
+def test_load_state_dict_of_torchs_optimiser_continues_its_trajectory(torch, name, kwargs, convert):
+    """torch trains 3 steps; nnref takes over its weights and optimiser state (float32 tensors,
+    cast to the float64 parameters as torch would) and the next steps equal torch's own."""
+    rng = np.random.default_rng(8)
+    starts = [rng.normal(size=(3, 2)), rng.normal(size=3)]
+    theirs = [torch.tensor(w, dtype=torch.float32, requires_grad=True) for w in starts]
+    ref = getattr(torch.optim, name)(theirs, **kwargs)
+    for step in range(3):
+        for t in theirs:
+            t.grad = torch.tensor(_grad(t.detach().double().numpy(), step), dtype=torch.float32)
+        ref.step()
+    ours = [Parameter(dev(t.detach().double().numpy())) for t in theirs]
+    opt = getattr(nnref, name)(ours, lr=0.5)
+    opt.load_state_dict(convert(ref.state_dict()))
+    assert opt.param_groups[0]["lr"] == kwargs["lr"]
+    assert all(type(s.get("step", 0)) is int for s in opt.state.values())
+    theirs = [torch.tensor(nnref.asnumpy(p.data), requires_grad=True) for p in ours]   # torch in float64 from here
+    ref64 = getattr(torch.optim, name)(theirs, **kwargs)
+    ref64.load_state_dict(ref.state_dict())
+    for step in range(3, 6):
+        for p, t in zip(ours, theirs):
+            g = _grad(t.detach().numpy(), step)
+            p.grad[...], t.grad = dev(g), torch.tensor(g)
+        opt.step()
+        ref64.step()
+        for i, (p, t) in enumerate(zip(ours, theirs)):
+            assert_close(p.data, t, rtol=1e-11, atol=1e-13, what=f"parameter {i} after step {step}")
+
+
+def test_load_state_dict_checks_torch_values(torch):
+    t = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    ref = torch.optim.Adam([t])
+    t.grad = torch.ones(3, dtype=torch.float64)
+    ref.step()
+    opt = nnref.Adam([Parameter(dev(np.zeros(4)))])
+    with pytest.raises(ValueError, match=r"Adam.load_state_dict: state 'exp_avg' of parameter 0 has shape "
+                                         r"\(3,\), expected \(4,\)"):
+        opt.load_state_dict(ref.state_dict())
+    bad = copy.deepcopy(ref.state_dict())
+    bad["state"][0]["step"] = torch.tensor(2.5)
+    opt = nnref.Adam([Parameter(dev(np.zeros(3)))])
+    with pytest.raises(ValueError, match="Adam.load_state_dict: state 'step' of parameter 0 is 2.5, expected a whole"):
+        opt.load_state_dict(bad)
+    fine = copy.deepcopy(ref.state_dict())
+    fine["state"][0]["exp_avg"].requires_grad_()     # NumPy would refuse it; .detach() first, as torch's tools do
+    nnref.Adam([Parameter(dev(np.zeros(3)))]).load_state_dict(fine)
+    bad = {"state": {7: {}}, "param_groups": ref.state_dict()["param_groups"]}
+    with pytest.raises(ValueError, match="Adam.load_state_dict: the state names parameter 7, which no saved param"):
+        opt.load_state_dict(bad)
+    bad = copy.deepcopy(ref.state_dict())
+    bad["param_groups"][0]["lr"] = -1.0
+    with pytest.raises(ValueError, match="Adam: invalid learning rate: -1.0"):
+        opt.load_state_dict(bad)
+    assert opt.state == {} and opt.param_groups[0]["lr"] == 0.001

@@ -450,7 +450,7 @@ def test_clip_functions_match_torch(torch):
     for p, t in zip(params, tparams):
         assert_close(p.grad, t.grad, what="clip_grad_value")
     with pytest.raises(ValueError, match="max_norm"):
-        clip_grad_norm(params, 0)
+        clip_grad_norm(params, -1)                 # 0 is allowed, as torch: it zeroes the gradients
 
 
 # -- the progress bar -----------------------------------------------------------------------------
