@@ -150,7 +150,7 @@ def gradient_errors(module: Module, *inputs, h=1e-6, seed=0, kwargs=None, output
     grads = _as_list(module.backward(*dys), inputs, who)
     names = _input_names(module, len(inputs))
     analytic = {names[i]: g for i, g in enumerate(grads) if g is not None}
-    analytic.update({name: p.grad.copy() for name, p in module.named_parameters()})
+    analytic.update({name: p.grad.copy() for name, p in module.named_parameters() if p.requires_grad})
 
     # each position its own copy, so that perturbing one does not move another that is the same array
     own = [a.copy() if _is_array(a) else a for a in inputs]
@@ -160,7 +160,8 @@ def gradient_errors(module: Module, *inputs, h=1e-6, seed=0, kwargs=None, output
         return float(sum((o * r).sum() for o, r in zip(_leaves(out), _leaves(dys)) if r is not None))
 
     numeric = {names[i]: numerical_gradient(loss, own[i], h) for i, g in enumerate(grads) if g is not None}
-    numeric.update({name: numerical_gradient(loss, p.data, h) for name, p in module.named_parameters()})
+    numeric.update({name: numerical_gradient(loss, p.data, h) for name, p in module.named_parameters()
+                    if p.requires_grad})
     errors = {}
     for name, a in analytic.items():
         n = asnumpy(numeric[name])

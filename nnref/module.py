@@ -23,14 +23,16 @@ class Parameter:
     ``data`` must be a NumPy or CuPy floating-point array (torch: "Only Tensors of floating point
     ... can require gradients"); a Python list or an integer array is a ``TypeError``. A NumPy
     scalar (``np.float64(1.0)``) becomes a 0-d array, so ``p.data[...] = v`` updates it in place.
-    ``None`` gives an empty float32 array. ``requires_grad=False`` (a frozen parameter) is not
-    supported: nnref's layers always accumulate gradients, so it raises ``NotImplementedError``.
+    ``None`` gives an empty float32 array.
+
+    ``requires_grad=False`` (or ``p.requires_grad = False`` later, or ``module.requires_grad_(False)``)
+    freezes it, as in torch: ``backward`` adds nothing to it and ``grad`` is None, so optimisers
+    and clipping skip it. (nnref starts a trainable parameter's ``grad`` at zeros, where torch
+    starts at None; freezing drops it, so a frozen parameter is skipped as one torch never gave a
+    gradient.)
     """
 
     def __init__(self, data=None, requires_grad=True):
-        if not requires_grad:
-            raise NotImplementedError("Parameter: requires_grad=False is not supported (every nnref "
-                                      "parameter accumulates a gradient); keep it out of the optimiser instead")
         if data is None:
             data = backend.zeros((0,))
         if not (hasattr(data, "dtype") and hasattr(data, "shape")):
@@ -41,7 +43,22 @@ class Parameter:
         if data.dtype.kind != "f":
             raise TypeError(f"Parameter: only floating-point arrays can be parameters, got {data.dtype}")
         self.data = data
-        self.grad = backend.get_array_module(data).zeros_like(data)
+        self.grad = None
+        self.requires_grad = requires_grad
+
+    @property
+    def requires_grad(self) -> bool:
+        return self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"Parameter: requires_grad must be a bool, got {type(value).__name__}")
+        self._requires_grad = bool(value)
+        if not value:
+            self.grad = None                  # frozen: nothing to add into, optimisers skip it
+        elif self.grad is None:
+            self.grad = backend.get_array_module(self.data).zeros_like(self.data)
 
     @property
     def shape(self):
@@ -51,9 +68,11 @@ class Parameter:
     def dtype(self):
         return self.data.dtype
 
-    def accumulate(self, g):
-        """``grad += g``, cast to the parameter's dtype (the input may be float64, the weight float32)."""
-        self.grad += g.astype(self.grad.dtype, copy=False)
+    def accumulate(self, g, index=...):
+        """``grad[index] += g``, cast to the parameter's dtype (the input may be float64, the weight
+        float32); nothing for a frozen parameter (``requires_grad=False``)."""
+        if self._requires_grad:
+            self.grad[index] += g.astype(self.grad.dtype, copy=False)
 
     def __repr__(self):
         return f"Parameter(shape={tuple(self.data.shape)}, dtype={self.data.dtype})"
@@ -369,15 +388,14 @@ class Module:
         r"""Fill every parameter's ``grad`` with zeros. nnref keeps gradients as arrays that
         ``backward`` adds into, so ``set_to_none`` (torch: drop them) zero-fills too."""
         for p in self.parameters():
-            p.grad[...] = 0
+            if p.grad is not None:
+                p.grad[...] = 0
 
     def requires_grad_(self, requires_grad: bool = True):
-        r"""``True``: nothing to change (every nnref parameter gets a gradient); returns ``self``.
-        ``False`` (freezing) raises ``NotImplementedError``, as ``Parameter(requires_grad=False)``."""
-        if not requires_grad:
-            raise NotImplementedError(f"{type(self).__name__}.requires_grad_(False) is not supported (every "
-                                      "nnref parameter accumulates a gradient); keep its parameters out of "
-                                      "the optimiser instead")
+        r"""Set ``requires_grad`` of every parameter (False freezes them, see :class:`Parameter`);
+        returns ``self``, as torch."""
+        for p in self.parameters():
+            p.requires_grad = requires_grad
         return self
 
     # -- state ----------------------------------------------------------------
@@ -473,7 +491,8 @@ class Module:
                 target[...] = value
             elif is_param:
                 p = m._parameters[name]
-                p.data, p.grad = value, backend.get_array_module(value).zeros_like(value)
+                p.data = value
+                p.grad = backend.get_array_module(value).zeros_like(value) if p.requires_grad else None
             else:
                 m._buffers[name] = value
                 object.__setattr__(m, name, value)

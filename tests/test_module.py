@@ -171,8 +171,50 @@ def test_parameter_takes_float_arrays_only_like_torch(torch, data, error):
 
 def test_parameter_defaults_and_frozen_parameters():
     assert nnref.Parameter().shape == (0,) and nnref.Parameter().dtype == np.float32
-    with pytest.raises(NotImplementedError, match="requires_grad=False"):
-        nnref.Parameter(np.zeros(2), requires_grad=False)
+    p = nnref.Parameter(np.zeros(2), requires_grad=False)
+    assert not p.requires_grad and p.grad is None
+    p.accumulate(np.ones(2))                               # backward adds nothing to a frozen one
+    assert p.grad is None
+    p.requires_grad = True
+    assert p.grad is not None and not p.grad.any()
+    with pytest.raises(TypeError, match="Parameter: requires_grad must be a bool"):
+        p.requires_grad = "no"
+
+
+@pytest.mark.parametrize("how", ["requires_grad_", "attribute"])
+@pytest.mark.parametrize("make_opt", [
+    lambda lib, ps: lib.optim.SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.1),
+    lambda lib, ps: lib.optim.Adam(ps, lr=0.1, weight_decay=0.1),
+    lambda lib, ps: lib.optim.AdamW(ps, lr=0.1)], ids=["SGD", "Adam", "AdamW"])
+def test_frozen_parameters_train_as_in_torch(torch, how, make_opt):
+    """Fine-tuning as torch code does it: freeze the first layer, give the optimiser every
+    parameter, train. The frozen weights stay put (weight decay included), the rest move as torch's."""
+    import nnref.optim
+
+    def net(lib):
+        m = lib.Sequential(lib.Linear(3, 4), lib.Tanh(), lib.Linear(4, 2))
+        if how == "requires_grad_":
+            m[0].requires_grad_(False)
+        else:
+            for p in m[0].parameters():
+                p.requires_grad = False
+        return m
+
+    ours, theirs = net(nnref), net(torch.nn)
+    theirs.double()
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    ours.double()
+    opt, ref_opt = make_opt(nnref, ours.parameters()), make_opt(torch, theirs.parameters())
+    x = np.random.default_rng(0).normal(size=(5, 3))
+    for _ in range(3):
+        opt.zero_grad(), ref_opt.zero_grad()
+        y = ours(x)
+        ours.backward(np.ones_like(y))
+        theirs(torch.tensor(x)).sum().backward()
+        opt.step(), ref_opt.step()
+    for (name, a), b in zip(ours.state_dict().items(), theirs.state_dict().values()):
+        assert_close(a, b.detach(), what=name)
+    assert ours[0].weight.grad is None and theirs[0].weight.grad is None
 
 
 def test_sequential_takes_an_ordered_dict_like_torch(torch):
@@ -678,8 +720,8 @@ def test_apply_zero_grad_requires_grad_and_get_like_torch(torch):
         ours.zero_grad(set_to_none=set_to_none)
         assert all(p.grad is not None and not p.grad.any() for p in ours.parameters())
     assert ours.requires_grad_() is ours and ours.requires_grad_(True) is ours
-    with pytest.raises(NotImplementedError, match=r"Net.requires_grad_\(False\) is not supported"):
-        ours.requires_grad_(False)
+    assert ours.requires_grad_(False) is ours and theirs.requires_grad_(False) is theirs
+    assert [p.requires_grad for p in ours.parameters()] == [p.requires_grad for p in theirs.parameters()]
 
 
 MODULE_METHODS = ["named_parameters", "parameters", "named_buffers", "buffers", "named_modules", "modules",

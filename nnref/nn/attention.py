@@ -185,9 +185,9 @@ class MultiheadAttention(Module):
         for g, cache, (W, rows), b in zip((dq, dk, dv), c.projections, Ws, bs):
             dx, dW, db = linear_backward(g.reshape(-1, g.shape[-1]), cache)
             dx = dx.reshape(g.shape[0], g.shape[1], dx.shape[-1])
-            W.grad[rows] += dW.astype(W.grad.dtype, copy=False)
+            W.accumulate(dW, rows)
             if b is not None:
-                b[0].grad[b[1]] += db.astype(b[0].grad.dtype, copy=False)
+                b[0].accumulate(db, b[1])
             grads.append(self._output_layout(dx, c.batched).astype(d_attn_output.dtype, copy=False))
         return tuple(grads)
 

@@ -59,10 +59,7 @@ class Embedding(Module):
             W = backend.to_backend(_host(_weight), name, dtype=dtype).copy()
             if tuple(W.shape) != (V, D):
                 raise ValueError(f"Embedding: _weight must have shape ({V}, {D}), got {tuple(W.shape)}")
-        if _freeze:
-            self.register_buffer("weight", W)            # no Parameter: nothing can train it
-        else:
-            self.weight = Parameter(W)
+        self.weight = Parameter(W, requires_grad=not _freeze)    # frozen: torch's requires_grad=False
         self._cache = None
 
     @classmethod
@@ -80,7 +77,7 @@ class Embedding(Module):
                    _weight=W, _freeze=freeze, device=device)
 
     def _table(self):
-        return self.weight.data if isinstance(self.weight, Parameter) else self.weight
+        return self.weight.data
 
     def forward(self, input):
         idx, W = input, self._table()
@@ -102,7 +99,7 @@ class Embedding(Module):
         r"""Accumulates the table's gradient (unless frozen) and returns None: integer indices
         have no gradient."""
         cache = backward_cache(self._cache, dy, "Embedding")
-        if isinstance(self.weight, Parameter):
+        if self.weight.requires_grad:
             self.weight.accumulate(embedding_backward(dy, cache))
         return None
 

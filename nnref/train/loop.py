@@ -99,7 +99,7 @@ def train_step(model, loss_fn, optimizer, micro_batches, rule):
         pen.backward()
     if not math.isfinite(loss):
         return loss, scores, f"the training loss became {loss}"
-    if not _all_finite(p.grad for p in model.parameters()):
+    if not _all_finite(p.grad for p in model.parameters() if p.grad is not None):
         return loss, scores, "a gradient became NaN or infinite"
     if rule.clip_grad_norm is not None:
         _clip_grad_norm(model.parameters(), rule.clip_grad_norm)
