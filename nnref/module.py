@@ -423,6 +423,10 @@ class Module:
             out[key] = m._parameters[name].data if is_param else m._buffers[name]
         return out
 
+    def _state_defaults(self, state, prefix: str):
+        r"""Add to ``state`` (a copy) what an older state dict may lack, as torch's
+        ``_load_from_state_dict`` does (BatchNorm: ``num_batches_tracked``). None here."""
+
     def _incompatible_keys(self, state, prefix=""):
         r"""``(missing, unexpected)`` by torch's rules, in module order: an entry of a module's own
         state absent from ``state`` is missing; a key under a module's prefix is unexpected when
@@ -461,6 +465,9 @@ class Module:
         who = f"{type(self).__name__}.load_state_dict"
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"{who}: Expected state_dict to be dict-like, got {type(state_dict).__name__}")
+        state_dict = OrderedDict(state_dict)         # a copy: the defaults below go into it, not the caller's
+        for name, m in self.named_modules(remove_duplicate=False):
+            m._state_defaults(state_dict, f"{name}." if name else "")
         missing, unexpected = self._incompatible_keys(state_dict)
         if strict and (missing or unexpected):
             raise StateDictKeyError(f"{who}: missing keys {missing}, unexpected keys {unexpected}")

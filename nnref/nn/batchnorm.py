@@ -99,6 +99,11 @@ class _BatchNorm(Module):
             self.bias.accumulate(dbeta)
         return dx.astype(dy.dtype, copy=False)
 
+    def _state_defaults(self, state, prefix):
+        # torch's rule for state dicts older than num_batches_tracked: keep the module's own count
+        if self.num_batches_tracked is not None:
+            state.setdefault(prefix + "num_batches_tracked", self.num_batches_tracked)
+
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
                 f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")

@@ -192,10 +192,6 @@ def test_batchnorm_errors():
         nnref.BatchNorm1d(3, momentum="a")          # at construction, not inside the first forward
     with pytest.raises(TypeError, match="BatchNorm1d: eps must be a number, got None"):
         nnref.BatchNorm1d(3, eps=None)
-    with pytest.raises(KeyError, match="num_batches_tracked"):
-        sd = dict(nnref.BatchNorm1d(3).state_dict())
-        del sd["num_batches_tracked"]
-        nnref.BatchNorm1d(3).load_state_dict(sd)
     with pytest.raises(ValueError, match="'running_var' has shape"):
         sd = dict(nnref.BatchNorm1d(3).state_dict(), running_var=np.ones(4))
         nnref.BatchNorm1d(3).load_state_dict(sd)
@@ -310,3 +306,19 @@ def test_empty_or_unchecked_channels_follow_torch(torch):
     x = np.random.default_rng(8).normal(size=(2, 5, 3, 3))
     yt = torch.nn.BatchNorm2d(3, affine=False, track_running_stats=False)(torch.tensor(x))
     assert_close(plain(dev(x)), yt, what="5 channels through BatchNorm2d(3) without parameters or buffers")
+
+
+def test_a_state_dict_without_num_batches_tracked_loads_as_in_torch(torch):
+    """torch fills in a missing num_batches_tracked (state dicts from before it existed) with the
+    module's own count, inside a Sequential too; nothing is reported missing."""
+    ref = torch.nn.Sequential(torch.nn.BatchNorm1d(3), torch.nn.ReLU())
+    ref.train()(torch.randn(4, 3))                  # count 1
+    ours = nnref.Sequential(nnref.BatchNorm1d(3), nnref.ReLU())
+    ours(dev(np.ones((4, 3), np.float32)) * dev(np.arange(4.0, dtype=np.float32)[:, None]))
+    sd = {k: v.numpy() for k, v in ref.state_dict().items() if not k.endswith("num_batches_tracked")}
+    sd["0.running_mean"] = sd["0.running_mean"] + 1
+    theirs, result = ref.load_state_dict({k: torch.tensor(v) for k, v in sd.items()}), ours.load_state_dict(sd)
+    assert (result.missing_keys, result.unexpected_keys) == (theirs.missing_keys, theirs.unexpected_keys) == ([], [])
+    assert int(ours[0].num_batches_tracked) == int(ref[0].num_batches_tracked) == 1
+    assert_close(ours[0].running_mean, ref[0].running_mean, what="running_mean loaded")
+    assert "0.num_batches_tracked" not in sd                  # the caller's dict is left alone
