@@ -162,16 +162,28 @@ def need_cache(cache, who: str):
     return cache
 
 
+def check_gradient(dy, who: str, what: str = "gradient"):
+    """``TypeError`` naming ``who`` unless ``dy`` is a NumPy or CuPy floating-point array: an
+    integer or bool gradient would make integer arithmetic truncate every gradient below it, a
+    complex one lose its imaginary part, a list or torch tensor fail somewhere inside."""
+    kind = getattr(getattr(dy, "dtype", None), "kind", None)
+    if kind != "f" or not hasattr(dy, "shape"):
+        got = getattr(dy, "dtype", None) if kind is not None else type(dy).__name__
+        raise TypeError(f"{who}.backward: expected the {what} as a floating-point array, got {got}")
+    return dy
+
+
 def backward_cache(stored, dy, who: str):
     """What ``forward`` saved as ``(cache, output_shape)``, after checking ``dy`` against it.
 
-    ``RuntimeError`` before any forward; ``ValueError`` unless ``dy`` has the output's shape:
-    NumPy would otherwise broadcast a wrong-shaped gradient, e.g. (1, D) against (N, D),
-    and return a wrong result without a word.
+    ``RuntimeError`` before any forward; ``TypeError`` unless ``dy`` is a float array
+    (:func:`check_gradient`); ``ValueError`` unless ``dy`` has the output's shape: NumPy would
+    otherwise broadcast a wrong-shaped gradient, e.g. (1, D) against (N, D), and return a wrong
+    result without a word.
     """
     cache, shape = need_cache(stored, who)
-    got = getattr(dy, "shape", None)
-    if got is None or tuple(got) != tuple(shape):
+    got = check_gradient(dy, who).shape
+    if tuple(got) != tuple(shape):
         raise ValueError(f"{who}.backward: expected a gradient of the output's shape {tuple(shape)}, "
                          f"got {tuple(got) if got is not None else type(dy).__name__}")
     return cache

@@ -169,7 +169,8 @@ def _wrong(g):
 
 @pytest.mark.parametrize("case", CASES, ids=ids(CASES))
 def test_backward_protocol(case):
-    """Before forward: RuntimeError. A gradient of the wrong shape (each output's in turn): ValueError.
+    """Before forward: RuntimeError. A gradient of the wrong shape (each output's in turn): ValueError;
+    one that is no float array (integers, bools, a list): TypeError.
     Twice after one forward: the same input gradients again and the parameter gradients added
     twice, or a RuntimeError (torch's default) -- never a different answer."""
     rng = np.random.default_rng(4)
@@ -189,6 +190,15 @@ def test_backward_protocol(case):
         with pytest.raises(ValueError) as info:
             backward(m, case, wrong)
         _assert_named_error(info.value, case, m)
+    # not a float array: integer arithmetic would truncate every gradient below it (seen: BatchNorm,
+    # LayerNorm, attention), a list or a torch tensor fail somewhere inside
+    for k in range(n):
+        for spoil in (lambda a: a.astype(np.int64), lambda a: a.astype(bool), lambda a: nnref.asnumpy(a).tolist()):
+            seen = iter(range(n))
+            wrong = [like(g, lambda a: spoil(a) if next(seen) == k else a) for g in grads]
+            with pytest.raises(TypeError) as info:
+                backward(m, case, wrong)
+            _assert_named_error(info.value, case, m)
 
     nnref.manual_seed(0)
     m = make_nnref(case)

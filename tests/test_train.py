@@ -654,6 +654,30 @@ def test_fit_rejects_bad_arguments(kwargs, match):
         fit(model, nnref.CrossEntropyLoss(), nnref.SGD(model.parameters(), lr=0.1), (x, y), **kwargs)
 
 
+def test_fit_rejects_parts_of_the_wrong_kind():
+    x, y = _data(8)
+    model, other = _mlp(), _mlp()
+    loss, opt = nnref.CrossEntropyLoss(), nnref.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="fit: the optimizer holds none of the model's parameters"):
+        fit(model, loss, nnref.SGD(other.parameters(), lr=0.1), (x, y))     # would train nothing
+    for args, match in [((None, loss, opt), "fit: model must be an nnref Module"),
+                        ((model, None, opt), "fit: loss_fn must be an nnref loss"),
+                        ((model, loss, nnref.SGD), "fit: optimizer must be an optimiser built on the model"),
+                        ((model, loss, None), "fit: optimizer must be")]:
+        with pytest.raises(TypeError, match=match):
+            fit(*args, (x, y))
+    for kwargs, match in [({"penalty": 3}, "fit: penalty must be an nnref L1Penalty or L2Penalty, got int"),
+                          ({"clip_grad_norm": "a"}, "fit: clip_grad_norm must be a number")]:
+        with pytest.raises(TypeError, match=match):
+            fit(model, loss, opt, (x, y), **kwargs)
+    with pytest.raises(TypeError, match="fit: early_stopping must be an nnref EarlyStopping"):
+        fit(model, loss, opt, (x, y), (x, y), early_stopping="x")
+    for kwargs in ({"epochs": True}, {"batch_size": True}, {"epochs": 1.0}):
+        with pytest.raises(ValueError, match="must be an integer"):
+            fit(model, loss, opt, (x, y), **kwargs)
+    assert fit(model, loss, opt, (x, y), epochs=np.int64(1)).epochs == 1
+
+
 def test_fit_rejects_bad_data():
     x, y = _data(8)
     model = _mlp()

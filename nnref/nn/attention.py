@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..backend import default_rng, device_backend, get_array_module, to_backend
-from ..checks import (backward_cache, check_array, check_float, check_int, check_probability,
+from ..checks import (backward_cache, check_array, check_float, check_gradient, check_int, check_probability,
                       check_same_backend, compute_dtype, param_dtype)
 from ..layers.attention import (additive_mask, attention_backward, attention_forward, causal_mask, merge_heads,
                                 split_heads)
@@ -167,11 +167,11 @@ class MultiheadAttention(Module):
     def backward(self, d_attn_output, d_attn_output_weights=None):
         c = backward_cache(self._cache, d_attn_output, WHO)
         xp = get_array_module(d_attn_output)
+        dA = self._weights_gradient(d_attn_output_weights, c, xp)   # checked before any gradient is added
         dt = c.attention.q.dtype
         d = self._to_internal(d_attn_output, c.batched).astype(dt, copy=False)
         do = self.out_proj.backward(d.reshape(c.N * c.L, d.shape[-1])).reshape(d.shape)   # (N, L, E)
         dO = split_heads(do, self.num_heads)
-        dA = self._weights_gradient(d_attn_output_weights, c, xp)
         dq, dk, dv = attention_backward(dO, c.attention, dA)
         if self.add_zero_attn:
             dk, dv = dk[:, :, :-1], dv[:, :, :-1]
@@ -291,6 +291,7 @@ class MultiheadAttention(Module):
         if not c.need_weights:
             raise ValueError(f"{WHO}.backward: the forward pass returned no weights (need_weights=False), "
                              "so d_attn_output_weights must be None")
+        check_gradient(d_weights, WHO, "d_attn_output_weights")
         if tuple(d_weights.shape) != tuple(c.weights_shape):
             raise ValueError(f"{WHO}.backward: expected d_attn_output_weights of the weights' shape "
                              f"{tuple(c.weights_shape)}, got {tuple(d_weights.shape)}")

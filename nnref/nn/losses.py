@@ -12,11 +12,14 @@ targets take the equal but faster :mod:`nnref.fast.losses`.
 """
 from __future__ import annotations
 
+import numbers
 import warnings
 from typing import NamedTuple
 
+import numpy as np
+
 from ..backend import get_array_module
-from ..checks import check_array, check_float, compute_dtype, need_cache
+from ..checks import check_array, check_float, check_gradient, check_int, check_real, compute_dtype, need_cache
 from ..fast.losses import IndexCrossEntropyCache, cross_entropy_index_backward, cross_entropy_index_forward
 from ..layers.losses import (cross_entropy_backward, cross_entropy_forward, mse_backward, mse_forward,
                              target_distribution)
@@ -66,16 +69,28 @@ class _Loss(Module):
         if grad is None:
             grad = 1.0
         elif self.reduction == "none":
-            check_array(grad, f"{who}.backward", "grad")
+            check_gradient(grad, who, "grad")
             if tuple(grad.shape) != loss_shape:
                 raise ValueError(f"{who}.backward: expected grad of the loss's shape {loss_shape}, "
                                  f"got {tuple(grad.shape)}")
             grad = grad[None] if unbatched else grad
-        elif getattr(grad, "ndim", 0) != 0:
+        elif isinstance(grad, numbers.Real) and not isinstance(grad, (bool, np.bool_)):
+            pass                                       # a Python or NumPy number
+        elif getattr(grad, "ndim", None) == 0:
+            check_gradient(grad, who, "grad")          # a 0-d array: floating-point only
+        elif hasattr(grad, "ndim"):
             raise ValueError(f"{who}.backward: the loss is a scalar ({self.reduction!r}); grad must "
                              f"be a number, got shape {tuple(grad.shape)}")
+        else:
+            raise TypeError(f"{who}.backward: grad must be a number (the loss is a scalar), "
+                            f"got {type(grad).__name__}")
         dx = self._backward(grad, cache)
         return (dx[0] if unbatched else dx).astype(dtype, copy=False)
+
+
+class TargetIndexError(IndexError, ValueError):
+    r"""A class index outside ``[0, C)``: an ``IndexError`` as torch raises, and a ``ValueError``
+    as nnref's other bad values."""
 
 
 class MSELoss(_Loss):
@@ -122,7 +137,8 @@ class CrossEntropyLoss(_Loss):
             self.register_buffer("weight", weight)
         else:
             self.weight = None
-        if not 0.0 <= label_smoothing <= 1.0:
+        check_int(ignore_index, "ignore_index", "CrossEntropyLoss", minimum=None)   # 1.5: TypeError, as torch
+        if not 0.0 <= check_real(label_smoothing, "label_smoothing", "CrossEntropyLoss") <= 1.0:
             raise ValueError(f"CrossEntropyLoss: label_smoothing must be in [0, 1], got {label_smoothing}")
         self.ignore_index, self.label_smoothing = int(ignore_index), float(label_smoothing)
 
@@ -181,7 +197,7 @@ class CrossEntropyLoss(_Loss):
                              f"{input_shape}, got {target_shape}")
         bad = (y != self.ignore_index) & ((y < 0) | (y >= C))
         if y.size and bool(bad.any()):
-            raise ValueError(f"{who}: target {int(y[bad].reshape(-1)[0])} is out of bounds: class "
+            raise TargetIndexError(f"{who}: target {int(y[bad].reshape(-1)[0])} is out of bounds: class "
                              f"indices must lie in [0, {C - 1}] (or equal ignore_index={self.ignore_index})")
 
     def _backward(self, grad, cache):

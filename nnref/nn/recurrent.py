@@ -7,8 +7,8 @@ import math
 import warnings
 
 from ..backend import default_rng, device_backend, get_array_module, to_backend
-from ..checks import (check_float, check_int, check_ndim, check_probability, check_size, need_cache, param_dtype,
-                      read_only_output)
+from ..checks import (check_float, check_gradient, check_int, check_ndim, check_probability, check_size, need_cache,
+                      param_dtype, read_only_output)
 from ..layers.recurrent import stacked_backward, stacked_forward
 from ..module import Module, Parameter
 
@@ -195,6 +195,9 @@ class RecurrentBase(Module):
         T, B, DP = shape
         LD, D = self.num_layers * self.num_directions, self.num_directions
         given = (None,) * self.n_states if d_state is None else self._state_tuple(d_state)
+        for g, what in zip((d_out, *given), ("d_out", *(f"gradient of {s[0]}_n" for s in self.state_names))):
+            if g is not None:
+                check_gradient(g, name, what)
         xp = get_array_module(like, d_out, *given)  # TypeError for mixed devices
         user_shape = (T, DP) if unbatched else ((B, T, DP) if self.batch_first else (T, B, DP))
         if d_out is None:

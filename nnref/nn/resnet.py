@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from ..backend import default_rng, device_backend, get_array_module, to_backend
-from ..checks import backward_cache, check_float, check_int, check_ndim, check_size, need_cache, param_dtype
+from ..checks import backward_cache, check_float, check_int, check_ndim, check_size, param_dtype
 from ..layers.activation import relu_backward, relu_forward
 from ..module import Module, Sequential
 from .batchnorm import BatchNorm2d
@@ -120,11 +120,12 @@ class ResNet(Module):
         h, mask = relu_forward(self.bn1(self.conv1(x)))
         for stage in self.stages:
             h = stage(h)
-        self._cache = (mask, h.shape)
-        return self.fc(h.mean(axis=(2, 3)))           # global average pooling, then fc
+        y = self.fc(h.mean(axis=(2, 3)))              # global average pooling, then fc
+        self._cache = ((mask, h.shape), y.shape)
+        return y
 
     def backward(self, dy):
-        mask, shape = need_cache(self._cache, "ResNet")
+        mask, shape = backward_cache(self._cache, dy, "ResNet")
         xp = get_array_module(dy)
         d_pooled = self.fc.backward(dy)
         dh = xp.broadcast_to((d_pooled / (shape[2] * shape[3]))[:, :, None, None], shape)

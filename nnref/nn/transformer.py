@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from ..checks import check_array, check_float, check_int, check_probability, check_same_backend, need_cache
+from ..checks import backward_cache, check_array, check_float, check_int, check_probability, check_same_backend
 from ..module import Module, Sequential
 from .activation import GELU, ReLU, _Activation
 from .attention import MultiheadAttention
@@ -123,11 +123,11 @@ class TransformerEncoderLayer(Module):
         else:                     # post-norm: LN1(x + SA(x)), then LN2(x + FF(x))
             x = self.norm1(x + self._sa_block(x, *masks))
             x = self.norm2(x + self._ff_block(x))
-        self._cache = True
+        self._cache = (True, x.shape)          # backward checks d_out against the output's shape
         return x
 
     def backward(self, d_out):
-        need_cache(self._cache, "TransformerEncoderLayer")
+        backward_cache(self._cache, d_out, "TransformerEncoderLayer")
         d = d_out
         if self.norm_first:       # a residual passes d on and adds the block's gradient
             d = d + self.norm2.backward(self._ff_block_backward(d))
@@ -201,11 +201,11 @@ class TransformerEncoder(Module):
             x = layer(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=is_causal)
         if self.norm is not None:
             x = self.norm(x)
-        self._cache = True
+        self._cache = (True, x.shape)
         return x
 
     def backward(self, d_out):
-        need_cache(self._cache, "TransformerEncoder")
+        backward_cache(self._cache, d_out, "TransformerEncoder")
         d = d_out if self.norm is None else self.norm.backward(d_out)
         for layer in reversed(list(self.layers)):
             d = layer.backward(d)

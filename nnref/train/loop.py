@@ -2,6 +2,7 @@ r"""The loop itself: one step, snapshots for rolling back, one epoch, validation
 from __future__ import annotations
 
 import math
+import numbers
 import sys
 from typing import NamedTuple
 
@@ -191,6 +192,29 @@ def validate(model, loss_fn, val_data, batch_size, rule, early_stopping):
 # --8<-- [end:validate]
 
 
+def _check_fit_parts(model, loss_fn, optimizer, early_stopping, penalties):
+    r"""``TypeError`` for a part of the wrong kind, ``ValueError`` for an optimiser that holds none
+    of the model's parameters (it would train nothing while ``fit`` reports losses)."""
+    if not (callable(model) and hasattr(model, "backward") and hasattr(model, "parameters")):
+        raise TypeError(f"fit: model must be an nnref Module, got {type(model).__name__}")
+    if not (callable(loss_fn) and hasattr(loss_fn, "backward")):
+        raise TypeError(f"fit: loss_fn must be an nnref loss such as nnref.CrossEntropyLoss(), "
+                        f"got {type(loss_fn).__name__}")
+    groups = getattr(optimizer, "param_groups", None)
+    if isinstance(optimizer, type) or not isinstance(groups, list) or not hasattr(optimizer, "step"):
+        raise TypeError("fit: optimizer must be an optimiser built on the model, e.g. "
+                        f"nnref.SGD(model.parameters(), lr=0.1), got {getattr(optimizer, '__name__', optimizer)!r}")
+    held = {id(p) for g in groups for p in g["params"]}
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    if trainable and not any(id(p) in held for p in trainable):
+        raise ValueError("fit: the optimizer holds none of the model's parameters; build it from "
+                         "model.parameters()")
+    for what, part, need, kind in [("early_stopping", early_stopping, "reset", "EarlyStopping"),
+                                   *(("penalty", p, "backward", "L1Penalty or L2Penalty") for p in penalties)]:
+        if part is not None and not hasattr(part, need):
+            raise TypeError(f"fit: {what} must be an nnref {kind}, got {type(part).__name__}")
+
+
 def _check_fit_arguments(train_data, val_data, epochs, batch_size, accumulation_steps, early_stopping,
                          clip_grad_norm):
     check_data(train_data, "train_data")
@@ -198,14 +222,15 @@ def _check_fit_arguments(train_data, val_data, epochs, batch_size, accumulation_
         raise ValueError("fit: early_stopping watches the validation loss; pass val_data")
     if val_data is not None:
         check_data(val_data, "val_data")
-    if not isinstance(epochs, int) or epochs < 0:
-        raise ValueError(f"fit: epochs must be an integer >= 0, got {epochs!r}")
-    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"fit: batch_size must be an integer >= 1, got {batch_size!r}")
-    if not isinstance(accumulation_steps, int) or accumulation_steps < 1:
-        raise ValueError(f"fit: accumulation_steps must be an integer >= 1, got {accumulation_steps!r}")
-    if clip_grad_norm is not None and not clip_grad_norm > 0:
-        raise ValueError(f"fit: clip_grad_norm must be > 0, got {clip_grad_norm!r}")
+    for name, value, least in (("epochs", epochs, 0), ("batch_size", batch_size, 1),
+                               ("accumulation_steps", accumulation_steps, 1)):
+        if not isinstance(value, numbers.Integral) or isinstance(value, (bool, np.bool_)) or value < least:
+            raise ValueError(f"fit: {name} must be an integer >= {least}, got {value!r}")
+    if clip_grad_norm is not None:
+        if isinstance(clip_grad_norm, (bool, np.bool_)) or not isinstance(clip_grad_norm, numbers.Real):
+            raise TypeError(f"fit: clip_grad_norm must be a number or None, got {clip_grad_norm!r}")
+        if not clip_grad_norm > 0:
+            raise ValueError(f"fit: clip_grad_norm must be > 0, got {clip_grad_norm!r}")
 
 
 # --8<-- [start:fit]
@@ -224,6 +249,7 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, *, epochs: int = 1
     _check_fit_arguments(train_data, val_data, epochs, batch_size, accumulation_steps, early_stopping,
                          clip_grad_norm)
     penalties = [] if penalty is None else list(penalty) if isinstance(penalty, (list, tuple)) else [penalty]
+    _check_fit_parts(model, loss_fn, optimizer, early_stopping, penalties)
     rule = StepRule(penalties, clip_grad_norm, metric_functions(metrics))
     n, rng, history = train_data[0].shape[0], RNG(seed), History()
     if early_stopping is not None:

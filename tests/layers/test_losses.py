@@ -215,3 +215,38 @@ def test_unbatched_logits_take_a_one_element_target_like_torch(torch, reduction)
         assert np.shape(nnref.asnumpy(loss)) == tuple(lt.shape)
         assert_close(np.asarray(nnref.asnumpy(loss)), lt, what="loss")
         assert_close(fn.backward(), xt.grad, what="d logits")
+
+
+def test_out_of_range_targets_are_index_errors_as_torch(torch):
+    """torch raises IndexError; nnref's error is an IndexError and (as its other bad values) a ValueError."""
+    x, y = np.zeros((4, 3)), np.array([0, 1, 2, 3])
+    with pytest.raises(IndexError):
+        torch.nn.CrossEntropyLoss()(torch.tensor(x), torch.tensor(y))
+    with pytest.raises(IndexError, match="CrossEntropyLoss: target 3 is out of bounds") as info:
+        nnref.CrossEntropyLoss()(dev(x), dev(y))
+    assert isinstance(info.value, ValueError)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"ignore_index": 1.5}, TypeError, "ignore_index must be an int"),       # int() made it 1
+    ({"ignore_index": None}, TypeError, "ignore_index must be an int"),
+    ({"label_smoothing": "a"}, TypeError, "label_smoothing must be a number"),
+    ({"label_smoothing": None}, TypeError, "label_smoothing must be a number"),
+])
+def test_constructor_arguments_are_checked_where_given(torch, kwargs, error, match):
+    with pytest.raises(error, match=f"CrossEntropyLoss: {match}"):
+        nnref.CrossEntropyLoss(**kwargs)
+
+
+@pytest.mark.parametrize("name", ["MSELoss", "CrossEntropyLoss"])
+@pytest.mark.parametrize("reduction", ["mean", "none"])
+def test_backward_takes_only_a_float_gradient(name, reduction):
+    """A list, string or integer array as ``grad``: TypeError naming the loss, not NumPy's message."""
+    loss = getattr(nnref, name)(reduction=reduction)
+    x = dev(np.random.default_rng(0).normal(size=(4, 3)))
+    loss(x, dev(np.zeros((4, 3)) if name == "MSELoss" else np.array([0, 1, 2, 0])))
+    shape = (4, 3) if name == "MSELoss" else (4,)
+    for grad in ([1.0], "a", dev(np.ones(shape if reduction == "none" else (), np.int64))):
+        with pytest.raises(TypeError, match=f"{name}.backward"):
+            loss.backward(grad)
+    assert loss.backward(dev(np.ones(shape)) if reduction == "none" else 2.0).shape == (4, 3)
