@@ -38,10 +38,13 @@ def save(module, path) -> None:
     """Write ``module.state_dict()`` to ``path`` as an uncompressed ``.npz`` (one ``<key>.npy``
     per array, keys as in PyTorch: ``0.weight``, ``running_var`` ...), atomically."""
     path = os.fspath(path)
+    _check_module(module, "save")
     state = OrderedDict((k, asnumpy(v)) for k, v in module.state_dict().items())
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):   # else open() would name the temporary file, not the target
         raise FileNotFoundError(f"checkpoint.save: cannot write {path!r}: directory {directory!r} does not exist")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"checkpoint.save: cannot write {path!r}: it is a directory")
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex[:12]}.tmp")
     try:
         with open(tmp, "xb") as f:
@@ -83,6 +86,11 @@ def load_state(path) -> OrderedDict:
 
 
 # --8<-- [start:load]
+def _check_module(module, what):
+    if not (hasattr(module, "state_dict") and hasattr(module, "load_state_dict")):
+        raise TypeError(f"checkpoint.{what}: expected an nnref Module, got {type(module).__name__}")
+
+
 def load(module, path, strict: bool = True):
     """Load a checkpoint written by :func:`save` into ``module`` (on its device and dtypes).
 
@@ -91,6 +99,7 @@ def load(module, path, strict: bool = True):
     each names the key and the file. All or nothing: every array is checked and converted before
     any is written. Returns ``module``.
     """
+    _check_module(module, "load")
     state = load_state(path)
     current = module.state_dict()
     for key, value in state.items():   # all shapes first: a mismatch must not leave a half-loaded model

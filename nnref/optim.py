@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -155,6 +156,9 @@ class Optimizer:
         float tensor) becomes an int; the groups' options are taken from the saved dict.
         """
         who = f"{type(self).__name__}.load_state_dict"
+        if not isinstance(state_dict, Mapping) or not {"state", "param_groups"} <= set(state_dict):
+            raise TypeError(f"{who}: expected the dict that state_dict() returns (keys 'state' and "
+                            f"'param_groups'), got {type(state_dict).__name__}")
         saved_groups = state_dict["param_groups"]
         if [len(g["params"]) for g in saved_groups] != [len(g["params"]) for g in self.param_groups]:
             raise ValueError(f"{who}: the saved param groups have other sizes than this optimiser's")

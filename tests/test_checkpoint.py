@@ -240,6 +240,15 @@ def test_saving_into_a_missing_directory_names_the_target(tmp_path):
     assert ".tmp" not in str(info.value)
 
 
+def test_a_directory_or_no_module_is_named(tmp_path):
+    with pytest.raises(IsADirectoryError, match=r"checkpoint.save: cannot write .*: it is a directory") as info:
+        checkpoint.save(nnref.Linear(2, 2), tmp_path)
+    assert ".tmp" not in str(info.value)
+    for call in (lambda: checkpoint.save(None, tmp_path / "m.npz"), lambda: checkpoint.load(None, tmp_path / "m.npz")):
+        with pytest.raises(TypeError, match=r"checkpoint\.(save|load): expected an nnref Module, got NoneType"):
+            call()
+
+
 def test_key_and_shape_errors_are_also_torchs_runtime_error(tmp_path):
     """``load`` keeps load_state_dict's classes (KeyError or ValueError, and RuntimeError as torch)
     and returns the module, strict or not."""

@@ -218,6 +218,9 @@ def test_load_state_dict_checks_before_writing():
     assert opt.state == {}
     with pytest.raises(ValueError, match="param groups have other sizes"):
         nnref.SGD([p, Parameter(dev(np.ones(2)))], lr=0.1).load_state_dict(opt.state_dict())
+    for bad in (None, "x", {"state": {}}):
+        with pytest.raises(TypeError, match="SGD.load_state_dict: expected the dict that state_dict"):
+            opt.load_state_dict(bad)
 
 
 def test_optimiser_errors():

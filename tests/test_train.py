@@ -667,7 +667,8 @@ def test_fit_rejects_parts_of_the_wrong_kind():
         with pytest.raises(TypeError, match=match):
             fit(*args, (x, y))
     for kwargs, match in [({"penalty": 3}, "fit: penalty must be an nnref L1Penalty or L2Penalty, got int"),
-                          ({"clip_grad_norm": "a"}, "fit: clip_grad_norm must be a number")]:
+                          ({"clip_grad_norm": "a"}, "fit: clip_grad_norm must be a number"),
+                          ({"seed": "a"}, "fit: seed must be None or an integer")]:
         with pytest.raises(TypeError, match=match):
             fit(model, loss, opt, (x, y), **kwargs)
     with pytest.raises(TypeError, match="fit: early_stopping must be an nnref EarlyStopping"):
@@ -675,6 +676,8 @@ def test_fit_rejects_parts_of_the_wrong_kind():
     for kwargs in ({"epochs": True}, {"batch_size": True}, {"epochs": 1.0}):
         with pytest.raises(ValueError, match="must be an integer"):
             fit(model, loss, opt, (x, y), **kwargs)
+    with pytest.raises(ValueError, match="fit: seed must be None or an integer >= 0, got -1"):
+        fit(model, loss, opt, (x, y), seed=-1)
     assert fit(model, loss, opt, (x, y), epochs=np.int64(1)).epochs == 1
 
 

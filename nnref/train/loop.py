@@ -216,7 +216,7 @@ def _check_fit_parts(model, loss_fn, optimizer, early_stopping, penalties):
 
 
 def _check_fit_arguments(train_data, val_data, epochs, batch_size, accumulation_steps, early_stopping,
-                         clip_grad_norm):
+                         clip_grad_norm, seed=None):
     check_data(train_data, "train_data")
     if early_stopping is not None and val_data is None:
         raise ValueError("fit: early_stopping watches the validation loss; pass val_data")
@@ -226,6 +226,11 @@ def _check_fit_arguments(train_data, val_data, epochs, batch_size, accumulation_
                                ("accumulation_steps", accumulation_steps, 1)):
         if not isinstance(value, numbers.Integral) or isinstance(value, (bool, np.bool_)) or value < least:
             raise ValueError(f"fit: {name} must be an integer >= {least}, got {value!r}")
+    if seed is not None:
+        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+            raise TypeError(f"fit: seed must be None or an integer >= 0, got {seed!r}")
+        if seed < 0:
+            raise ValueError(f"fit: seed must be None or an integer >= 0, got {seed!r}")
     if clip_grad_norm is not None:
         if isinstance(clip_grad_norm, (bool, np.bool_)) or not isinstance(clip_grad_norm, numbers.Real):
             raise TypeError(f"fit: clip_grad_norm must be a number or None, got {clip_grad_norm!r}")
@@ -247,7 +252,7 @@ def fit(model, loss_fn, optimizer, train_data, val_data=None, *, epochs: int = 1
     :class:`History` of the finished epochs.
     """
     _check_fit_arguments(train_data, val_data, epochs, batch_size, accumulation_steps, early_stopping,
-                         clip_grad_norm)
+                         clip_grad_norm, seed)
     penalties = [] if penalty is None else list(penalty) if isinstance(penalty, (list, tuple)) else [penalty]
     _check_fit_parts(model, loss_fn, optimizer, early_stopping, penalties)
     rule = StepRule(penalties, clip_grad_norm, metric_functions(metrics))
