@@ -174,16 +174,18 @@ def check_gradient(dy, who: str, what: str = "gradient"):
 
 
 def backward_cache(stored, dy, who: str):
-    """What ``forward`` saved as ``(cache, output_shape)``, after checking ``dy`` against it.
+    """``(cache, dy)``: what ``forward`` saved as ``(cache, output_shape, output_dtype)``, and ``dy``
+    checked against it and cast to the output's dtype (as torch does, so that the input's
+    gradient keeps the input's dtype whatever the dtype of ``dy``).
 
     ``RuntimeError`` before any forward; ``TypeError`` unless ``dy`` is a float array
     (:func:`check_gradient`); ``ValueError`` unless ``dy`` has the output's shape: NumPy would
     otherwise broadcast a wrong-shaped gradient, e.g. (1, D) against (N, D), and return a wrong
     result without a word.
     """
-    cache, shape = need_cache(stored, who)
+    cache, shape, dtype = need_cache(stored, who)
     got = check_gradient(dy, who).shape
     if tuple(got) != tuple(shape):
         raise ValueError(f"{who}.backward: expected a gradient of the output's shape {tuple(shape)}, "
-                         f"got {tuple(got) if got is not None else type(dy).__name__}")
-    return cache
+                         f"got {tuple(got)}")
+    return cache, dy.astype(dtype, copy=False)

@@ -219,6 +219,22 @@ def test_backward_protocol(case):
                                    err_msg=f"{case.name}: {name} after two backward calls")
 
 
+@pytest.mark.parametrize("case", CASES, ids=ids(CASES))
+@pytest.mark.parametrize("dtype, dy_dtype", [(np.float64, np.float32), (np.float32, np.float64)])
+def test_input_gradients_keep_the_inputs_dtype_whatever_dy(case, dtype, dy_dtype):
+    """torch casts the incoming gradient to the output's dtype, so dx has the input's dtype even
+    when dy has another (before: ReLU gave float32 for a float64 input, Linear float64 for a
+    float32 one)."""
+    rng = np.random.default_rng(6)
+    m = make_nnref(case, dtype)
+    m.train(case.train)
+    y = call(m, draw(case, rng, dtype))
+    grads = output_grads(case, y, lambda a: rng.normal(size=a.shape).astype(dy_dtype))
+    for k, g in enumerate(backward(m, case, grads)):
+        for a in leaves(g):
+            assert a is None or a.dtype == dtype, f"{case.name}: input gradient {k} is {a.dtype}, input {dtype}"
+
+
 def _int_positions(case):
     return [i for i, a in enumerate(case.args) if isinstance(a, int) and not isinstance(a, bool)]
 

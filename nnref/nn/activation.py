@@ -37,11 +37,12 @@ class _Activation(Module):
             y, cache = self._forward(source)
             input[...] = y
             y = input
-        self._cache = (cache, y.shape)
+        self._cache = (cache, y.shape, y.dtype)
         return y
 
     def backward(self, dy):
-        return self._backward(dy, backward_cache(self._cache, dy, type(self).__name__))
+        cache, dy = backward_cache(self._cache, dy, type(self).__name__)
+        return self._backward(dy, cache)
 
 
 class ReLU(_Activation):

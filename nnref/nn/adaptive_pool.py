@@ -55,11 +55,11 @@ class _AdaptivePool2d(Module):
         lead, (H, W) = x.shape[:-2], x.shape[-2:]
         y, cache = forward(x.reshape((math.prod(lead), 1, H, W)), out)
         y = y.reshape(lead + out)
-        self._cache = ((cache, x.shape), y.shape)
+        self._cache = ((cache, x.shape), y.shape, y.dtype)
         return y, cache
 
     def _run_backward(self, backward, dy):
-        cache, x_shape = backward_cache(self._cache, dy, type(self).__name__)
+        (cache, x_shape), dy = backward_cache(self._cache, dy, type(self).__name__)
         if cache is None:                                  # an empty plane: nothing to send back
             return get_array_module(dy).zeros(x_shape, dtype=dy.dtype)
         return backward(dy.reshape(cache.x_shape[:2] + dy.shape[-2:]), cache).reshape(x_shape)
@@ -87,7 +87,7 @@ class AdaptiveAvgPool2d(_AdaptivePool2d):
         if x.ndim >= 2 and self._out(x) == (1, 1):
             if 0 in x.shape[-2:]:                          # the mean of nothing
                 y = get_array_module(x).full(x.shape[:-2] + (1, 1), float("nan"), dtype=x.dtype)
-                self._cache = ((None, x.shape), y.shape)
+                self._cache = ((None, x.shape), y.shape, y.dtype)
                 return y
         else:
             self._check_3d_4d(x, who, nonempty_from=-2)

@@ -161,11 +161,12 @@ class MultiheadAttention(Module):
             weights = (weights if batched else weights[0]).astype(query.dtype, copy=False)
         y = self._output_layout(y, batched).astype(query.dtype, copy=False)
         self._cache = (_Cache(tuple(projections), attention, N, L, batched, bool(need_weights),
-                              bool(average_attn_weights), None if weights is None else weights.shape), y.shape)
+                              bool(average_attn_weights), None if weights is None else weights.shape),
+                       y.shape, y.dtype)
         return y, weights
 
     def backward(self, d_attn_output, d_attn_output_weights=None):
-        c = backward_cache(self._cache, d_attn_output, WHO)
+        c, d_attn_output = backward_cache(self._cache, d_attn_output, WHO)
         xp = get_array_module(d_attn_output)
         dA = self._weights_gradient(d_attn_output_weights, c, xp)   # checked before any gradient is added
         dt = c.attention.q.dtype

@@ -60,7 +60,7 @@ class _BatchNorm(Module):
         if x.size == 0:     # torch returns any empty input as it is, whatever its channel count
             if self.training and self.track_running_stats:
                 self.num_batches_tracked[...] += 1          # and counts it, statistics unchanged
-            self._cache = (BatchNormCache(x, None, None, False), x.shape)
+            self._cache = (BatchNormCache(x, None, None, False), x.shape, x.dtype)
             return x.copy()
         if self.affine or self.track_running_stats:   # else nothing has C entries: torch takes any C
             check_size(x, who, 1, self.num_features, "channels")
@@ -85,11 +85,11 @@ class _BatchNorm(Module):
                                               self.running_mean.astype(dt), self.running_var.astype(dt),
                                               factor, self.eps, False)
         y = y.astype(x.dtype, copy=False)
-        self._cache = (cache, y.shape)
+        self._cache = (cache, y.shape, y.dtype)
         return y
 
     def backward(self, dy):
-        cache = backward_cache(self._cache, dy, type(self).__name__)
+        cache, dy = backward_cache(self._cache, dy, type(self).__name__)
         if dy.size == 0:                         # an empty input: γ and β get zero gradients
             return dy.copy()
         dx, dgamma, dbeta = fast.batchnorm_backward(dy.astype(cache.x_hat.dtype, copy=False), cache)

@@ -58,11 +58,11 @@ class Bilinear(Module):
         b = None if self.bias is None else self.bias.data.astype(input1.dtype, copy=False)
         y, cache = bilinear_forward(input1.reshape(n, self.in1_features), input2.reshape(n, self.in2_features), A, b)
         y = y.reshape(lead + (self.out_features,))
-        self._cache = ((cache, input1.shape, input2.shape), y.shape)
+        self._cache = ((cache, input1.shape, input2.shape), y.shape, y.dtype)
         return y
 
     def backward(self, dy):
-        cache, shape1, shape2 = backward_cache(self._cache, dy, "Bilinear")
+        (cache, shape1, shape2), dy = backward_cache(self._cache, dy, "Bilinear")
         dx1, dx2, dA, db = bilinear_backward(dy.reshape(cache.x1.shape[0], self.out_features), cache)
         self.weight.accumulate(dA)
         if db is not None:

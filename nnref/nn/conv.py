@@ -127,11 +127,11 @@ class Conv2d(Module):
         else:
             y, cache = conv2d_forward(x, w, b, self.stride, padding, self.dilation, self.groups)
         y = y[0] if unbatched else y
-        self._cache = (_Step(cache, explicit, unbatched), y.shape)
+        self._cache = (_Step(cache, explicit, unbatched), y.shape, y.dtype)
         return y
 
     def backward(self, dy):
-        step = backward_cache(self._cache, dy, "Conv2d")
+        step, dy = backward_cache(self._cache, dy, "Conv2d")
         dy = dy[None] if step.unbatched else dy
         backward = conv2d_backward if isinstance(step.conv, ConvCache) else conv2d_fast_backward
         dx, dw, db = backward(dy, step.conv)

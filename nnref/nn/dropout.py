@@ -44,11 +44,12 @@ class Dropout(Module):
         if self.inplace and y is not input:            # the cache is the factor, not the input
             input[...] = y
             y = input
-        self._cache = (cache, y.shape)
+        self._cache = (cache, y.shape, y.dtype)
         return y
 
     def backward(self, dy):
-        return dropout_backward(dy, backward_cache(self._cache, dy, "Dropout"))
+        cache, dy = backward_cache(self._cache, dy, "Dropout")
+        return dropout_backward(dy, cache)
 
     def extra_repr(self):
         return (f"p={self.p}, inplace={self.inplace}"

@@ -92,13 +92,13 @@ class Embedding(Module):
         if self.max_norm is not None:
             embedding_renorm_(W, idx, self.max_norm, self.norm_type)
         y, cache = embedding_forward(idx, W, self.padding_idx, self.scale_grad_by_freq)
-        self._cache = (cache, y.shape)
+        self._cache = (cache, y.shape, y.dtype)
         return y
 
     def backward(self, dy):
         r"""Accumulates the table's gradient (unless frozen) and returns None: integer indices
         have no gradient."""
-        cache = backward_cache(self._cache, dy, "Embedding")
+        cache, dy = backward_cache(self._cache, dy, "Embedding")
         if self.weight.requires_grad:
             self.weight.accumulate(embedding_backward(dy, cache))
         return None

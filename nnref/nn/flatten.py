@@ -28,11 +28,11 @@ class Flatten(Module):
             raise ValueError(f"Flatten: start_dim={s} comes after end_dim={e} "
                              f"for an input of shape {tuple(x.shape)}")
         y, cache = flatten_forward(x, s, e)
-        self._cache = ((cache, input.shape), y.shape)
+        self._cache = ((cache, input.shape), y.shape, y.dtype)
         return y
 
     def backward(self, dy):
-        cache, x_shape = backward_cache(self._cache, dy, "Flatten")
+        (cache, x_shape), dy = backward_cache(self._cache, dy, "Flatten")
         return flatten_backward(dy, cache).reshape(x_shape)
 
     def extra_repr(self):

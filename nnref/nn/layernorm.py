@@ -58,11 +58,11 @@ class LayerNorm(Module):
         beta = xp.zeros(S, dtype=dt) if self.bias is None else self.bias.data.astype(dt, copy=False)
         y, cache = layernorm_forward(x.astype(dt, copy=False), gamma, beta, self.eps)
         y = y.astype(x.dtype, copy=False)
-        self._cache = (cache, y.shape)
+        self._cache = (cache, y.shape, y.dtype)
         return y
 
     def backward(self, dy):
-        cache = backward_cache(self._cache, dy, "LayerNorm")
+        cache, dy = backward_cache(self._cache, dy, "LayerNorm")
         dx, dgamma, dbeta = layernorm_backward(dy.astype(cache.x_hat.dtype, copy=False), cache)
         if self.weight is not None:
             self.weight.accumulate(dgamma)

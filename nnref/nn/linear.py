@@ -43,11 +43,11 @@ class Linear(Module):
         rows = input.reshape(math.prod(input.shape[:-1]), self.in_features) if input.ndim > 2 else input
         y, cache = linear_forward(rows, W, b)
         y = y.reshape(*input.shape[:-1], self.out_features)
-        self._cache = (cache, y.shape)
+        self._cache = (cache, y.shape, y.dtype)
         return y
 
     def backward(self, dy):
-        cache = backward_cache(self._cache, dy, "Linear")
+        cache, dy = backward_cache(self._cache, dy, "Linear")
         dx, dW, db = linear_backward(dy.reshape(cache.x.shape[:-1] + (self.out_features,)), cache)
         self.weight.accumulate(dW)
         if db is not None:

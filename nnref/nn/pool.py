@@ -70,11 +70,11 @@ class _Pool2d(Module):
         w = self._window(x)
         unbatched = x.ndim == 3
         y, cache = forward(x[None] if unbatched else x, w, *args)
-        self._cache = ((cache, unbatched), y.shape[1:] if unbatched else y.shape)
+        self._cache = ((cache, unbatched), y.shape[1:] if unbatched else y.shape, y.dtype)
         return (y[0] if unbatched else y), cache, unbatched
 
     def _run_backward(self, backward, dy):
-        cache, unbatched = backward_cache(self._cache, dy, type(self).__name__)
+        (cache, unbatched), dy = backward_cache(self._cache, dy, type(self).__name__)
         dx = backward(dy[None] if unbatched else dy, cache)
         return dx[0] if unbatched else dx
 

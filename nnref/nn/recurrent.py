@@ -205,6 +205,7 @@ class RecurrentBase(Module):
         else:
             if tuple(d_out.shape) != user_shape:
                 raise ValueError(f"{name}.backward: expected d_out of shape {user_shape}, got {tuple(d_out.shape)}")
+            d_out = d_out.astype(like.dtype, copy=False)     # as torch: dx then has the input's dtype
             grad = d_out[:, None] if unbatched else (d_out.transpose(1, 0, 2) if self.batch_first else d_out)
         d_states = []
         for s, what, n in zip(given, self.state_names, self._state_sizes()):
@@ -215,6 +216,7 @@ class RecurrentBase(Module):
             if tuple(s.shape) != state_shape:
                 raise ValueError(f"{name}.backward: expected the gradient of the final "
                                  f"{what[0]}_n of shape {state_shape}, got {tuple(s.shape)}")
+            s = s.astype(like.dtype, copy=False)
             d_states.append(s[:, None] if unbatched else s)
         grad, d_init, grads = stacked_backward(self._run_backward, grad, tuple(d_states), caches,
                                                self.num_layers, D, drops)

@@ -59,11 +59,11 @@ class BasicBlock(Module):
         f = self.bn2(self.conv2(h))                                   # F(x)
         shortcut = x if self.downsample is None else self.downsample(x)
         y, mask2 = relu_forward(f + shortcut)                         # H(x) = relu(F(x) + x)
-        self._cache = ((mask1, mask2), y.shape)
+        self._cache = ((mask1, mask2), y.shape, y.dtype)
         return y
 
     def backward(self, dy):
-        mask1, mask2 = backward_cache(self._cache, dy, "BasicBlock")
+        (mask1, mask2), dy = backward_cache(self._cache, dy, "BasicBlock")
         d_sum = relu_backward(dy, mask2)              # dL/d(F(x) + s(x)): goes to both branches
         d_h = self.conv2.backward(self.bn2.backward(d_sum))
         dx_f = self.conv1.backward(self.bn1.backward(relu_backward(d_h, mask1)))
@@ -121,11 +121,11 @@ class ResNet(Module):
         for stage in self.stages:
             h = stage(h)
         y = self.fc(h.mean(axis=(2, 3)))              # global average pooling, then fc
-        self._cache = ((mask, h.shape), y.shape)
+        self._cache = ((mask, h.shape), y.shape, y.dtype)
         return y
 
     def backward(self, dy):
-        mask, shape = backward_cache(self._cache, dy, "ResNet")
+        (mask, shape), dy = backward_cache(self._cache, dy, "ResNet")
         xp = get_array_module(dy)
         d_pooled = self.fc.backward(dy)
         dh = xp.broadcast_to((d_pooled / (shape[2] * shape[3]))[:, :, None, None], shape)

@@ -123,11 +123,11 @@ class TransformerEncoderLayer(Module):
         else:                     # post-norm: LN1(x + SA(x)), then LN2(x + FF(x))
             x = self.norm1(x + self._sa_block(x, *masks))
             x = self.norm2(x + self._ff_block(x))
-        self._cache = (True, x.shape)          # backward checks d_out against the output's shape
+        self._cache = (True, x.shape, x.dtype)   # backward checks d_out against the output
         return x
 
     def backward(self, d_out):
-        backward_cache(self._cache, d_out, "TransformerEncoderLayer")
+        _, d_out = backward_cache(self._cache, d_out, "TransformerEncoderLayer")
         d = d_out
         if self.norm_first:       # a residual passes d on and adds the block's gradient
             d = d + self.norm2.backward(self._ff_block_backward(d))
@@ -201,11 +201,11 @@ class TransformerEncoder(Module):
             x = layer(x, src_mask=mask, src_key_padding_mask=src_key_padding_mask, is_causal=is_causal)
         if self.norm is not None:
             x = self.norm(x)
-        self._cache = (True, x.shape)
+        self._cache = (True, x.shape, x.dtype)
         return x
 
     def backward(self, d_out):
-        backward_cache(self._cache, d_out, "TransformerEncoder")
+        _, d_out = backward_cache(self._cache, d_out, "TransformerEncoder")
         d = d_out if self.norm is None else self.norm.backward(d_out)
         for layer in reversed(list(self.layers)):
             d = layer.backward(d)

@@ -138,5 +138,5 @@ def test_to_batch_last_pads_and_moves_the_batch_inside():
 def test_the_layer_takes_the_fast_path_where_it_applies(kwargs, fast_cache):
     m = nnref.Conv2d(2, 4, 3, **kwargs)
     m(dev(np.zeros((2, 2, 6, 6), np.float32)))
-    step, _ = m._cache
+    step, _, _ = m._cache
     assert type(step.conv) is fast_cache
