@@ -125,7 +125,7 @@ def device_backend(device, who: str) -> str:
             if not number.isdigit():
                 raise ValueError(f"{who}: device index must be a non-negative integer, got {device!r}")
             index = int(number)
-    if kind in ("cpu", "numpy") and index in (None, 0):
+    if kind in ("cpu", "numpy"):                        # torch takes 'cpu:1' too: one host
         return "numpy"
     if kind in ("cuda", "cupy"):
         if not cupy_available():
@@ -172,10 +172,10 @@ def float_dtype(dtype, who: str):
     if type(dtype).__module__ == "torch":                   # torch.float64 -> 'float64'
         dtype = str(dtype).replace("torch.", "")
     try:
-        dt = np.dtype(dtype)
+        dt = None if dtype is None else np.dtype(dtype)     # np.dtype(None) would be float64
     except TypeError:
         dt = None
-    if dt is None or dt.kind != "f":
+    if dt is None or dt.kind != "f" or dt.itemsize not in (2, 4, 8):   # no longdouble: torch has none
         raise TypeError(f"{who}: dtype must be a floating-point dtype (float16, float32 or float64), "
                         f"got {dtype!r}")
     return dt

@@ -91,7 +91,7 @@ def check_float(x, who: str):
     kind = getattr(getattr(x, "dtype", None), "kind", None)
     if kind != "f":
         got = getattr(x, "dtype", type(x).__name__)
-        raise TypeError(f"{who}: expected a floating-point array (float32 or float64), got {got}")
+        raise TypeError(f"{who}: expected a floating-point array (float16, float32 or float64), got {got}")
     return x
 
 
@@ -158,7 +158,8 @@ def read_only_output(y):
 def need_cache(cache, who: str):
     """``RuntimeError`` when ``backward`` runs before ``forward``."""
     if cache is None:
-        raise RuntimeError(f"{who}.backward called before forward (nothing to differentiate)")
+        raise RuntimeError(f"{who}.backward called before forward (nothing to differentiate; "
+                           "a .to() that casts or moves the module clears it)")
     return cache
 
 

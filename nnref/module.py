@@ -7,6 +7,7 @@ its parameters into ``p.grad`` (they accumulate until ``zero_grad``), as in PyTo
 """
 from __future__ import annotations
 
+import numbers
 import operator
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
@@ -526,14 +527,20 @@ class Module:
                 return backend.to_backend(a, where, dtype=cast)
             return a if cast is None else a.astype(cast, copy=False)
 
+        changed = False
         for p in self.parameters():
-            p.data, p.grad = convert(p.data), convert(p.grad)
+            data = convert(p.data)
+            changed |= data is not p.data
+            p.data, p.grad = data, convert(p.grad)
         for m in self.modules():
             for name, b in list(m._buffers.items()):
                 m._buffers[name] = convert(b)
+                changed |= m._buffers[name] is not b
                 object.__setattr__(m, name, m._buffers[name])
-            if "_cache" in m.__dict__:
-                m._cache = None                      # a forward's cache lives on the old device
+        if changed:      # a forward's cache holds the old device's or dtype's arrays; a no-op keeps it
+            for m in self.modules():
+                if "_cache" in m.__dict__:
+                    m._cache = None
         return self
 
     def cpu(self):
@@ -570,7 +577,10 @@ class Module:
 def _as_array(value):
     """torch tensors (``.detach().cpu().numpy()``), CuPy and NumPy arrays, or nested lists."""
     if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
+        value = value.detach().cpu()
+        if str(value.dtype) == "torch.bfloat16":      # NumPy has no bfloat16; exact in float32
+            value = value.float()
+        value = value.numpy()
     if backend.is_cupy_array(value):
         return value
     return np.asarray(value)
@@ -591,6 +601,14 @@ def _is_device(value) -> bool:
     return isinstance(value, str) and value.split(":")[0].strip() in DEVICE_NAMES
 
 
+def _is_dtype_name(text: str) -> bool:
+    try:
+        np.dtype(text)
+    except TypeError:
+        return False
+    return True
+
+
 def _to_arguments(who, args, kwargs):
     """``(device, dtype)`` from the ways torch's ``Module.to`` can be called."""
     unknown = set(kwargs) - {"device", "dtype", "non_blocking", "copy", "memory_format"}
@@ -598,18 +616,35 @@ def _to_arguments(who, args, kwargs):
         raise TypeError(f"{who}.to got unexpected keyword arguments {sorted(unknown)}")
     if kwargs.get("memory_format") is not None:
         raise NotImplementedError(f"{who}.to: memory_format is not supported (nnref arrays are NumPy/CuPy)")
-    device, dtype = kwargs.get("device"), kwargs.get("dtype")
     if len(args) > 2:
         raise TypeError(f"{who}.to takes at most a device and a dtype, got {len(args)} positional arguments")
+    given = {"device": [], "dtype": []}          # torch: each may be given once, in one of its places
+    for name in ("device", "dtype"):
+        if kwargs.get(name) is not None:
+            given[name].append(kwargs[name])
     for a in args:
         if _is_array(a):
-            device, dtype = ("cupy" if backend.is_cupy_array(a) else "cpu"), a.dtype
+            if type(a).__module__.startswith("torch"):   # a tensor: its device type and dtype
+                given["device"].append(getattr(a.device, "type", "cpu"))
+                given["dtype"].append(a.dtype)
+            else:
+                given["device"].append("cupy" if backend.is_cupy_array(a) else "cpu")
+                given["dtype"].append(a.dtype)
         elif a is None:
             continue
-        elif _is_device(a):
-            device = a
+        elif isinstance(a, numbers.Integral) and not isinstance(a, bool):
+            given["device"].append(f"cuda:{a}")          # torch: an int is a GPU index
+        elif _is_device(a) or (isinstance(a, str) and not _is_dtype_name(a)):
+            given["device"].append(a)                    # an unknown string is reported as a device
         else:
-            dtype = a
+            given["dtype"].append(a)
+    for name, values in given.items():
+        if len(values) > 1:
+            raise TypeError(f"{who}.to: {name} given twice ({', '.join(map(repr, values))}); "
+                            "torch takes to(device), to(dtype), to(device, dtype) or to(tensor)")
+    device, dtype = (values[0] if values else None for values in given.values())
+    if device is not None:
+        backend.device_backend(device, f"{who}.to")     # a bad device fails here, before anything moves
     if dtype is not None:
         dtype = backend.float_dtype(dtype, f"{who}.to")
     return device, dtype

@@ -278,8 +278,10 @@ def test_to_takes_torchs_devices(device, torch):
     if device != "numpy":
         theirs.to(device)                                        # torch takes the same strings
     assert all(isinstance(v, np.ndarray) for v in ours.state_dict().values())
-    with pytest.raises(ValueError, match="Sequential.to: device must be"):
-        ours.to("cpu:1")
+    assert ours.to("cpu:1") is ours and theirs.to("cpu:1") is theirs       # torch: one host, any index
+    for bad in ("tpu", "bogus", torch.zeros(1, device="meta")):             # a device, not a dtype, is wrong
+        with pytest.raises(ValueError, match="Sequential.to: device must be"):
+            ours.to(bad)
     if not nnref.backend.cupy_available():
         with pytest.raises(RuntimeError, match="needs CuPy and a GPU"):
             ours.to("cuda:0")
@@ -306,6 +308,35 @@ def test_to_dtype_casts_floats_only_like_torch(how, torch):
         theirs.to(torch.int64)
 
 
+@pytest.mark.parametrize("args, kwargs", [(("cpu",), {"device": "cpu"}), ((np.float64,), {"dtype": np.float16}),
+                                          ((np.float64, np.float16), {}), ((np.zeros(1), "cpu"), {})])
+def test_to_refuses_an_argument_given_twice_like_torch(args, kwargs, torch):
+    """torch: "invalid combination of arguments"; before, one of the two silently won."""
+    ours = _twins(torch)[0]
+    with pytest.raises(TypeError, match=r"Sequential.to: (device|dtype) given twice"):
+        ours.to(*args, **kwargs)
+
+
+def test_a_to_that_changes_nothing_keeps_the_forward(torch):
+    """``m.float()`` on a float32 module or ``m.to('cpu')`` on the CPU: backward still works (torch
+    has no cache to lose); a real cast clears it, and the error says why."""
+    m = Linear(3, 2)
+    y = m(np.ones((1, 3), np.float32))
+    m.float().to("cpu")
+    assert m.backward(np.ones_like(y)).shape == (1, 3)
+    m.double()
+    with pytest.raises(RuntimeError, match=r"Linear.backward called before forward .*a \.to\(\) that casts or moves"):
+        m.backward(np.ones_like(y))
+
+
+def test_a_bfloat16_torch_state_dict_loads_cast(torch):
+    ref = torch.nn.Linear(3, 2).to(torch.bfloat16)
+    ours = Linear(3, 2)
+    ours.load_state_dict(ref.state_dict())
+    assert ours.weight.dtype == np.float32
+    assert_close(ours.weight.data, ref.weight.float().detach(), rtol=0, atol=0, what="bfloat16 weight")
+
+
 def test_set_default_dtype_like_torch(torch):
     try:
         nnref.set_default_dtype(np.float64)
@@ -313,8 +344,11 @@ def test_set_default_dtype_like_torch(torch):
         assert Linear(2, 3).weight.dtype == np.float64 and torch.nn.Linear(2, 3).weight.dtype == torch.float64
         assert nnref.get_default_dtype() == np.float64
         assert Linear(2, 3, dtype=np.float32).weight.dtype == np.float32     # an explicit dtype wins
-        with pytest.raises(TypeError, match="set_default_dtype"):
-            nnref.set_default_dtype(np.int32)
+        for bad in (np.int32, None, np.longdouble):            # None was float64 (NumPy's default)
+            with pytest.raises(TypeError, match="set_default_dtype"):
+                nnref.set_default_dtype(bad)
+            with pytest.raises(TypeError):
+                torch.set_default_dtype({np.int32: torch.int32, None: None, np.longdouble: torch.complex128}[bad])
     finally:
         nnref.set_default_dtype(np.float32)
         torch.set_default_dtype(torch.float32)
