@@ -342,23 +342,24 @@ class Module:
                 raise AttributeError(f"`{item}` is not an nnref.Module")  # noqa: TRY004 (torch's class)
         return m
 
-    def get_parameter(self, target: str):
-        r"""The ``Parameter`` at the dotted path ``target``; ``AttributeError`` as ``get_submodule``."""
+    def _owner(self, target: str):
+        """``(module, name)`` for the dotted path ``target``; ``AttributeError`` when the name is absent."""
         path, _, name = target.rpartition(".")
         m = self.get_submodule(path)
         if not hasattr(m, name):
             raise AttributeError(f"{type(m).__name__} has no attribute `{name}`")
-        p = getattr(m, name)
-        if not isinstance(p, Parameter):
-            raise AttributeError(f"`{name}` is not an nnref.Parameter")  # noqa: TRY004 (torch's class)
-        return p
+        return m, name
+
+    def get_parameter(self, target: str):
+        r"""The ``Parameter`` at the dotted path ``target``; ``AttributeError`` as ``get_submodule``."""
+        m, name = self._owner(target)
+        if not isinstance(getattr(m, name), Parameter):
+            raise AttributeError(f"`{name}` is not an nnref.Parameter")
+        return getattr(m, name)
 
     def get_buffer(self, target: str):
         r"""The buffer at the dotted path ``target``; ``AttributeError`` as ``get_submodule``."""
-        path, _, name = target.rpartition(".")
-        m = self.get_submodule(path)
-        if not hasattr(m, name):
-            raise AttributeError(f"{type(m).__name__} has no attribute `{name}`")
+        m, name = self._owner(target)
         if name not in m._buffers:
             raise AttributeError(f"`{name}` is not a buffer")
         return m._buffers[name]

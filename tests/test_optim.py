@@ -13,6 +13,18 @@ from tests.parity import assert_close, dev
 STEPS = 6
 
 
+def _step_both(torch, opt, ref, ours, theirs, steps):
+    """The same gradients into both optimisers' parameters, one step each, parameters compared."""
+    for step in steps:
+        for p, t in zip(ours, theirs):
+            g = _grad(t.detach().numpy(), step)
+            p.grad[...], t.grad = dev(g), torch.tensor(g)
+        opt.step()
+        ref.step()
+        for i, (p, t) in enumerate(zip(ours, theirs)):
+            assert_close(p.data, t, rtol=1e-11, atol=1e-13, what=f"parameter {i} after step {step}")
+
+
 def _grad(w, step):
     """A gradient that depends on the weights and changes with the step (so momentum matters)."""
     return np.sin(w * (step + 1)) + 0.3 * w ** 3 - 0.5
@@ -402,14 +414,7 @@ def test_duplicate_parameter_warns_and_steps_like_torch(torch, name, kwargs):
     with pytest.warns(UserWarning, match=f"{name}, param group 0") as ours_warned:
         opt = getattr(nnref, name)([ours[0], ours[1], ours[0]], **kwargs)
     assert str(ours_warned[0].message).startswith(str(theirs_warned[0].message))
-    for step in range(4):
-        for p, t in zip(ours, theirs):
-            g = _grad(t.detach().numpy(), step)
-            p.grad[...], t.grad = dev(g), torch.tensor(g)
-        opt.step()
-        ref.step()
-        for i, (p, t) in enumerate(zip(ours, theirs)):
-            assert_close(p.data, t, rtol=1e-11, atol=1e-13, what=f"parameter {i} after step {step}")
+    _step_both(torch, opt, ref, ours, theirs, range(4))
     ours_state, theirs_state = opt.state_dict(), ref.state_dict()
     assert ours_state["param_groups"][0]["params"] == theirs_state["param_groups"][0]["params"] == [2, 1, 2]
     for i, s in theirs_state["state"].items():
@@ -477,14 +482,7 @@ def test_load_state_dict_of_torchs_optimiser_continues_its_trajectory(torch, nam
     theirs = [torch.tensor(nnref.asnumpy(p.data), requires_grad=True) for p in ours]   # torch in float64 from here
     ref64 = getattr(torch.optim, name)(theirs, **kwargs)
     ref64.load_state_dict(ref.state_dict())
-    for step in range(3, 6):
-        for p, t in zip(ours, theirs):
-            g = _grad(t.detach().numpy(), step)
-            p.grad[...], t.grad = dev(g), torch.tensor(g)
-        opt.step()
-        ref64.step()
-        for i, (p, t) in enumerate(zip(ours, theirs)):
-            assert_close(p.data, t, rtol=1e-11, atol=1e-13, what=f"parameter {i} after step {step}")
+    _step_both(torch, opt, ref64, ours, theirs, range(3, 6))
 
 
 def test_load_state_dict_checks_torch_values(torch):
