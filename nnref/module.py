@@ -274,7 +274,14 @@ class Module:
         raise NotImplementedError(f"{type(self).__name__}.backward")
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        try:
+            return self.forward(*args, **kwargs)
+        except TypeError as e:
+            if e.__traceback__.tb_next is not None:     # raised inside forward: already says who
+                raise
+            # Python's own words for wrong arguments name the class that defines forward
+            # (``_Activation.forward() takes 2 positional arguments``): say which layer was called
+            raise TypeError(f"{type(self).__name__}.forward: {str(e).partition('() ')[2] or e}") from None
 
     # -- walking the tree -----------------------------------------------------
     # As torch: a module or array reached twice is given once, under its first name

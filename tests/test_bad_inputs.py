@@ -235,6 +235,18 @@ def test_input_gradients_keep_the_inputs_dtype_whatever_dy(case, dtype, dy_dtype
             assert a is None or a.dtype == dtype, f"{case.name}: input gradient {k} is {a.dtype}, input {dtype}"
 
 
+@pytest.mark.parametrize("case", CASES, ids=ids(CASES))
+def test_wrong_arguments_name_the_layer_called(case):
+    """Too many arguments or an unknown keyword: Python's own message names the class that
+    defines ``forward`` (``_Activation.forward()``, ``RecurrentBase.forward()``); nnref's names the
+    layer the user called."""
+    m = make_nnref(case)
+    d = moved(draw(case, np.random.default_rng(7)))
+    for args, kwargs in [((*d.args, *[object()] * 12), d.kwargs), (d.args, {**d.kwargs, "no_such_option": 1})]:
+        with pytest.raises(TypeError, match=rf"^{type(m).__name__}\.forward: "):
+            m(*args, **kwargs)
+
+
 def _int_positions(case):
     return [i for i, a in enumerate(case.args) if isinstance(a, int) and not isinstance(a, bool)]
 
