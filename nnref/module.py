@@ -1,4 +1,5 @@
-"""``Parameter``, ``Module`` and ``Sequential``: the containers every layer builds on.
+"""``Parameter``, ``Module`` and ``Sequential``: the containers every layer builds on
+(``ModuleList`` and ``ModuleDict`` are in :mod:`nnref.containers`).
 
 A module owns its parameters and buffers, runs ``forward`` when called, and
 ``backward(dy)`` returns the gradient of its input while *adding* the gradients of
@@ -267,11 +268,18 @@ class Module:
         self.add_module(name, module)
 
     # -- running --------------------------------------------------------------
-    def forward(self, *args, **kwargs):
-        raise NotImplementedError(f"{type(self).__name__}.forward")
+    def forward(self, *input):
+        r"""None of its own (``ModuleList``, ``ModuleDict``, a subclass that defines none):
+        ``NotImplementedError`` naming the class, as torch's ``Module.forward``."""
+        who = type(self).__name__
+        raise NotImplementedError(f'{who}.forward: Module [{who}] is missing the required "forward" function')
 
     def backward(self, dy):
-        raise NotImplementedError(f"{type(self).__name__}.backward")
+        r"""None of its own: a Module that runs its children (those of a ``ModuleList``, say)
+        writes a ``backward`` that calls theirs in reverse order."""
+        who = type(self).__name__
+        raise NotImplementedError(f"{who}.backward: not defined; a Module that runs layers in its forward "
+                                  "writes a backward that calls theirs in reverse order")
 
     def __call__(self, *args, **kwargs):
         try:
@@ -793,3 +801,4 @@ class Sequential(Module):
             dy = layer.backward(dy)
         return dy
     # --8<-- [end:sequential]
+

@@ -45,11 +45,13 @@ LAYERS = [
     Entry("TransformerEncoderLayer", "nn.TransformerEncoderLayer", "attention/transformer.md"),
     Entry("TransformerEncoder", "nn.TransformerEncoder", "attention/transformer.md"),
     Entry("Sequential", "nn.Sequential", "neural-network/backprop.md"),
+    Entry("ModuleList", "nn.ModuleList", "neural-network/backprop.md"),
+    Entry("ModuleDict", "nn.ModuleDict", "neural-network/backprop.md"),
 ]
 
 # containers hold other layers: they have no example cases of their own (TransformerEncoder is
 # built from a layer object; tests/layers/test_transformer.py checks it against torch)
-CONTAINERS = ["Sequential", "TransformerEncoder"]
+CONTAINERS = ["Sequential", "ModuleList", "ModuleDict", "TransformerEncoder"]
 
 LOSSES = [
     Entry("MSELoss", "nn.MSELoss", "neural-network/losses.md"),

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "nnref"
 
 # the level of each part of the package: a module may import only from its own level or below
-LEVELS = {"backend": 0, "checks": 0, "registry": 0, "layers": 1, "fast": 2, "module": 3, "nn": 3}
+LEVELS = {"backend": 0, "checks": 0, "registry": 0, "layers": 1, "fast": 2, "module": 3, "containers": 3, "nn": 3}
 TOP = 4  # everything else: optim, train, gradcheck, checkpoint, clip, regularization, the package itself
 OPTIONAL = {"scipy", "cupy", "cupyx", "tqdm"}
 

@@ -347,9 +347,10 @@ STEPS = {
 
 def layer_names(repo: Repo) -> list[str]:
     """Every layer some step knows of: registered, or listed in nnref.nn.LAYERS; not the container
-    that comes with ``Module`` itself (``Sequential``, in nnref/module.py)."""
+    that come with ``Module`` itself (``Sequential`` in nnref/module.py, ``ModuleList`` and
+    ``ModuleDict`` in nnref/containers.py)."""
     names = dict.fromkeys([e.name for e in repo.registry] + repo.nn_layers)
-    return [n for n in names if not (n in registry.CONTAINERS and getattr(nnref, n).__module__ == "nnref.module")]
+    return [n for n in names if not (n in registry.CONTAINERS and getattr(nnref, n).__module__ in ("nnref.module", "nnref.containers"))]
 
 
 def recipe_table(text: str) -> list[str]:

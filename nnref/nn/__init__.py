@@ -4,6 +4,7 @@ reference maths of :mod:`nnref.layers` (or its proven-equal speed path in :mod:`
 ``import nnref.nn as nn`` reads like torch: ``nn.Linear``, ``nn.Sequential``, ``nn.Module``.
 The same classes are exported from ``nnref`` and, for layers, from ``nnref.layers``.
 """
+from ..containers import ModuleDict, ModuleList
 from ..module import Module, Parameter, Sequential
 from .adaptive_pool import AdaptiveAvgPool2d, AdaptiveMaxPool2d
 from .activation import GELU, LeakyReLU, ReLU, Sigmoid, Softplus, Tanh
@@ -24,8 +25,9 @@ from .resnet import BasicBlock, ResNet
 from .rnn import RNN
 from .transformer import TransformerEncoder, TransformerEncoderLayer
 
-# the layers (exported from nnref.layers too); Sequential is a layer container
+# the layers (exported from nnref.layers too); Sequential, ModuleList and ModuleDict are layer containers
 LAYERS = ["Linear", "Bilinear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softplus", "GELU", "Sequential",
+          "ModuleList", "ModuleDict",
           "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding",
           "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Flatten",
           "BasicBlock", "ResNet",
