@@ -8,7 +8,7 @@ import operator
 from collections.abc import Iterable, Mapping
 from itertools import chain
 
-from .module import Module, Sequential
+from .module import Module, Sequential, inserted
 
 
 class ModuleList(Module):
@@ -81,19 +81,7 @@ class ModuleList(Module):
         who = f"{type(self).__name__}.insert"
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{who}: {type(module).__name__} is not a Module subclass")
-        n = len(self._modules)
-        index = operator.index(index)
-        if not -n <= index <= n:
-            raise IndexError(f"{who}: index {index} is out of range for {n} modules")
-        index = index + n if index < 0 else index
-        named = dict(self._modules)           # torch's shift, on a copy: a failure changes nothing
-        for i in range(n, index, -1):
-            if str(i - 1) not in named:
-                raise KeyError(f"{who}: shifting the modules after index {index} needs them named "
-                               f"'0', '1', ...; this {type(self).__name__} has {list(self._modules)}")
-            named[str(i)] = named[str(i - 1)]
-        named[str(index)] = module
-        self._replace(named.items())
+        self._replace(inserted(self._modules, index, module, who).items())
 
     def append(self, module):
         r"""Add ``module`` under the name ``str(len(self))``; returns ``self``."""

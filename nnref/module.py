@@ -666,6 +666,25 @@ def _to_arguments(who, args, kwargs):
     return device, dtype
 
 
+def inserted(modules, index, module, who: str) -> dict:
+    r"""``modules`` (name -> module) with ``module`` at position ``index`` (``-len..len``) and those
+    after it renamed to the next number, as torch's ``insert`` shifts them; a new dict, so that a
+    failure (``IndexError``, or ``KeyError`` when the names are not ``'0'``, ``'1'``, ...) changes nothing."""
+    n = len(modules)
+    index = operator.index(index)
+    if not -n <= index <= n:
+        raise IndexError(f"{who}: index {index} is out of range for {n} modules")
+    index = index + n if index < 0 else index
+    named = dict(modules)
+    for i in range(n, index, -1):
+        if str(i - 1) not in named:
+            raise KeyError(f"{who}: shifting the modules after index {index} needs them named "
+                           f"'0', '1', ...; they are {list(modules)}")
+        named[str(i)] = named[str(i - 1)]
+    named[str(index)] = module
+    return named
+
+
 class Sequential(Module):
     r"""Modules run in order; ``backward`` runs them in reverse, passing each input gradient on.
 
@@ -735,18 +754,7 @@ class Sequential(Module):
         who = f"{type(self).__name__}.insert"
         if not isinstance(module, Module):
             raise TypeError(f"{who}: expected a Module, got {type(module).__name__}")
-        n = len(self._modules)
-        if not -n <= index <= n:
-            raise IndexError(f"{who}: index {index} is out of range for {n} modules")
-        index = index + n if index < 0 else index
-        named = dict(self._modules)           # torch's shift, on a copy: a failure changes nothing
-        for i in range(n, index, -1):
-            if str(i - 1) not in named:
-                raise KeyError(f"{who}: shifting the modules after index {index} needs them named "
-                               f"'0', '1', ...; this {type(self).__name__} has {list(self._modules)}")
-            named[str(i)] = named[str(i - 1)]
-        named[str(index)] = module
-        self._replace(named.items())
+        self._replace(inserted(self._modules, index, module, who).items())
         return self
 
     def extend(self, sequential):
