@@ -646,23 +646,12 @@ def test_sequential_edits_like_torch(what, edit, named, torch):
         layers = [nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 2), nn.Tanh()]
         return nn.Sequential(OrderedDict(zip("abcd", layers))) if named else nn.Sequential(*layers)
 
-    results = {}
-    for nn in (torch.nn, nnref):
-        s = build(nn)
-        try:
-            out = edit(nn, s)
-        except Exception as exc:   # noqa: BLE001 (the class is what is compared)
-            results[nn] = ("raised", type(exc))
-            continue
+    def describe(s, out):
         out = out[-1] if isinstance(out, tuple) else out
         out_layout = _layout(out) if isinstance(out, (torch.nn.Sequential, Sequential)) else type(out).__name__
-        results[nn] = (_layout(s), list(s.state_dict()), out_layout,
-                       type(out).__name__ if out is not None else None)
-    want, got = results[torch.nn], results[nnref]
-    if want[0] == "raised":
-        assert got[0] == "raised" and issubclass(got[1], want[1]), (got, want)
-    else:
-        assert got == want
+        return _layout(s), list(s.state_dict()), out_layout, type(out).__name__ if out is not None else None
+
+    _edited_like_torch(build, edit, torch, describe)
 
 
 def test_sequential_errors_name_the_class_and_the_index():
@@ -794,9 +783,14 @@ def _described(out, torch):
     return out
 
 
-def _edited_like_torch(build, edit, torch):
+def _edited_like_torch(build, edit, torch, describe=None):
     """Run ``edit(nn, build(nn))`` in torch.nn and in nnref: the same error class (nnref's may be a
-    subclass), or the same result, layout, ``state_dict`` keys, ``len`` and ``repr`` afterwards."""
+    subclass), or the same ``describe(container, result)``: by default the result, layout,
+    ``state_dict`` keys, ``len`` and ``repr`` afterwards."""
+    def container(c, out):
+        out = tuple(_described(o, torch) for o in out) if isinstance(out, tuple) else _described(out, torch)
+        return out, _layout(c), list(c.state_dict()), len(c), repr(c)
+
     results = {}
     for nn in (torch.nn, nnref):
         c = build(nn)
@@ -805,9 +799,7 @@ def _edited_like_torch(build, edit, torch):
         except Exception as exc:   # noqa: BLE001 (the class is what is compared)
             results[nn] = ("raised", type(exc))
             continue
-        out = tuple(_described(o, torch) for o in out) if isinstance(out, tuple) else _described(out, torch)
-        results[nn] = (out,
-                       _layout(c), list(c.state_dict()), len(c), repr(c))
+        results[nn] = (describe or container)(c, out)
     want, got = results[torch.nn], results[nnref]
     if want[0] == "raised":
         assert got[0] == "raised" and issubclass(got[1], want[1]), (got, want)
