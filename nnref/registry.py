@@ -35,6 +35,7 @@ LAYERS = [
     Entry("AdaptiveAvgPool2d", "nn.AdaptiveAvgPool2d", "cnn/pool.md"),
     Entry("AdaptiveMaxPool2d", "nn.AdaptiveMaxPool2d", "cnn/pool.md"),
     Entry("Flatten", "nn.Flatten", "cnn/fully-connected.md"),
+    Entry("Identity", "nn.Identity", "cnn/resnet.md"),
     Entry("BasicBlock", None, "cnn/resnet.md"),           # torchvision's, not torch.nn's
     Entry("ResNet", None, "cnn/resnet.md"),
     Entry("Embedding", "nn.Embedding", "rnn/embedding.md"),

@@ -158,6 +158,8 @@ CASES = [
     Case("AdaptiveMaxPool2d", ((2, None),), inputs=F(3, 5, 4), id="none-unbatched"),
     Case("Flatten", inputs=F(2, 3, 4, 5)),
     Case("Flatten", (0, 2), inputs=F(2, 3, 4, 5), id="dims"),
+    Case("Identity", inputs=F(2, 3, 4, 5)),
+    Case("Identity", (54,), dict(unused_argument1=0.1, unused_argument2=False), inputs=F(7), id="args-1d"),
     Case("BasicBlock", (3, 6), dict(stride=2), inputs=F(2, 3, 8, 8)),
     Case("ResNet", (), dict(num_classes=5), inputs=F(2, 3, 8, 8), train=False),
     Case("Embedding", (10, 4), inputs=Index(10, 3, 5)),

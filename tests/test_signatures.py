@@ -51,10 +51,14 @@ def describe(params):
     return [(p.name, p.kind.name, default_of(p)) for p in params]
 
 
-def compare(ours, theirs, what):
-    """``ours`` starts with exactly ``theirs``; whatever follows is keyword-only with a default."""
+def compare(ours, theirs, what, inherited=True):
+    """``ours`` starts with exactly ``theirs``; whatever follows is keyword-only with a default.
+
+    torch's ``(*args, **kwargs)`` is ``Module.__init__``'s when ``inherited`` (``torch.nn.Sigmoid``
+    defines none): it refuses any argument, so nnref's takes nothing. A class's own
+    ``(*args, **kwargs)`` (``torch.nn.Identity``) takes anything and ignores it: so must nnref's."""
     only_varargs = [p.kind for p in theirs] == [inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD]
-    if only_varargs:                    # torch.nn.Sigmoid(*args, **kwargs): it takes nothing
+    if only_varargs and inherited:      # torch.nn.Sigmoid(*args, **kwargs): it takes nothing
         theirs = []
     assert describe(ours[:len(theirs)]) == describe(theirs), (
         f"{what}: torch has {describe(theirs)}, nnref has {describe(ours)}")
@@ -66,8 +70,8 @@ def compare(ours, theirs, what):
 @pytest.mark.parametrize("entry", TORCH_ENTRIES, ids=IDS)
 def test_constructor_signature_is_torchs(entry, torch):
     ours = signature_of(constructor_of(getattr(nnref, entry.name)))
-    theirs = signature_of(constructor_of(torch_class(torch, entry.torch)))
-    compare(ours, theirs, f"{entry.name}.__init__")
+    init = constructor_of(torch_class(torch, entry.torch))
+    compare(ours, signature_of(init), f"{entry.name}.__init__", inherited=init is torch.nn.Module.__init__)
 
 
 FORWARD_ENTRIES = [e for e in registry.LAYERS + registry.LOSSES if e.torch]
@@ -107,3 +111,18 @@ def test_every_torch_namesake_is_checked(torch):
         if hasattr(torch.nn, name) or hasattr(torch.optim, name):
             entry = registry.by_name(name)
             assert entry.torch, f"{name} has a torch namesake but its registry entry names none"
+
+
+def test_varargs_inherited_from_module_take_nothing_a_classs_own_take_anything():
+    """torch.nn.Sigmoid's ``(*args, **kwargs)`` is Module's (it refuses any argument): nnref's takes
+    none. torch.nn.Identity's is its own (it ignores any argument): nnref's must be the same."""
+    def varargs(self, *args, **kwargs): ...
+
+    def nothing(self): ...
+    theirs, ours_varargs, ours_nothing = signature_of(varargs), signature_of(varargs), signature_of(nothing)
+    compare(ours_nothing, theirs, "Sigmoid.__init__")
+    compare(ours_varargs, theirs, "Identity.__init__", inherited=False)
+    with pytest.raises(AssertionError, match="torch has"):
+        compare(ours_nothing, theirs, "Identity.__init__", inherited=False)
+    with pytest.raises(AssertionError, match="nnref-only parameter 'args'"):
+        compare(ours_varargs, theirs, "Sigmoid.__init__")

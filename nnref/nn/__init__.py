@@ -16,6 +16,7 @@ from .dropout import Dropout
 from .embedding import Embedding
 from .flatten import Flatten
 from .gru import GRU
+from .identity import Identity
 from .layernorm import LayerNorm
 from .linear import Linear
 from .losses import CrossEntropyLoss, MSELoss
@@ -30,7 +31,7 @@ LAYERS = ["Linear", "Bilinear", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softplu
           "ModuleList", "ModuleDict",
           "Dropout", "BatchNorm1d", "BatchNorm2d", "LayerNorm", "Embedding",
           "Conv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "Flatten",
-          "BasicBlock", "ResNet",
+          "Identity", "BasicBlock", "ResNet",
           "RNN", "LSTM", "GRU", "MultiheadAttention", "TransformerEncoderLayer", "TransformerEncoder"]
 
 __all__ = [*LAYERS, "MSELoss", "CrossEntropyLoss", "Module", "Parameter"]
