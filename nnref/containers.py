@@ -37,7 +37,9 @@ class ModuleList(Module):
             raise IndexError(f"{type(self).__name__}: index {idx} is out of range for {size} modules")
         return str(idx + size if idx < 0 else idx)
 
-    _replace = Sequential._replace       # make (name, module) pairs the children, in that order
+    # what a numbered list of modules does the same way as Sequential
+    _replace, append = Sequential._replace, Sequential.append
+    __len__, __iter__ = Sequential.__len__, Sequential.__iter__
 
     def _renumber(self):
         self._replace((str(i), m) for i, m in enumerate(list(self._modules.values())))
@@ -58,12 +60,6 @@ class ModuleList(Module):
             delattr(self, self._key(idx))
         self._renumber()
 
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
     def __iadd__(self, modules):
         return self.extend(modules)
 
@@ -82,11 +78,6 @@ class ModuleList(Module):
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{who}: {type(module).__name__} is not a Module subclass")
         self._replace(inserted(self._modules, index, module, who).items())
-
-    def append(self, module):
-        r"""Add ``module`` under the name ``str(len(self))``; returns ``self``."""
-        self.add_module(str(len(self)), module)
-        return self
 
     def extend(self, modules):
         r"""``append`` each module of the iterable ``modules``; returns ``self``. ``TypeError`` for

@@ -532,8 +532,7 @@ class Module:
         casts the floating-point parameters and buffers only (``num_batches_tracked`` stays an
         integer), as torch does. Non-persistent buffers move too.
         """
-        device, dtype = _to_arguments(type(self).__name__, args, kwargs)
-        where = None if device is None else backend.device_backend(device, f"{type(self).__name__}.to")
+        where, dtype = _to_arguments(type(self).__name__, args, kwargs)
 
         def convert(a):
             if a is None:
@@ -626,7 +625,7 @@ def _is_dtype_name(text: str) -> bool:
 
 
 def _to_arguments(who, args, kwargs):
-    """``(device, dtype)`` from the ways torch's ``Module.to`` can be called."""
+    """``(backend name or None, dtype or None)`` from the ways torch's ``Module.to`` can be called."""
     unknown = set(kwargs) - {"device", "dtype", "non_blocking", "copy", "memory_format"}
     if unknown:
         raise TypeError(f"{who}.to got unexpected keyword arguments {sorted(unknown)}")
@@ -659,11 +658,9 @@ def _to_arguments(who, args, kwargs):
             raise TypeError(f"{who}.to: {name} given twice ({', '.join(map(repr, values))}); "
                             "torch takes to(device), to(dtype), to(device, dtype) or to(tensor)")
     device, dtype = (values[0] if values else None for values in given.values())
-    if device is not None:
-        backend.device_backend(device, f"{who}.to")     # a bad device fails here, before anything moves
-    if dtype is not None:
-        dtype = backend.float_dtype(dtype, f"{who}.to")
-    return device, dtype
+    # both checked here, before anything moves
+    where = None if device is None else backend.device_backend(device, f"{who}.to")
+    return where, None if dtype is None else backend.float_dtype(dtype, f"{who}.to")
 
 
 def inserted(modules, index, module, who: str) -> dict:
@@ -781,10 +778,7 @@ class Sequential(Module):
 
     def __iadd__(self, other):
         self._check_operand(other)
-        offset = len(self)
-        for i, module in enumerate(other):
-            self.add_module(str(i + offset), module)
-        return self
+        return self.extend(other)
 
     def _check_each_module_once(self):
         """A module listed twice keeps only the cache of its last forward: its backward would be wrong."""

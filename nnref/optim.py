@@ -21,13 +21,13 @@ loop's.) ``fused=True`` together with ``foreach=True`` or ``differentiable=True`
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from collections.abc import Mapping
 
 import numpy as np
 
 from .backend import get_array_module
+from .checks import check_real
 from .module import Parameter, parameter_list
 
 
@@ -126,7 +126,7 @@ class Optimizer:
     def _check(self, group):
         who = type(self).__name__
         for name in ("lr", "weight_decay"):
-            _check_number(group[name], name, who)
+            check_real(group[name], name, who)
         if not group["lr"] >= 0:
             raise ValueError(f"{who}: invalid learning rate: {group['lr']} (must be >= 0)")
         if not group["weight_decay"] >= 0:
@@ -178,12 +178,6 @@ class Optimizer:
         for g, new in zip(self.param_groups, options):
             g.update(new)           # the same dicts: code holding a group sees the loaded lr
         self.state = new_state
-
-
-def _check_number(value, name: str, who: str):
-    """``TypeError`` naming ``who`` unless ``value`` is a real number (a hyperparameter)."""
-    if not isinstance(value, numbers.Real):
-        raise TypeError(f"{who}: {name} must be a real number, got {type(value).__name__}")
 
 
 def _host(value):
@@ -249,7 +243,7 @@ class SGD(Optimizer):
     def _check(self, group):
         super()._check(group)
         for name in ("momentum", "dampening"):
-            _check_number(group[name], name, "SGD")
+            check_real(group[name], name, "SGD")
         if not group["momentum"] >= 0:
             raise ValueError(f"SGD: invalid momentum value: {group['momentum']} (must be >= 0)")
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
@@ -331,7 +325,7 @@ class Adam(Optimizer):
     def _check(self, group):
         super()._check(group)
         who = type(self).__name__
-        _check_number(group["eps"], "eps", who)
+        check_real(group["eps"], "eps", who)
         if not group["eps"] >= 0:
             raise ValueError(f"{who}: invalid epsilon value: {group['eps']} (must be >= 0)")
         betas = group["betas"]
@@ -340,7 +334,7 @@ class Adam(Optimizer):
         if len(betas) != 2:       # torch reads betas[0] and betas[1] and ignores the rest
             raise ValueError(f"{who}: betas must be a pair (beta1, beta2), got {len(betas)} values: {betas!r}")
         for i, b in enumerate(betas):
-            _check_number(b, f"betas[{i}]", who)
+            check_real(b, f"betas[{i}]", who)
             if not 0.0 <= b < 1.0:
                 raise ValueError(f"{who}: invalid beta parameter at index {i}: {b} (must be in [0, 1))")
 

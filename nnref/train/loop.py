@@ -2,13 +2,11 @@ r"""The loop itself: one step, snapshots for rolling back, one epoch, validation
 from __future__ import annotations
 
 import math
-import numbers
 import sys
 from typing import NamedTuple
 
-import numpy as np
-
 from ..backend import RNG, get_array_module
+from ..checks import check_int, check_real
 from ..clip import clip_grad_norm as _clip_grad_norm
 from .batching import accumulate_gradients, batches, check_data, take_rows
 from .early_stopping import History
@@ -222,20 +220,13 @@ def _check_fit_arguments(train_data, val_data, epochs, batch_size, accumulation_
         raise ValueError("fit: early_stopping watches the validation loss; pass val_data")
     if val_data is not None:
         check_data(val_data, "val_data")
-    for name, value, least in (("epochs", epochs, 0), ("batch_size", batch_size, 1),
-                               ("accumulation_steps", accumulation_steps, 1)):
-        if not isinstance(value, numbers.Integral) or isinstance(value, (bool, np.bool_)) or value < least:
-            raise ValueError(f"fit: {name} must be an integer >= {least}, got {value!r}")
+    check_int(epochs, "epochs", "fit", 0)
+    check_int(batch_size, "batch_size", "fit", 1)
+    check_int(accumulation_steps, "accumulation_steps", "fit", 1)
     if seed is not None:
-        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
-            raise TypeError(f"fit: seed must be None or an integer >= 0, got {seed!r}")
-        if seed < 0:
-            raise ValueError(f"fit: seed must be None or an integer >= 0, got {seed!r}")
-    if clip_grad_norm is not None:
-        if isinstance(clip_grad_norm, (bool, np.bool_)) or not isinstance(clip_grad_norm, numbers.Real):
-            raise TypeError(f"fit: clip_grad_norm must be a number or None, got {clip_grad_norm!r}")
-        if not clip_grad_norm > 0:
-            raise ValueError(f"fit: clip_grad_norm must be > 0, got {clip_grad_norm!r}")
+        check_int(seed, "seed", "fit", 0)
+    if clip_grad_norm is not None and not check_real(clip_grad_norm, "clip_grad_norm", "fit") > 0:
+        raise ValueError(f"fit: clip_grad_norm must be > 0, got {clip_grad_norm!r}")
 
 
 # --8<-- [start:fit]
