@@ -798,8 +798,8 @@ class Sequential(Module):
         return x
 
     def backward(self, dy):
-        self._check_each_module_once()                  # one cache per module: a module used twice is refused
-        for layer in reversed(self._modules.values()):  # the chain rule, right to left
+        self._check_each_module_once()  # each layer keeps one forward's cache
+        for layer in reversed(self._modules.values()):  # chain rule, right to left
             dy = layer.backward(dy)
         return dy
     # --8<-- [end:sequential]
